@@ -1,0 +1,12 @@
+//! Simulated devices that speak the real wire protocols, for the tests and the demo.
+//!
+//! A simulator sits on the far side of a real transport — a pseudo-terminal for serial devices,
+//! a loopback TCP socket for network devices — so the driver under test runs the exact code
+//! path it runs against hardware. Simulators know bytes only; what codes they send is the
+//! caller's choice.
+
+pub mod pty;
+pub mod scanner;
+
+pub use pty::VirtualSerialPort;
+pub use scanner::{ScannerSim, SimFrame};
