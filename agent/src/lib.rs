@@ -1,1 +1,19 @@
+//! tracegate: the edge traceability daemon.
+//!
+//! Reads from scanners and RFID readers (through `tracegate-drivers`), turns each read into an
+//! EPCIS 2.0 event, keeps it durably in a SQLite outbox and publishes it over MQTT. See
+//! `docs/ARCHITECTURE.md` for the data flow and the durability contract.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod control;
+pub mod devices;
+pub mod event;
+pub mod identify;
+pub mod logging;
+pub mod pipeline;
+pub mod runtime;
+pub mod status;
+pub mod store;
+pub mod sync;

@@ -1,1 +1,127 @@
-fn main() {}
+//! The `tracegate` binary: parse the command line, run the subcommand, map failures to exit
+//! codes (0 ok, 1 runtime failure, 2 bad config or usage).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use tracegate::cli::{self, Cli, Command, EXIT_USAGE, EventsCommand, SimCommand};
+use tracegate::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(config) => {
+                println!(
+                    "{}: ok (gateway {}, {} device{}, broker {}:{})",
+                    file.display(),
+                    config.gateway.id,
+                    config.devices.len(),
+                    if config.devices.len() == 1 { "" } else { "s" },
+                    config.mqtt.host,
+                    config.mqtt.port
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(e),
+        },
+        Command::Run { config } => {
+            let config = match Config::load(&config.config) {
+                Ok(c) => c,
+                Err(e) => return config_error(e),
+            };
+            tracegate::logging::init();
+            runtime(async move {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(stop_on_signal(shutdown.clone()));
+                tracegate::runtime::run(config, shutdown).await
+            })
+        }
+        Command::Status { config, json } => {
+            let config = match Config::load(&config.config) {
+                Ok(c) => c,
+                Err(e) => return config_error(e),
+            };
+            runtime(async move {
+                let report = cli::status::collect(&config).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{}", cli::status::render(&report));
+                }
+                Ok(())
+            })
+        }
+        Command::Events {
+            command: EventsCommand::Tail(args),
+        } => {
+            let path = match &args.db {
+                Some(db) => db.clone(),
+                None => match Config::load(&args.config) {
+                    Ok(c) => c.store.path,
+                    Err(e) => return config_error(e),
+                },
+            };
+            report(cli::events::tail(&path, &args))
+        }
+        Command::Sim {
+            command: SimCommand::Scanner(args),
+        } => runtime(async move {
+            let cancel = CancellationToken::new();
+            tokio::spawn(stop_on_signal(cancel.clone()));
+            let sent = cli::sim::scanner(&args, cancel).await?;
+            eprintln!("sent {sent} scans");
+            Ok(())
+        }),
+    }
+}
+
+fn config_error(e: tracegate::config::ConfigError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return report(Err(e.into())),
+    };
+    report(rt.block_on(future))
+}
+
+/// Cancels `token` on SIGTERM or SIGINT; a second signal exits at once.
+async fn stop_on_signal(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    token.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!("second signal: exiting without a clean shutdown");
+    std::process::exit(130);
+}

@@ -79,6 +79,17 @@ pub enum SettingsError {
     Baud,
 }
 
+impl SettingsError {
+    /// The config key the error is about.
+    pub fn key(&self) -> &'static str {
+        match self {
+            SettingsError::DataBits(_) => "data_bits",
+            SettingsError::StopBits(_) => "stop_bits",
+            SettingsError::Baud => "baud",
+        }
+    }
+}
+
 impl SerialSettings {
     /// Settings for `port` with 9600 8N1 and no flow control.
     pub fn new(port: impl Into<String>) -> Self {

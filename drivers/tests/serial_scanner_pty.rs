@@ -45,7 +45,8 @@ async fn reads_frames_written_to_the_pty() {
     };
     let (tx, mut rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let driver = tokio::spawn(SerialScanner::new(Arc::from("s1"), settings).run(tx, cancel.clone()));
+    let driver =
+        tokio::spawn(SerialScanner::new(Arc::from("s1"), settings).run(tx, cancel.clone()));
     wait_state(&mut rx, DeviceState::Up).await;
 
     let sim = ScannerSim::default();

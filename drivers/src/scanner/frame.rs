@@ -275,7 +275,13 @@ mod tests {
         let items = run(&mut c, &[b"A1\rB2\nC3\r\nD4\r", b"\nE5\n"]);
         assert_eq!(
             items,
-            vec![data(b"A1"), data(b"B2"), data(b"C3"), data(b"D4"), data(b"E5")]
+            vec![
+                data(b"A1"),
+                data(b"B2"),
+                data(b"C3"),
+                data(b"D4"),
+                data(b"E5")
+            ]
         );
     }
 

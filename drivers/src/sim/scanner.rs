@@ -67,7 +67,11 @@ impl ScannerSim {
     }
 
     /// Sends one scan in a single write, as a scanner's UART or USB endpoint does.
-    pub async fn send<W: AsyncWrite + Unpin>(&self, line: &mut W, frame: &SimFrame) -> io::Result<()> {
+    pub async fn send<W: AsyncWrite + Unpin>(
+        &self,
+        line: &mut W,
+        frame: &SimFrame,
+    ) -> io::Result<()> {
         line.write_all(&self.wire_bytes(frame)).await?;
         line.flush().await
     }

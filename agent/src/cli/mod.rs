@@ -1,0 +1,85 @@
+//! The command line: `tracegate run | status | events | check-config | sim`.
+
+pub mod events;
+pub mod sim;
+pub mod status;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Default config file location (the Debian package installs it there).
+pub const DEFAULT_CONFIG: &str = "/etc/tracegate/tracegate.toml";
+
+/// Exit code for a bad config file or a misused command line.
+pub const EXIT_USAGE: u8 = 2;
+
+/// tracegate: edge traceability daemon. Reads scanners and RFID readers, records each read as
+/// an EPCIS 2.0 event in a durable SQLite outbox, and publishes it over MQTT.
+#[derive(Debug, Parser)]
+#[command(name = "tracegate", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The config file option shared by the subcommands.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Config file.
+    #[arg(short, long, env = "TRACEGATE_CONFIG", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: read the configured devices, capture events, publish them.
+    ///
+    /// Stops cleanly on SIGTERM or SIGINT. Log level from TRACEGATE_LOG (default info).
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Show queue, broker and device status.
+    ///
+    /// Asks the running daemon over its control socket; when none answers, reports what the
+    /// outbox file says (queue figures only).
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print the full report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the events in the outbox.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Validate a config file and exit: 0 when valid, 2 with a message naming the line when not.
+    CheckConfig {
+        /// The config file to check.
+        file: PathBuf,
+    },
+    /// Simulated devices, for trying a configuration without hardware.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+/// `tracegate events …`
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print the newest events, one JSON object per line, oldest first.
+    Tail(events::TailArgs),
+}
+
+/// `tracegate sim …`
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Act as a serial barcode scanner on a serial port or pty (e.g. one end of a socat pair).
+    Scanner(sim::ScannerArgs),
+}

@@ -1,0 +1,143 @@
+//! `tracegate status`: ask the daemon, or read the outbox when no daemon answers.
+
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::status::{StatusReport, offline_report};
+use crate::store::OutboxReader;
+
+/// The report from the running daemon, or from the outbox file.
+pub async fn collect(config: &Config) -> anyhow::Result<StatusReport> {
+    let socket = config.control_socket();
+    match crate::control::request(&socket, &serde_json::json!({"cmd": "status"})).await {
+        Ok(answer) => {
+            if let Some(error) = answer.get("error") {
+                anyhow::bail!("the daemon answered with an error: {error}");
+            }
+            Ok(serde_json::from_value(answer)?)
+        }
+        Err(_) => {
+            let path = &config.store.path;
+            let mut reader = OutboxReader::open(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "no daemon answers on {} and the outbox {} cannot be read: {e}",
+                    socket.display(),
+                    path.display()
+                )
+            })?;
+            Ok(offline_report(config, &mut reader)?)
+        }
+    }
+}
+
+/// The human view of a report.
+pub fn render(report: &StatusReport) -> String {
+    let mut out = String::new();
+    let daemon = if report.daemon.running {
+        format!(
+            "daemon running (pid {}, up {})",
+            report.daemon.pid.unwrap_or(0),
+            duration(report.daemon.uptime_s.unwrap_or(0))
+        )
+    } else {
+        "daemon NOT running (figures from the outbox file)".to_string()
+    };
+    out.push_str(&format!(
+        "gateway {} · tracegate {} · {daemon}\n",
+        report.gateway, report.version
+    ));
+    let b = &report.broker;
+    let broker = if b.connected {
+        format!("connected to {}:{}", b.host, b.port)
+    } else if report.daemon.running {
+        format!(
+            "NOT connected to {}:{}{}",
+            b.host,
+            b.port,
+            b.last_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )
+    } else {
+        format!("{}:{}", b.host, b.port)
+    };
+    let ack = b
+        .last_ack_at
+        .as_deref()
+        .map(ago)
+        .map(|a| format!(" · last ack {a}"))
+        .unwrap_or_default();
+    out.push_str(&format!("broker   {broker}{ack}\n"));
+    let q = &report.queue;
+    let oldest = q
+        .oldest_undelivered_age_s
+        .map(|s| format!(" (oldest {})", duration(s)))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "queue    {} undelivered{oldest} · {} delivered · {} refused · {} dropped · db {}{}\n",
+        q.undelivered,
+        q.delivered_total,
+        q.refused_total,
+        q.dropped_total,
+        bytesize::ByteSize::b(q.db_bytes).display().iec(),
+        if q.full {
+            format!(" · FULL ({})", q.when_full)
+        } else {
+            String::new()
+        }
+    ));
+    out.push_str("devices\n");
+    if report.devices.is_empty() {
+        out.push_str("  (none configured)\n");
+    }
+    for d in &report.devices {
+        let last = d
+            .last_read_at
+            .as_deref()
+            .map(ago)
+            .unwrap_or_else(|| "never".into());
+        let detail = d
+            .detail
+            .as_deref()
+            .map(|x| format!(" — {x}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {:<16} {:<16} {:<10} reads {:<8} errors {:<6} rejects {:<6} last read {last}{detail}\n",
+            d.id, d.kind, d.state, d.reads_total, d.errors_total, d.rejects_total
+        ));
+    }
+    out
+}
+
+fn ago(rfc3339: &str) -> String {
+    match rfc3339.parse::<Timestamp>() {
+        Ok(t) => format!(
+            "{} ago",
+            duration(Timestamp::now().duration_since(t).as_secs().max(0) as u64)
+        ),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+fn duration(s: u64) -> String {
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(5), "5 s");
+        assert_eq!(duration(65), "1m05s");
+        assert_eq!(duration(3 * 3600 + 120), "3h02m");
+        assert_eq!(duration(2 * 86400 + 3600), "2d01h");
+    }
+}

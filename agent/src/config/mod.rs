@@ -1,0 +1,429 @@
+//! `tracegate.toml`: the one config file, validated completely on load.
+//!
+//! Unknown keys are errors everywhere. Every error names the file, line, column and key, says
+//! what is wrong and what to do; `tracegate check-config` prints it and exits with code 2.
+//! Relative paths in the file are relative to the file's own directory, so the daemon and the
+//! CLI tools find the same outbox whatever directory they run from.
+
+mod devices;
+mod error;
+pub mod fields;
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use devices::{
+    DeviceConfig, DeviceKind, DeviceSettings, SimCodeSource, SimScannerSettings, SimTerminator,
+};
+pub use error::{ConfigError, line_column};
+pub use values::{GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was loaded from.
+    pub source: PathBuf,
+    /// `[gateway]`
+    pub gateway: GatewayConfig,
+    /// `[location]`
+    pub location: LocationConfig,
+    /// `[store]`
+    pub store: StoreConfig,
+    /// `[mqtt]`
+    pub mqtt: MqttConfig,
+    /// `[[devices]]`, in file order.
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// `[gateway]`: who this gateway is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Gateway id, unique on the platform; one MQTT topic level (no `/`, `+`, `#`).
+    pub id: GatewayId,
+    /// Unix socket on which the daemon answers `tracegate status`. Default: `control.sock`
+    /// beside the outbox database.
+    #[serde(default)]
+    pub control_socket: Option<PathBuf>,
+}
+
+/// `[location]`: EPCIS `readPoint` / `bizLocation` defaults for every device.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationConfig {
+    /// EPCIS readPoint id, e.g. `urn:epc:id:sgln:0614141.00777.0`.
+    #[serde(default)]
+    pub read_point: Option<values::EpcisUri>,
+    /// EPCIS bizLocation id.
+    #[serde(default)]
+    pub biz_location: Option<values::EpcisUri>,
+}
+
+/// `[store]`: the SQLite outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Database file. Its directory must be writable (SQLite puts `-wal` and `-shm` beside it).
+    pub path: PathBuf,
+    /// Most events kept (undelivered plus recently delivered).
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    /// Most event bytes kept (`"2GiB"`, `"500MB"` or a number of bytes). Counts the events'
+    /// data; SQLite's indexes and free pages come on top (~15 %).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: bytesize::ByteSize,
+    /// What happens to a new event when the outbox is full: `refuse-new` (default: the read is
+    /// refused and the operator gets negative feedback) or `drop-oldest` (the oldest undelivered
+    /// event is deleted to make room). Both are counted and reported.
+    #[serde(default)]
+    pub when_full: WhenFull,
+    /// How long delivered events stay for `tracegate events tail` before they are pruned.
+    /// Space is always taken from delivered events first. 0 deletes them on acknowledgement.
+    #[serde(default = "default_keep_delivered_s")]
+    pub keep_delivered_s: u64,
+    /// Run SQLite's `quick_check` when opening; a database that fails is moved aside.
+    /// Takes ~1 s per 100 MB on an SD card.
+    #[serde(default = "default_true")]
+    pub quick_check: bool,
+}
+
+fn default_max_events() -> u64 {
+    5_000_000
+}
+fn default_max_bytes() -> bytesize::ByteSize {
+    bytesize::ByteSize::gib(2)
+}
+fn default_keep_delivered_s() -> u64 {
+    600
+}
+fn default_true() -> bool {
+    true
+}
+
+/// `[mqtt]`: the uplink.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port (1883, or 8883 with TLS, by default).
+    pub port: u16,
+    /// MQTT client id (default `tracegate-{gateway.id}`).
+    pub client_id: String,
+    /// First topic level(s); topics are `{prefix}/{gateway.id}/events` and so on.
+    pub topic_prefix: TopicPrefix,
+    /// MQTT keep-alive in seconds; a dead link is noticed within 1.5 times this.
+    pub keep_alive_s: u64,
+    /// Most events in one published EPCIS document.
+    pub batch_max_events: usize,
+    /// Most bytes of events in one published document.
+    pub batch_max_bytes: usize,
+    /// Most unacknowledged publishes at once.
+    pub max_inflight: u16,
+    /// User name, if the broker wants one.
+    pub username: Option<String>,
+    /// The password, read from `password_file` at load.
+    pub password: Option<Secret>,
+    /// TLS settings; plain TCP when absent.
+    pub tls: Option<TlsConfig>,
+    /// First reconnect delay in milliseconds (doubles, with jitter, up to `reconnect_max_s`).
+    pub reconnect_min_ms: u64,
+    /// Longest reconnect delay in seconds.
+    pub reconnect_max_s: u64,
+    /// Seconds between retained status updates while nothing changes.
+    pub status_interval_s: u64,
+}
+
+/// `[mqtt.tls]`: TLS with the broker's CA pinned, optionally a client certificate.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// PEM file with the CA certificate(s) trusted for the broker; no system roots are used.
+    pub ca: PathBuf,
+    /// PEM client certificate chain, for brokers that require client authentication.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the client certificate (read at connect; never logged).
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    gateway: GatewayConfig,
+    #[serde(default)]
+    location: LocationConfig,
+    store: StoreConfig,
+    mqtt: RawMqtt,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMqtt {
+    host: String,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    topic_prefix: Option<TopicPrefix>,
+    #[serde(default = "default_keep_alive_s")]
+    keep_alive_s: Spanned<u64>,
+    #[serde(default = "default_batch_max_events")]
+    batch_max_events: Spanned<usize>,
+    #[serde(default = "default_batch_max_bytes")]
+    batch_max_bytes: Spanned<bytesize::ByteSize>,
+    #[serde(default = "default_max_inflight")]
+    max_inflight: Spanned<u16>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password_file: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    tls: Option<Spanned<RawTls>>,
+    #[serde(default = "default_reconnect_min_ms")]
+    reconnect_min_ms: u64,
+    #[serde(default = "default_reconnect_max_s")]
+    reconnect_max_s: u64,
+    #[serde(default = "default_status_interval_s")]
+    status_interval_s: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca: Spanned<PathBuf>,
+    #[serde(default)]
+    cert: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    key: Option<Spanned<PathBuf>>,
+}
+
+fn unspanned<T>(v: T) -> Spanned<T> {
+    Spanned::new(0..0, v)
+}
+fn default_keep_alive_s() -> Spanned<u64> {
+    unspanned(30)
+}
+fn default_batch_max_events() -> Spanned<usize> {
+    unspanned(200)
+}
+fn default_batch_max_bytes() -> Spanned<bytesize::ByteSize> {
+    unspanned(bytesize::ByteSize::kib(256))
+}
+fn default_max_inflight() -> Spanned<u16> {
+    unspanned(16)
+}
+fn default_reconnect_min_ms() -> u64 {
+    500
+}
+fn default_reconnect_max_s() -> u64 {
+    60
+}
+fn default_status_interval_s() -> u64 {
+    60
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates `text` as if read from `path` (used for messages and relative paths).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let ctx = Ctx { path, text };
+        let mut doc = toml::de::DeTable::parse(text)
+            .map_err(|e| ConfigError::from_toml(path, text, &e, ""))?;
+        let devices = doc.get_mut().remove("devices");
+        let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc))
+            .map_err(|e| ConfigError::from_toml(path, text, &e, ""))?;
+        let devices = devices::parse(&ctx, devices)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mqtt = raw.mqtt.validate(&ctx, base, &raw.gateway.id)?;
+        let mut store = raw.store;
+        store.path = base.join(&store.path);
+        if store.max_events == 0 {
+            return Err(ctx.error(None, "store.max_events must be at least 1".into()));
+        }
+        let mut gateway = raw.gateway;
+        gateway.control_socket = gateway.control_socket.map(|p| base.join(p));
+        Ok(Config {
+            source: path.to_path_buf(),
+            gateway,
+            location: raw.location,
+            store,
+            mqtt,
+            devices,
+        })
+    }
+
+    /// The control socket path: configured, or `control.sock` beside the outbox.
+    pub fn control_socket(&self) -> PathBuf {
+        self.gateway.control_socket.clone().unwrap_or_else(|| {
+            self.store
+                .path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("control.sock")
+        })
+    }
+
+    /// The device with this id.
+    pub fn device(&self, id: &str) -> Option<&DeviceConfig> {
+        self.devices.iter().find(|d| &*d.id == id)
+    }
+
+    /// Device ids in file order.
+    pub fn device_ids(&self) -> Vec<Arc<str>> {
+        self.devices.iter().map(|d| d.id.clone()).collect()
+    }
+}
+
+/// The file being validated, for error locations.
+pub(crate) struct Ctx<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn error(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: String,
+    ) -> ConfigError {
+        ConfigError::at(self.path, self.text, span.filter(|s| s.end > 0), message)
+    }
+
+    pub(crate) fn toml_error(&self, err: &toml::de::Error, context: &str) -> ConfigError {
+        ConfigError::from_toml(self.path, self.text, err, context)
+    }
+}
+
+impl RawMqtt {
+    fn validate(
+        self,
+        ctx: &Ctx<'_>,
+        base: &Path,
+        gateway: &GatewayId,
+    ) -> Result<MqttConfig, ConfigError> {
+        if self.host.trim().is_empty() {
+            return Err(ctx.error(
+                None,
+                "mqtt.host is empty: give the broker's host name or address".into(),
+            ));
+        }
+        if *self.keep_alive_s.get_ref() < 5 {
+            return Err(ctx.error(
+                Some(self.keep_alive_s.span()),
+                "mqtt.keep_alive_s must be at least 5 seconds".into(),
+            ));
+        }
+        if *self.batch_max_events.get_ref() == 0 {
+            return Err(ctx.error(
+                Some(self.batch_max_events.span()),
+                "mqtt.batch_max_events must be at least 1".into(),
+            ));
+        }
+        let batch_max_bytes = self.batch_max_bytes.get_ref().as_u64();
+        if !(16 * 1024..=64 * 1024 * 1024).contains(&batch_max_bytes) {
+            return Err(ctx.error(
+                Some(self.batch_max_bytes.span()),
+                "mqtt.batch_max_bytes must be between 16KiB and 64MiB".into(),
+            ));
+        }
+        if !(1..=10_000).contains(self.max_inflight.get_ref()) {
+            return Err(ctx.error(
+                Some(self.max_inflight.span()),
+                "mqtt.max_inflight must be between 1 and 10000".into(),
+            ));
+        }
+        let password = match &self.password_file {
+            None => None,
+            Some(file) => {
+                if self.username.is_none() {
+                    return Err(ctx.error(
+                        Some(file.span()),
+                        "mqtt.password_file is set but mqtt.username is not: MQTT sends a password only with a user name".into(),
+                    ));
+                }
+                let full = base.join(file.get_ref());
+                let text = std::fs::read_to_string(&full).map_err(|e| {
+                    ctx.error(
+                        Some(file.span()),
+                        format!(
+                            "mqtt.password_file: cannot read {}: {e}. The file must be readable by the tracegate user (with systemd, pass it with LoadCredential=)",
+                            full.display()
+                        ),
+                    )
+                })?;
+                // One trailing newline is what `echo secret > file` leaves; it is not part of it.
+                let secret = text.strip_suffix('\n').unwrap_or(&text);
+                let secret = secret.strip_suffix('\r').unwrap_or(secret);
+                Some(Secret::new(secret.to_string()))
+            }
+        };
+        let tls = match self.tls {
+            None => None,
+            Some(tls) => Some(validate_tls(ctx, base, tls)?),
+        };
+        let port = self.port.unwrap_or(if tls.is_some() { 8883 } else { 1883 });
+        Ok(MqttConfig {
+            host: self.host,
+            port,
+            client_id: self
+                .client_id
+                .unwrap_or_else(|| format!("tracegate-{}", gateway.as_str())),
+            topic_prefix: self.topic_prefix.unwrap_or_default(),
+            keep_alive_s: self.keep_alive_s.into_inner(),
+            batch_max_events: self.batch_max_events.into_inner(),
+            batch_max_bytes: batch_max_bytes as usize,
+            max_inflight: self.max_inflight.into_inner(),
+            username: self.username,
+            password,
+            tls,
+            reconnect_min_ms: self.reconnect_min_ms.max(10),
+            reconnect_max_s: self.reconnect_max_s.max(1),
+            status_interval_s: self.status_interval_s.max(1),
+        })
+    }
+}
+
+fn validate_tls(
+    ctx: &Ctx<'_>,
+    base: &Path,
+    tls: Spanned<RawTls>,
+) -> Result<TlsConfig, ConfigError> {
+    let span = tls.span();
+    let tls = tls.into_inner();
+    let readable = |key: &str, file: &Spanned<PathBuf>| -> Result<PathBuf, ConfigError> {
+        let full = base.join(file.get_ref());
+        std::fs::File::open(&full).map_err(|e| {
+            ctx.error(
+                Some(file.span()),
+                format!("mqtt.tls.{key}: cannot read {}: {e}", full.display()),
+            )
+        })?;
+        Ok(full)
+    };
+    let ca = readable("ca", &tls.ca)?;
+    let (cert, key) = match (&tls.cert, &tls.key) {
+        (None, None) => (None, None),
+        (Some(cert), Some(key)) => (Some(readable("cert", cert)?), Some(readable("key", key)?)),
+        _ => {
+            return Err(ctx.error(
+                Some(span),
+                "mqtt.tls: give both cert and key for a client certificate, or neither".into(),
+            ));
+        }
+    };
+    Ok(TlsConfig { ca, cert, key })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[gateway]
+id = "gw-dock-01"
+
+[store]
+path = "data/outbox.db"
+
+[mqtt]
+host = "127.0.0.1"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/tracegate/tracegate.toml"), text)
+}
+
+fn err(text: &str) -> (usize, String) {
+    match parse(text) {
+        Ok(_) => panic!("config should be rejected:\n{text}"),
+        Err(ConfigError::Invalid { line, message, .. }) => (line, message),
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+#[test]
+fn minimal_config_gets_documented_defaults() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.gateway.id.as_str(), "gw-dock-01");
+    assert_eq!(c.store.path, Path::new("/etc/tracegate/data/outbox.db"));
+    assert_eq!(c.store.max_events, 5_000_000);
+    assert_eq!(c.store.max_bytes, bytesize::ByteSize::gib(2));
+    assert_eq!(c.store.when_full, WhenFull::RefuseNew);
+    assert_eq!(c.mqtt.port, 1883);
+    assert_eq!(c.mqtt.client_id, "tracegate-gw-dock-01");
+    assert_eq!(c.mqtt.topic_prefix.as_str(), "tracegate");
+    assert_eq!(c.mqtt.batch_max_bytes, 256 * 1024);
+    assert!(c.devices.is_empty());
+    assert_eq!(
+        c.control_socket(),
+        Path::new("/etc/tracegate/data/control.sock")
+    );
+}
+
+#[test]
+fn serial_scanner_device_is_parsed_into_driver_settings() {
+    let c = parse(&format!(
+        "{MINIMAL}\n[[devices]]\nid = \"scanner-1\"\nkind = \"serial-scanner\"\nport = \"/dev/ttyACM0\"\nbaud = 115200\nframe_end = \"crlf\"\nparity = \"even\"\ndata_bits = 7\n"
+    ))
+    .unwrap();
+    let DeviceSettings::SerialScanner(s) = &c.devices[0].settings else {
+        panic!("wrong kind")
+    };
+    assert_eq!(&*c.devices[0].id, "scanner-1");
+    assert_eq!(s.serial.port, "/dev/ttyACM0");
+    assert_eq!(s.serial.baud, 115200);
+    assert_eq!(s.serial.data_bits, 7);
+    assert_eq!(
+        s.frame.frame_end,
+        tracegate_drivers::scanner::FrameEnd::Crlf
+    );
+}
+
+#[test]
+fn unknown_top_level_key_names_key_and_line() {
+    let (line, msg) = err(&format!("{MINIMAL}\n[mqtt2]\nx = 1\n"));
+    assert_eq!(line, 11);
+    assert!(msg.contains("unknown field `mqtt2`"), "{msg}");
+}
+
+#[test]
+fn unknown_device_key_points_at_the_key_itself() {
+    let (line, msg) = err(&format!(
+        "{MINIMAL}\n[[devices]]\nid = \"s1\"\nkind = \"serial-scanner\"\nport = \"/dev/ttyACM0\"\nbauds = 9600\n"
+    ));
+    assert_eq!(line, 15);
+    assert!(
+        msg.contains("devices[0] (id \"s1\", kind serial-scanner): unknown key `bauds`"),
+        "{msg}"
+    );
+    assert!(msg.contains("baud"), "lists the allowed keys: {msg}");
+}
+
+#[test]
+fn wrong_type_points_at_the_value() {
+    let (line, msg) = err(&format!(
+        "{MINIMAL}\n[[devices]]\nid = \"s1\"\nkind = \"serial-scanner\"\nport = \"/dev/ttyACM0\"\nbaud = \"fast\"\n"
+    ));
+    assert_eq!(line, 15);
+    assert!(
+        msg.contains("invalid type: string \"fast\", expected u32"),
+        "{msg}"
+    );
+    let (line, msg) = err(&MINIMAL.replace("id = \"gw-dock-01\"", "id = 7"));
+    assert_eq!(line, 3);
+    assert!(msg.contains("invalid type"), "{msg}");
+}
+
+#[test]
+fn missing_device_settings_name_the_device() {
+    let (line, msg) = err(&format!(
+        "{MINIMAL}\n[[devices]]\nid = \"s1\"\nkind = \"serial-scanner\"\n"
+    ));
+    assert_eq!(line, 11);
+    assert!(
+        msg.contains("devices[0] (id \"s1\", kind serial-scanner): missing field `port`"),
+        "{msg}"
+    );
+    let (_, msg) = err(&format!("{MINIMAL}\n[[devices]]\nid = \"s1\"\n"));
+    assert!(
+        msg.contains("missing key `kind`; one of: serial-scanner"),
+        "{msg}"
+    );
+    let (line, msg) = err(&format!(
+        "{MINIMAL}\n[[devices]]\nid = \"s1\"\nkind = \"laser\"\n"
+    ));
+    assert_eq!(line, 13);
+    assert!(msg.contains("unknown device kind \"laser\""), "{msg}");
+}
+
+#[test]
+fn impossible_serial_values_point_at_the_key() {
+    let (line, msg) = err(&format!(
+        "{MINIMAL}\n[[devices]]\nid = \"s1\"\nkind = \"serial-scanner\"\nport = \"/dev/x\"\ndata_bits = 9\n"
+    ));
+    assert_eq!(line, 15);
+    assert!(msg.contains("data_bits = 9"), "{msg}");
+}
+
+#[test]
+fn duplicate_device_ids_are_rejected() {
+    let dev = "[[devices]]\nid = \"s1\"\nkind = \"sim-scanner\"\n";
+    let (line, msg) = err(&format!("{MINIMAL}\n{dev}{dev}"));
+    assert_eq!(line, 15);
+    assert!(msg.contains("used by an earlier device"), "{msg}");
+}
+
+#[test]
+fn unreadable_password_file_is_a_config_error() {
+    let text = MINIMAL.replace(
+        "host = \"127.0.0.1\"",
+        "host = \"127.0.0.1\"\nusername = \"gw\"\npassword_file = \"/nonexistent/tracegate-password\"",
+    );
+    let (line, msg) = err(&text);
+    assert_eq!(line, 11);
+    assert!(
+        msg.contains("mqtt.password_file: cannot read /nonexistent/tracegate-password"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn password_is_read_without_its_trailing_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+    let text = MINIMAL.replace(
+        "host = \"127.0.0.1\"",
+        "host = \"127.0.0.1\"\nusername = \"gw\"\npassword_file = \"pw\"",
+    );
+    let c = Config::parse(&dir.path().join("t.toml"), &text).unwrap();
+    assert_eq!(c.mqtt.password.unwrap().expose(), "s3cret");
+}
+
+#[test]
+fn bad_values_are_rejected_at_their_line() {
+    let (line, msg) = err(&MINIMAL.replace("[store]", "[store]\nwhen_full = \"panic\""));
+    assert_eq!(line, 6);
+    assert!(msg.contains("unknown variant `panic`"), "{msg}");
+    let (line, msg) = err(&MINIMAL.replace("gw-dock-01", "gw/dock"));
+    assert_eq!(line, 3);
+    assert!(msg.contains("gateway.id"), "{msg}");
+    let (line, msg) = err(&MINIMAL.replace("[store]", "[store]\nmax_bytes = \"lots\""));
+    assert_eq!(line, 6);
+    assert!(msg.contains("max_bytes") || msg.contains("lots"), "{msg}");
+    let (line, _) = err(&MINIMAL.replace("host = \"127.0.0.1\"", "host = \"h\"\nmax_inflight = 0"));
+    assert_eq!(line, 10);
+}
+
+#[test]
+fn toml_syntax_errors_have_a_line() {
+    let (line, _) = err("[gateway]\nid = \"x\n");
+    assert_eq!(line, 2);
+}

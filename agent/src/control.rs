@@ -1,0 +1,125 @@
+//! The control socket: a Unix socket on which the daemon answers local tools
+//! (`tracegate status`). One JSON request per line, one JSON answer per line.
+//!
+//! Requests: `{"cmd":"status"}`. Answers: the status report, or `{"error":"…"}`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::status::StatusCollector;
+
+/// A bound control socket.
+#[derive(Debug)]
+pub struct ControlServer {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+enum Request {
+    Status,
+}
+
+impl ControlServer {
+    /// Binds `path`, replacing a stale socket left by a crashed daemon.
+    pub fn bind(path: &Path) -> std::io::Result<ControlServer> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        if path.exists() {
+            // The outbox lock already guarantees no other daemon runs on this config, so
+            // whatever is here is left over from a crash.
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        // Owner and group only: the socket reveals queue and device details.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        Ok(ControlServer {
+            listener,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Answers requests until `cancel`, then removes the socket file.
+    pub async fn serve(self, status: Arc<StatusCollector>, cancel: CancellationToken) {
+        loop {
+            let accepted = tokio::select! {
+                _ = cancel.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(answer(stream, status.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(socket = %self.path.display(), "control socket accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn answer(stream: UnixStream, status: Arc<StatusCollector>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read.take(64 * 1024)).lines();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
+    {
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Status) => {
+                let status = status.clone();
+                match tokio::task::spawn_blocking(move || status.report()).await {
+                    Ok(report) => serde_json::to_vec(&report).unwrap_or_default(),
+                    Err(e) => error_json(&format!("status failed: {e}")),
+                }
+            }
+            Err(e) => error_json(&format!("bad request: {e}")),
+        };
+        if write.write_all(&reply).await.is_err() || write.write_all(b"\n").await.is_err() {
+            break;
+        }
+    }
+}
+
+fn error_json(message: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default()
+}
+
+/// Sends one request to the daemon at `path` and returns its answer.
+pub async fn request(
+    path: &Path,
+    request: &serde_json::Value,
+) -> std::io::Result<serde_json::Value> {
+    let stream = tokio::time::timeout(Duration::from_secs(2), UnixStream::connect(path))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "control socket connect timed out",
+            )
+        })??;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(request)?;
+    line.push(b'\n');
+    write.write_all(&line).await?;
+    let mut answer = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        BufReader::new(read).read_line(&mut answer),
+    )
+    .await
+    .map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer from the daemon")
+    })??;
+    serde_json::from_str(&answer).map_err(std::io::Error::other)
+}

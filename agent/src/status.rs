@@ -1,0 +1,450 @@
+//! Live figures of the daemon, and the status report built from them: the same JSON is the
+//! retained MQTT status message and the answer to `tracegate status --json`.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tracegate_drivers::DeviceState;
+
+use crate::config::{Config, DeviceKind};
+use crate::store::{OutboxReader, Store};
+
+/// Broker connection figures, updated by the sync task.
+#[derive(Debug, Default)]
+pub struct BrokerStatus {
+    connected: AtomicBool,
+    connected_since_ms: AtomicI64,
+    last_ack_ms: AtomicI64,
+    connects_total: AtomicU64,
+    events_published_total: AtomicU64,
+    events_acked_total: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl BrokerStatus {
+    /// A CONNACK was received.
+    pub fn connected(&self) {
+        self.connected_since_ms
+            .store(Timestamp::now().as_millisecond(), Ordering::Relaxed);
+        self.connects_total.fetch_add(1, Ordering::Relaxed);
+        self.connected.store(true, Ordering::Relaxed);
+    }
+
+    /// The connection ended (`error` says why, if it was not a clean shutdown).
+    pub fn disconnected(&self, error: Option<String>) {
+        self.connected.store(false, Ordering::Relaxed);
+        if let Some(e) = error {
+            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        }
+    }
+
+    /// A connection attempt failed.
+    pub fn failed(&self, error: String) {
+        self.disconnected(Some(error));
+    }
+
+    /// A batch of `events` was handed to the client.
+    pub fn published(&self, events: usize) {
+        self.events_published_total
+            .fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    /// The broker acknowledged a batch of `events`.
+    pub fn acked(&self, events: usize) {
+        self.last_ack_ms
+            .store(Timestamp::now().as_millisecond(), Ordering::Relaxed);
+        self.events_acked_total
+            .fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    /// Is the session up?
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn report(&self, host: &str, port: u16) -> BrokerReport {
+        let connected = self.is_connected();
+        BrokerReport {
+            connected,
+            host: host.to_string(),
+            port,
+            connected_since: connected
+                .then(|| ms_to_rfc3339(self.connected_since_ms.load(Ordering::Relaxed)))
+                .flatten(),
+            last_ack_at: ms_to_rfc3339(self.last_ack_ms.load(Ordering::Relaxed)),
+            connects_total: self.connects_total.load(Ordering::Relaxed),
+            events_published_total: self.events_published_total.load(Ordering::Relaxed),
+            events_acked_total: self.events_acked_total.load(Ordering::Relaxed),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
+
+fn ms_to_rfc3339(ms: i64) -> Option<String> {
+    (ms > 0)
+        .then(|| Timestamp::from_millisecond(ms).ok())
+        .flatten()
+        .map(|t| format!("{t:.3}"))
+}
+
+/// One device's figures, updated by the pipeline.
+#[derive(Debug)]
+pub struct DeviceStatus {
+    /// Device id.
+    pub id: Arc<str>,
+    /// Device kind.
+    pub kind: DeviceKind,
+    state: Mutex<(DeviceState, Option<String>, i64)>,
+    reads_total: AtomicU64,
+    errors_total: AtomicU64,
+    rejects_total: AtomicU64,
+    last_read_ms: AtomicI64,
+}
+
+impl DeviceStatus {
+    fn new(id: Arc<str>, kind: DeviceKind) -> Self {
+        DeviceStatus {
+            id,
+            kind,
+            state: Mutex::new((
+                DeviceState::Connecting,
+                None,
+                Timestamp::now().as_millisecond(),
+            )),
+            reads_total: AtomicU64::new(0),
+            errors_total: AtomicU64::new(0),
+            rejects_total: AtomicU64::new(0),
+            last_read_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// The driver reported a state change.
+    pub fn set_state(&self, state: DeviceState, detail: Option<String>) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) =
+            (state, detail, Timestamp::now().as_millisecond());
+    }
+
+    /// The current state.
+    pub fn state(&self) -> DeviceState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// A read arrived.
+    pub fn read(&self) {
+        self.reads_total.fetch_add(1, Ordering::Relaxed);
+        self.last_read_ms
+            .store(Timestamp::now().as_millisecond(), Ordering::Relaxed);
+    }
+
+    /// Bad input or a failed capture.
+    pub fn error(&self) {
+        self.errors_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A read was rejected by validation.
+    pub fn rejected(&self) {
+        self.rejects_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads so far.
+    pub fn reads_total(&self) -> u64 {
+        self.reads_total.load(Ordering::Relaxed)
+    }
+
+    fn report(&self) -> DeviceReport {
+        let (state, detail, since) = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        DeviceReport {
+            id: self.id.to_string(),
+            kind: self.kind.name().to_string(),
+            state: state.as_str().to_string(),
+            since: ms_to_rfc3339(since),
+            detail,
+            reads_total: self.reads_total.load(Ordering::Relaxed),
+            errors_total: self.errors_total.load(Ordering::Relaxed),
+            rejects_total: self.rejects_total.load(Ordering::Relaxed),
+            last_read_at: ms_to_rfc3339(self.last_read_ms.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// Every configured device's figures.
+#[derive(Debug, Clone)]
+pub struct DeviceRegistry(Arc<Vec<Arc<DeviceStatus>>>);
+
+impl DeviceRegistry {
+    /// One entry per configured device.
+    pub fn new(config: &Config) -> Self {
+        DeviceRegistry(Arc::new(
+            config
+                .devices
+                .iter()
+                .map(|d| Arc::new(DeviceStatus::new(d.id.clone(), d.kind)))
+                .collect(),
+        ))
+    }
+
+    /// The entry of device `id`.
+    pub fn get(&self, id: &str) -> Option<&Arc<DeviceStatus>> {
+        self.0.iter().find(|d| &*d.id == id)
+    }
+
+    /// All entries, in config order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<DeviceStatus>> {
+        self.0.iter()
+    }
+}
+
+/// The status report (see README, "Status").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusReport {
+    /// Gateway id.
+    pub gateway: String,
+    /// Is the daemon publishing (true in the retained message while connected).
+    pub online: bool,
+    /// tracegate version.
+    pub version: String,
+    /// The daemon process.
+    pub daemon: DaemonReport,
+    /// The outbox.
+    pub queue: QueueReport,
+    /// The uplink.
+    pub broker: BrokerReport,
+    /// Each device.
+    pub devices: Vec<DeviceReport>,
+}
+
+/// The daemon process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DaemonReport {
+    /// Whether a daemon answered (false when the CLI read the outbox file directly).
+    pub running: bool,
+    /// Its process id.
+    pub pid: Option<u32>,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// Seconds since start.
+    pub uptime_s: Option<u64>,
+}
+
+/// The outbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueReport {
+    /// Events waiting for the broker's acknowledgement.
+    pub undelivered: u64,
+    /// Events acknowledged, ever.
+    pub delivered_total: u64,
+    /// Age of the oldest undelivered event, seconds.
+    pub oldest_undelivered_age_s: Option<u64>,
+    /// Database size on disk (file plus WAL).
+    pub db_bytes: u64,
+    /// Events refused because the outbox was full, ever.
+    pub refused_total: u64,
+    /// Undelivered events dropped to make room, ever.
+    pub dropped_total: u64,
+    /// Events in the outbox (undelivered and recently delivered).
+    pub stored_events: u64,
+    /// Their counted bytes.
+    pub stored_bytes: u64,
+    /// `store.max_events`.
+    pub max_events: u64,
+    /// `store.max_bytes`.
+    pub max_bytes: u64,
+    /// `store.when_full`.
+    pub when_full: String,
+    /// The latest append found the outbox full.
+    pub full: bool,
+}
+
+/// The uplink.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BrokerReport {
+    /// MQTT session up.
+    pub connected: bool,
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Start of the current session.
+    pub connected_since: Option<String>,
+    /// Time of the latest PUBACK for events.
+    pub last_ack_at: Option<String>,
+    /// Sessions established since start.
+    pub connects_total: u64,
+    /// Events handed to the client since start (resends included).
+    pub events_published_total: u64,
+    /// Events acknowledged since start.
+    pub events_acked_total: u64,
+    /// The latest connection error.
+    pub last_error: Option<String>,
+}
+
+/// One device.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeviceReport {
+    /// Device id.
+    pub id: String,
+    /// Device kind.
+    pub kind: String,
+    /// `connecting`, `up`, `down`, `stopped`, or `unknown` when the daemon is not running.
+    pub state: String,
+    /// Since when.
+    pub since: Option<String>,
+    /// Why (for `down`).
+    pub detail: Option<String>,
+    /// Reads since start.
+    pub reads_total: u64,
+    /// Bad frames and failed captures since start.
+    pub errors_total: u64,
+    /// Reads rejected by validation since start.
+    pub rejects_total: u64,
+    /// Time of the latest read.
+    pub last_read_at: Option<String>,
+}
+
+/// Builds status reports inside the daemon.
+#[derive(Debug)]
+pub struct StatusCollector {
+    gateway: String,
+    host: String,
+    port: u16,
+    started: Timestamp,
+    store: Store,
+    devices: DeviceRegistry,
+    broker: Arc<BrokerStatus>,
+    reader: Mutex<Option<(u64, OutboxReader)>>,
+}
+
+impl StatusCollector {
+    /// A collector over the daemon's live parts.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        devices: DeviceRegistry,
+        broker: Arc<BrokerStatus>,
+    ) -> Self {
+        StatusCollector {
+            gateway: config.gateway.id.to_string(),
+            host: config.mqtt.host.clone(),
+            port: config.mqtt.port,
+            started: Timestamp::now(),
+            store,
+            devices,
+            broker,
+            reader: Mutex::new(None),
+        }
+    }
+
+    /// The broker figures (shared with the sync task).
+    pub fn broker(&self) -> &Arc<BrokerStatus> {
+        &self.broker
+    }
+
+    /// A full report. Blocking: reads the outbox file for the oldest event and its size.
+    pub fn report(&self) -> StatusReport {
+        let stats = self.store.stats();
+        let limits = self.store.limits();
+        let (oldest_ms, db_bytes) = self.file_figures(stats.generation);
+        let now = Timestamp::now();
+        StatusReport {
+            gateway: self.gateway.clone(),
+            online: self.broker.is_connected(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            daemon: DaemonReport {
+                running: true,
+                pid: Some(std::process::id()),
+                started_at: Some(format!("{:.3}", self.started)),
+                uptime_s: Some(now.duration_since(self.started).as_secs().max(0) as u64),
+            },
+            queue: QueueReport {
+                undelivered: stats.undelivered,
+                delivered_total: stats.delivered_total,
+                oldest_undelivered_age_s: oldest_ms.map(|ms| age_s(now, ms)),
+                db_bytes,
+                refused_total: stats.refused_total,
+                dropped_total: stats.dropped_total,
+                stored_events: stats.stored_events,
+                stored_bytes: stats.stored_bytes,
+                max_events: limits.max_events,
+                max_bytes: limits.max_bytes,
+                when_full: limits.when_full.as_str().to_string(),
+                full: stats.full,
+            },
+            broker: self.broker.report(&self.host, self.port),
+            devices: self.devices.iter().map(|d| d.report()).collect(),
+        }
+    }
+
+    fn file_figures(&self, generation: u64) -> (Option<i64>, u64) {
+        let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_none_or(|(g, _)| *g != generation) {
+            *slot = self.store.reader().ok().map(|r| (generation, r));
+        }
+        let Some((_, reader)) = slot.as_mut() else {
+            return (None, 0);
+        };
+        let oldest = reader.oldest_undelivered_ms().unwrap_or(None);
+        let bytes = reader.db_bytes().unwrap_or(0);
+        (oldest, bytes)
+    }
+}
+
+fn age_s(now: Timestamp, captured_ms: i64) -> u64 {
+    ((now.as_millisecond() - captured_ms).max(0) / 1000) as u64
+}
+
+/// A report built from the outbox file alone, for when no daemon answers.
+pub fn offline_report(
+    config: &Config,
+    reader: &mut OutboxReader,
+) -> rusqlite::Result<StatusReport> {
+    let counts = reader.counts()?;
+    let now = Timestamp::now();
+    let oldest = reader.oldest_undelivered_ms()?;
+    Ok(StatusReport {
+        gateway: config.gateway.id.to_string(),
+        online: false,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        daemon: DaemonReport {
+            running: false,
+            pid: None,
+            started_at: None,
+            uptime_s: None,
+        },
+        queue: QueueReport {
+            undelivered: counts.undelivered,
+            delivered_total: counts.delivered_total,
+            oldest_undelivered_age_s: oldest.map(|ms| age_s(now, ms)),
+            db_bytes: reader.db_bytes()?,
+            refused_total: counts.refused_total,
+            dropped_total: counts.dropped_total,
+            stored_events: counts.stored_events,
+            stored_bytes: counts.stored_bytes,
+            max_events: config.store.max_events,
+            max_bytes: config.store.max_bytes.as_u64(),
+            when_full: config.store.when_full.as_str().to_string(),
+            full: false,
+        },
+        broker: BrokerStatus::default().report(&config.mqtt.host, config.mqtt.port),
+        devices: config
+            .devices
+            .iter()
+            .map(|d| DeviceReport {
+                id: d.id.to_string(),
+                kind: d.kind.name().to_string(),
+                state: "unknown".into(),
+                since: None,
+                detail: Some("daemon not running".into()),
+                reads_total: 0,
+                errors_total: 0,
+                rejects_total: 0,
+                last_read_at: None,
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,264 @@
+//! The SQLite outbox: every captured event, durably, until the broker has acknowledged it.
+//!
+//! The store is the only code that touches the outbox tables. Writes go through one writer
+//! thread with group commit ([`writer`]); reads (the publisher, CLI tools) use their own
+//! connections ([`OutboxReader`]), which WAL mode lets run alongside the writer.
+//!
+//! Durability contract (docs/ARCHITECTURE.md): an append is answered
+//! [`AppendOutcome::Committed`] only after the transaction holding it is on stable storage;
+//! nothing is deleted before its PUBACK except by the configured `when_full` policy, counted.
+
+mod open;
+mod reader;
+mod schema;
+mod writer;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use open::{OpenError, OutboxLock};
+pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts};
+pub use schema::LATEST as SCHEMA_VERSION;
+
+use crate::config::{StoreConfig, WhenFull};
+use writer::{Op, Writer};
+
+/// An event to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The event's deterministic id (`eventID`).
+    pub event_id: String,
+    /// Wall-clock capture time, Unix milliseconds.
+    pub captured_at_ms: i64,
+    /// The device that read it.
+    pub device: Arc<str>,
+    /// The event as it will be published (JSON).
+    pub body: String,
+}
+
+impl NewEvent {
+    /// Bytes counted against `store.max_bytes`.
+    pub fn stored_bytes(&self) -> u64 {
+        (self.body.len() + self.event_id.len() + self.device.len()) as u64
+    }
+}
+
+/// What became of an append.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppendOutcome {
+    /// Committed to stable storage as outbox entry `seq`.
+    Committed {
+        /// Position in the outbox (arrival order).
+        seq: i64,
+    },
+    /// The outbox is full and `when_full = "refuse-new"`: the event was not stored.
+    Refused,
+    /// The write failed (disk full, I/O error, store shut down); the event was not stored.
+    Failed(String),
+}
+
+/// Limits and retention, from `[store]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most events kept.
+    pub max_events: u64,
+    /// Most event bytes kept.
+    pub max_bytes: u64,
+    /// Policy when full.
+    pub when_full: WhenFull,
+    /// How long delivered events stay.
+    pub keep_delivered: Duration,
+}
+
+impl From<&StoreConfig> for Limits {
+    fn from(c: &StoreConfig) -> Self {
+        Limits {
+            max_events: c.max_events,
+            max_bytes: c.max_bytes.as_u64(),
+            when_full: c.when_full,
+            keep_delivered: Duration::from_secs(c.keep_delivered_s),
+        }
+    }
+}
+
+/// The writer's figures after its latest commit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreStats {
+    /// Events in the outbox (undelivered and recently delivered).
+    pub stored_events: u64,
+    /// Their bytes, as counted against `max_bytes`.
+    pub stored_bytes: u64,
+    /// Events not yet acknowledged by the broker.
+    pub undelivered: u64,
+    /// Events acknowledged, ever (persisted).
+    pub delivered_total: u64,
+    /// Events refused because the outbox was full, ever (persisted).
+    pub refused_total: u64,
+    /// Undelivered events dropped to make room, ever (persisted).
+    pub dropped_total: u64,
+    /// Highest seq committed.
+    pub last_seq: i64,
+    /// The last append found the outbox full.
+    pub full: bool,
+    /// Transactions committed since start.
+    pub commits_total: u64,
+    /// How long the latest commit took.
+    pub last_commit: Duration,
+    /// Bumped when the outbox file was replaced at run time; readers reopen.
+    pub generation: u64,
+}
+
+/// A handle on the outbox; cheap to clone, one per task that needs it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    ops: mpsc::Sender<Op>,
+    stats: watch::Receiver<StoreStats>,
+    path: Arc<PathBuf>,
+    limits: Limits,
+}
+
+/// The writer thread; [`join`](StoreThread::join) it after [`Store::close`] at shutdown.
+#[derive(Debug)]
+pub struct StoreThread {
+    handle: std::thread::JoinHandle<()>,
+    _lock: OutboxLock,
+}
+
+impl StoreThread {
+    /// Waits until the writer has committed everything and exited.
+    pub fn join(self) {
+        if self.handle.join().is_err() {
+            tracing::error!("outbox writer thread panicked");
+        }
+    }
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Append { .. } => "Append",
+            Op::MarkDelivered { .. } => "MarkDelivered",
+            Op::Flush { .. } => "Flush",
+            Op::Close => "Close",
+        })
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the outbox at `config.path`, takes its lock, and starts the writer.
+    pub fn open(config: &StoreConfig) -> Result<(Store, StoreThread), OpenError> {
+        let path = config.path.clone();
+        let lock = open::lock(&path)?;
+        let conn = open::open_for_writing(&path, config.quick_check)?;
+        let limits = Limits::from(config);
+        let (writer, stats) =
+            Writer::new(conn, path.clone(), limits).map_err(|cause| OpenError::Sqlite {
+                path: path.clone(),
+                cause,
+            })?;
+        let (ops, rx) = mpsc::channel(writer::MAX_OPS_PER_COMMIT * 2);
+        let handle = std::thread::Builder::new()
+            .name("outbox-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|cause| OpenError::Io {
+                path: path.clone(),
+                cause,
+            })?;
+        Ok((
+            Store {
+                ops,
+                stats,
+                path: Arc::new(path),
+                limits,
+            },
+            StoreThread {
+                handle,
+                _lock: lock,
+            },
+        ))
+    }
+
+    /// Queues `event`; the returned future resolves once it is committed (or refused/failed).
+    /// Waits only if the writer's queue is full (backpressure), not for the commit.
+    pub async fn append(&self, event: NewEvent) -> PendingAppend {
+        let (done, rx) = oneshot::channel();
+        match self.ops.send(Op::Append { event, done }).await {
+            Ok(()) => PendingAppend(Some(rx)),
+            Err(_) => PendingAppend(None),
+        }
+    }
+
+    /// Records the broker's acknowledgement of every undelivered event in `first..=last`.
+    pub async fn mark_delivered(&self, first: i64, last: i64) {
+        let at_ms = jiff::Timestamp::now().as_millisecond();
+        let _ = self
+            .ops
+            .send(Op::MarkDelivered { first, last, at_ms })
+            .await;
+    }
+
+    /// Resolves once everything queued before this call is committed.
+    pub async fn flush(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.ops.send(Op::Flush { done }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Asks the writer to commit what is queued and stop. Appends after this fail.
+    pub async fn close(&self) {
+        let _ = self.ops.send(Op::Close).await;
+    }
+
+    /// The writer's latest figures.
+    pub fn stats(&self) -> StoreStats {
+        self.stats.borrow().clone()
+    }
+
+    /// Watch the writer's figures; changes after every commit (`last_seq` grows as events
+    /// are committed).
+    pub fn watch_stats(&self) -> watch::Receiver<StoreStats> {
+        self.stats.clone()
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configured limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// A new read connection on this outbox.
+    pub fn reader(&self) -> rusqlite::Result<OutboxReader> {
+        OutboxReader::open(&self.path)
+    }
+}
+
+/// An append in flight; resolves to its [`AppendOutcome`].
+#[derive(Debug)]
+pub struct PendingAppend(Option<oneshot::Receiver<AppendOutcome>>);
+
+impl Future for PendingAppend {
+    type Output = AppendOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<AppendOutcome> {
+        match self.0.as_mut() {
+            None => Poll::Ready(AppendOutcome::Failed("the outbox is closed".into())),
+            Some(rx) => Pin::new(rx).poll(cx).map(|r| {
+                r.unwrap_or_else(|_| AppendOutcome::Failed("the outbox write was abandoned".into()))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

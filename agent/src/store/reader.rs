@@ -1,0 +1,192 @@
+//! Read connections on the outbox: what the publisher sends next, what `events tail` shows,
+//! and the queue figures `status` reports when the daemon is not running.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::open;
+
+/// One undelivered event, as the publisher needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Outbox position.
+    pub seq: i64,
+    /// The event JSON, exactly as stored.
+    pub body: String,
+}
+
+/// One event with its bookkeeping, for `events tail` and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// Outbox position.
+    pub seq: i64,
+    /// Deterministic event id.
+    pub event_id: String,
+    /// Capture time, Unix ms.
+    pub captured_at_ms: i64,
+    /// Device id.
+    pub device: String,
+    /// Event JSON.
+    pub body: String,
+    /// When the broker acknowledged it, Unix ms.
+    pub delivered_at_ms: Option<i64>,
+}
+
+/// Queue figures computed from the file itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueCounts {
+    /// Events awaiting acknowledgement.
+    pub undelivered: u64,
+    /// Events in the file.
+    pub stored_events: u64,
+    /// Their counted bytes.
+    pub stored_bytes: u64,
+    /// Persisted counter.
+    pub delivered_total: u64,
+    /// Persisted counter.
+    pub refused_total: u64,
+    /// Persisted counter.
+    pub dropped_total: u64,
+}
+
+/// A read-only connection on an outbox file.
+#[derive(Debug)]
+pub struct OutboxReader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl OutboxReader {
+    /// Opens an existing outbox read-only.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        Ok(OutboxReader {
+            conn: open::open_for_reading(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Undelivered events after `after_seq`, in order: at most `max_events`, and no more than
+    /// `max_bytes` of bodies (but always at least one event, however large).
+    pub fn undelivered_after(
+        &mut self,
+        after_seq: i64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> rusqlite::Result<Vec<OutboxRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, body FROM events WHERE delivered_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![after_seq, max_events as i64])?;
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(row) = rows.next()? {
+            let body: String = row.get(1)?;
+            if !out.is_empty() && bytes + body.len() > max_bytes {
+                break;
+            }
+            bytes += body.len();
+            out.push(OutboxRow {
+                seq: row.get(0)?,
+                body,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Capture time (Unix ms) of the oldest undelivered event.
+    pub fn oldest_undelivered_ms(&mut self) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT captured_at FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT 1",
+            )?
+            .query_row([], |r| r.get(0))
+            .optional()
+    }
+
+    /// Size of the database on disk: the main file plus its write-ahead log.
+    pub fn db_bytes(&mut self) -> rusqlite::Result<u64> {
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal_bytes = std::fs::metadata(PathBuf::from(wal))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Ok((pages * page_size) as u64 + wal_bytes)
+    }
+
+    /// Counts from the file (a full scan of the undelivered index: for the CLI, not hot paths).
+    pub fn counts(&mut self) -> rusqlite::Result<QueueCounts> {
+        let (stored, bytes, undelivered): (i64, i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(bytes), 0), coalesce(sum(delivered_at IS NULL), 0) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let counter = |name: &str| -> rusqlite::Result<u64> {
+            self.conn
+                .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()
+                .map(|v| v.unwrap_or(0) as u64)
+        };
+        Ok(QueueCounts {
+            undelivered: undelivered as u64,
+            stored_events: stored as u64,
+            stored_bytes: bytes as u64,
+            delivered_total: counter("delivered_total")?,
+            refused_total: counter("refused_total")?,
+            dropped_total: counter("dropped_total")?,
+        })
+    }
+
+    /// The newest `n` events (only undelivered ones if asked), oldest first.
+    pub fn tail(&mut self, n: usize, undelivered_only: bool) -> rusqlite::Result<Vec<EventRow>> {
+        let sql = if undelivered_only {
+            "SELECT seq, event_id, captured_at, device, body, delivered_at FROM events \
+             WHERE delivered_at IS NULL ORDER BY seq DESC LIMIT ?1"
+        } else {
+            "SELECT seq, event_id, captured_at, device, body, delivered_at FROM events ORDER BY seq DESC LIMIT ?1"
+        };
+        let mut rows = self.select_rows(sql, params![n as i64])?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// Events after `seq`, oldest first, at most `limit` (for following the outbox).
+    pub fn after(
+        &mut self,
+        seq: i64,
+        limit: usize,
+        undelivered_only: bool,
+    ) -> rusqlite::Result<Vec<EventRow>> {
+        let sql = if undelivered_only {
+            "SELECT seq, event_id, captured_at, device, body, delivered_at FROM events \
+             WHERE seq > ?1 AND delivered_at IS NULL ORDER BY seq LIMIT ?2"
+        } else {
+            "SELECT seq, event_id, captured_at, device, body, delivered_at FROM events \
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        };
+        self.select_rows(sql, params![seq, limit as i64])
+    }
+
+    fn select_rows(
+        &mut self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> rusqlite::Result<Vec<EventRow>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| {
+            Ok(EventRow {
+                seq: r.get(0)?,
+                event_id: r.get(1)?,
+                captured_at_ms: r.get(2)?,
+                device: r.get(3)?,
+                body: r.get(4)?,
+                delivered_at_ms: r.get(5)?,
+            })
+        })?;
+        rows.collect()
+    }
+}

@@ -1,0 +1,98 @@
+//! The outbox schema and its migrations, versioned with `PRAGMA user_version`.
+//!
+//! Migrations only ever append: version N is the state after the first N entries of
+//! [`MIGRATIONS`]. Each runs in its own transaction together with the version bump, so a power
+//! cut mid-migration leaves the previous version intact.
+
+use rusqlite::Connection;
+
+/// Schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Schema steps, oldest first.
+const MIGRATIONS: &[&str] = &[
+    // 1: events in arrival order; delivered ones kept for a while for `events tail`.
+    r#"
+    CREATE TABLE events (
+        -- Arrival order. AUTOINCREMENT: never reused, even after the newest rows are pruned,
+        -- so publishing in seq order is publishing in capture order across restarts.
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id     TEXT    NOT NULL,
+        captured_at  INTEGER NOT NULL,           -- Unix ms, wall clock at capture
+        device       TEXT    NOT NULL,
+        body         TEXT    NOT NULL,           -- the event as published (JSON)
+        bytes        INTEGER NOT NULL,           -- counted against store.max_bytes
+        delivered_at INTEGER                     -- Unix ms of the broker's PUBACK; NULL until then
+    );
+    CREATE INDEX events_undelivered ON events(seq) WHERE delivered_at IS NULL;
+    CREATE INDEX events_delivered ON events(delivered_at) WHERE delivered_at IS NOT NULL;
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO counters(name, value) VALUES
+        ('delivered_total', 0), ('refused_total', 0), ('dropped_total', 0);
+    "#,
+];
+
+/// Why a database cannot be brought to the latest schema.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// Written by a newer tracegate.
+    #[error("schema version {found} is newer than this tracegate understands ({LATEST})")]
+    TooNew {
+        /// The version in the file.
+        found: i64,
+    },
+    /// SQLite failed.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The schema version stored in the file (0 for a new file).
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Applies every migration the file has not seen yet.
+pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
+    let found = version(conn)?;
+    if found > LATEST {
+        return Err(SchemaError::TooNew { found });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_a_new_file_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        migrate(&mut conn).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM counters", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(SchemaError::TooNew { .. })
+        ));
+    }
+}

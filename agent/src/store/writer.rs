@@ -1,0 +1,511 @@
+//! The outbox writer: one thread, one connection, group commit.
+//!
+//! Every change to the outbox goes through here, as [`Op`]s on a channel. The thread takes
+//! whatever has queued up (up to [`MAX_OPS_PER_COMMIT`]), applies it in one transaction, commits
+//! (one fsync with `synchronous=FULL`), and only then answers the appends. While one commit is
+//! syncing, the next batch queues: under load each transaction carries many events, at rest
+//! each read is committed alone within a few milliseconds.
+//!
+//! ```text
+//!            ops queue up                           commit ok
+//!  ┌──────┐ ───────────▶ ┌──────────────────────┐ ───────────▶ ┌─────────────────────────┐
+//!  │ Idle │              │ Batch: BEGIN IMMEDIATE│              │ Answer appends, publish │
+//!  └──────┘ ◀─────────── │  insert (make room)  │              │ stats + last seq        │
+//!     ▲     channel empty│  mark delivered      │              └─────────────────────────┘
+//!     │                  │  prune expired       │ commit failed: appends answered Failed,
+//!     │                  │ COMMIT               │ totals rolled back; a corrupt file is moved
+//!     │                  └──────────────────────┘ aside and a fresh outbox opened
+//!     └──────────────────────────────────────────────────────────────┘
+//!  Close op (or every sender gone): finish the queue, checkpoint the WAL, exit.
+//! ```
+//!
+//! Room is made before each insert: delivered events go first; then `when_full` decides —
+//! refuse the new event, or drop the oldest undelivered one. Both are counted (persistently)
+//! and logged, rate-limited, never silently.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::open;
+use super::{AppendOutcome, Limits, NewEvent, StoreStats};
+use crate::config::WhenFull;
+
+/// Most ops applied in one transaction; bounds commit latency under a flood.
+pub(super) const MAX_OPS_PER_COMMIT: usize = 4096;
+
+/// A change to the outbox.
+pub(super) enum Op {
+    /// Store an event; answered after the commit that holds it.
+    Append {
+        event: NewEvent,
+        done: oneshot::Sender<AppendOutcome>,
+    },
+    /// The broker acknowledged every undelivered event with `first <= seq <= last`.
+    MarkDelivered { first: i64, last: i64, at_ms: i64 },
+    /// Answered once everything queued before it is committed.
+    Flush { done: oneshot::Sender<()> },
+    /// Finish what is queued, then stop.
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    rows: u64,
+    bytes: u64,
+    undelivered: u64,
+    delivered_rows: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Counters {
+    delivered_total: u64,
+    refused_total: u64,
+    dropped_total: u64,
+}
+
+/// Everything the writer knows besides its connection (split so a transaction borrowing the
+/// connection can run alongside mutable state).
+struct State {
+    limits: Limits,
+    totals: Totals,
+    counters: Counters,
+    saved_counters: Counters,
+    last_seq: i64,
+    full: bool,
+    next_prune: Instant,
+    full_log: FullLog,
+}
+
+pub(super) struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    state: State,
+    generation: u64,
+    commits_total: u64,
+    stats_tx: watch::Sender<StoreStats>,
+}
+
+impl Writer {
+    pub(super) fn new(
+        conn: Connection,
+        path: PathBuf,
+        limits: Limits,
+    ) -> rusqlite::Result<(Self, watch::Receiver<StoreStats>)> {
+        let (totals, counters, last_seq) = load_state(&conn)?;
+        let state = State {
+            limits,
+            totals,
+            counters,
+            saved_counters: counters,
+            last_seq,
+            full: false,
+            next_prune: Instant::now(),
+            full_log: FullLog::default(),
+        };
+        let (stats_tx, stats_rx) = watch::channel(StoreStats::default());
+        let writer = Writer {
+            conn,
+            path,
+            state,
+            generation: 0,
+            commits_total: 0,
+            stats_tx,
+        };
+        writer.publish_stats(Duration::ZERO);
+        Ok((writer, stats_rx))
+    }
+
+    pub(super) fn run(mut self, mut rx: mpsc::Receiver<Op>) {
+        let mut ops = Vec::with_capacity(MAX_OPS_PER_COMMIT);
+        let mut closing = false;
+        while !closing {
+            let Some(first) = rx.blocking_recv() else {
+                break;
+            };
+            ops.push(first);
+            while ops.len() < MAX_OPS_PER_COMMIT {
+                match rx.try_recv() {
+                    Ok(op) => ops.push(op),
+                    Err(_) => break,
+                }
+            }
+            closing = ops.iter().any(|op| matches!(op, Op::Close));
+            self.apply(&mut ops);
+        }
+        // Ops sent after Close are answered by the channel closing (senders see an error).
+        rx.close();
+        while let Ok(op) = rx.try_recv() {
+            ops.push(op);
+            self.apply(&mut ops);
+        }
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::debug!("final WAL checkpoint skipped: {e}");
+        }
+        tracing::debug!(outbox = %self.path.display(), "outbox closed");
+    }
+
+    fn apply(&mut self, ops: &mut Vec<Op>) {
+        let started = Instant::now();
+        let saved_totals = self.state.totals;
+        let saved_counters = self.state.counters;
+        let saved_seq = self.state.last_seq;
+        let mut answers: Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)> = Vec::new();
+        let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+        let result = commit_batch(
+            &mut self.conn,
+            &mut self.state,
+            ops,
+            &mut answers,
+            &mut flushes,
+        );
+        // Whatever the batch did not reach is dropped here: its senders close, which the
+        // callers see as a failed append.
+        ops.clear();
+        match result {
+            Ok(()) => {
+                self.commits_total += 1;
+                for (done, outcome) in answers {
+                    let _ = done.send(outcome);
+                }
+            }
+            Err(e) => {
+                self.state.totals = saved_totals;
+                self.state.counters = saved_counters;
+                self.state.last_seq = saved_seq;
+                let message = format!("outbox write failed: {e}");
+                tracing::error!(outbox = %self.path.display(), "{message}");
+                for (done, _) in answers {
+                    let _ = done.send(AppendOutcome::Failed(message.clone()));
+                }
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                ) {
+                    self.replace_corrupt_file();
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+        self.publish_stats(started.elapsed());
+    }
+
+    /// The file went bad under us: move it aside and continue in a fresh outbox.
+    fn replace_corrupt_file(&mut self) {
+        let placeholder = match Connection::open_in_memory() {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        drop(std::mem::replace(&mut self.conn, placeholder));
+        match open::replace_unusable(&self.path, "corruption found while writing") {
+            Ok(conn) => match load_state(&conn) {
+                Ok((totals, counters, last_seq)) => {
+                    self.conn = conn;
+                    self.state.totals = totals;
+                    self.state.counters = counters;
+                    self.state.saved_counters = counters;
+                    self.state.last_seq = last_seq;
+                    self.generation += 1;
+                }
+                Err(e) => tracing::error!("fresh outbox unreadable: {e}"),
+            },
+            Err(e) => tracing::error!("cannot replace the corrupt outbox: {e}"),
+        }
+    }
+
+    fn publish_stats(&self, last_commit: Duration) {
+        let s = &self.state;
+        self.stats_tx.send_replace(StoreStats {
+            stored_events: s.totals.rows,
+            stored_bytes: s.totals.bytes,
+            undelivered: s.totals.undelivered,
+            delivered_total: s.counters.delivered_total,
+            refused_total: s.counters.refused_total,
+            dropped_total: s.counters.dropped_total,
+            last_seq: s.last_seq,
+            full: s.full,
+            commits_total: self.commits_total,
+            last_commit,
+            generation: self.generation,
+        });
+    }
+}
+
+fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
+    let (rows, bytes, undelivered): (i64, i64, i64) = conn.query_row(
+        "SELECT count(*), coalesce(sum(bytes), 0), coalesce(sum(delivered_at IS NULL), 0) FROM events",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let totals = Totals {
+        rows: rows as u64,
+        bytes: bytes as u64,
+        undelivered: undelivered as u64,
+        delivered_rows: (rows - undelivered) as u64,
+    };
+    let mut counters = Counters::default();
+    let mut stmt = conn.prepare("SELECT name, value FROM counters")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let value = row.get::<_, i64>(1)? as u64;
+        match row.get_ref(0)?.as_str()? {
+            "delivered_total" => counters.delivered_total = value,
+            "refused_total" => counters.refused_total = value,
+            "dropped_total" => counters.dropped_total = value,
+            _ => {}
+        }
+    }
+    let last_seq: i64 = conn.query_row(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((totals, counters, last_seq))
+}
+
+fn commit_batch(
+    conn: &mut Connection,
+    state: &mut State,
+    ops: &mut Vec<Op>,
+    answers: &mut Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)>,
+    flushes: &mut Vec<oneshot::Sender<()>>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for op in ops.drain(..) {
+        match op {
+            Op::Append { event, done } => {
+                let outcome = state.insert(&tx, &event)?;
+                answers.push((done, outcome));
+            }
+            Op::MarkDelivered { first, last, at_ms } => {
+                state.mark_delivered(&tx, first, last, at_ms)?
+            }
+            Op::Flush { done } => flushes.push(done),
+            Op::Close => {}
+        }
+    }
+    state.prune_expired(&tx)?;
+    state.save_counters(&tx)?;
+    tx.commit()?;
+    state.saved_counters = state.counters;
+    state.full_log.maybe_report(&state.limits);
+    Ok(())
+}
+
+impl State {
+    fn insert(
+        &mut self,
+        tx: &Transaction<'_>,
+        event: &NewEvent,
+    ) -> rusqlite::Result<AppendOutcome> {
+        let bytes = event.stored_bytes();
+        if !self.make_room(tx, bytes)? {
+            self.full = true;
+            self.counters.refused_total += 1;
+            self.full_log.refused += 1;
+            return Ok(AppendOutcome::Refused);
+        }
+        tx.prepare_cached(
+            "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            event.event_id,
+            event.captured_at_ms,
+            &*event.device,
+            event.body,
+            bytes as i64
+        ])?;
+        let seq = tx.last_insert_rowid();
+        self.totals.rows += 1;
+        self.totals.bytes += bytes;
+        self.totals.undelivered += 1;
+        self.last_seq = seq;
+        Ok(AppendOutcome::Committed { seq })
+    }
+
+    /// Deletes what the limits and policy allow until one more event of `need` bytes fits.
+    /// False when it cannot fit (refuse-new with a full outbox, or an event larger than the
+    /// whole outbox).
+    fn make_room(&mut self, tx: &Transaction<'_>, need: u64) -> rusqlite::Result<bool> {
+        let limits = self.limits;
+        if need > limits.max_bytes {
+            return Ok(false);
+        }
+        self.full = false;
+        while self.totals.rows + 1 > limits.max_events
+            || self.totals.bytes + need > limits.max_bytes
+        {
+            if self.totals.delivered_rows > 0 {
+                let (n, b) = delete_returning_bytes(
+                    tx,
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered_at IS NOT NULL \
+                     ORDER BY delivered_at, seq LIMIT ?1) RETURNING bytes",
+                    256,
+                )?;
+                if n == 0 {
+                    self.totals.delivered_rows = 0; // counted rows are gone; trust the table
+                    continue;
+                }
+                self.totals.rows -= n;
+                self.totals.bytes -= b;
+                self.totals.delivered_rows -= n;
+                continue;
+            }
+            match limits.when_full {
+                WhenFull::RefuseNew => return Ok(false),
+                WhenFull::DropOldest => {
+                    let excess = (self.totals.rows + 1)
+                        .saturating_sub(limits.max_events)
+                        .clamp(1, 256);
+                    let (n, b) = delete_returning_bytes(
+                        tx,
+                        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered_at IS NULL \
+                         ORDER BY seq LIMIT ?1) RETURNING bytes",
+                        excess as i64,
+                    )?;
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                    self.full = true;
+                    self.totals.rows -= n;
+                    self.totals.bytes -= b;
+                    self.totals.undelivered -= n;
+                    self.counters.dropped_total += n;
+                    self.full_log.dropped += n;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn mark_delivered(
+        &mut self,
+        tx: &Transaction<'_>,
+        first: i64,
+        last: i64,
+        at_ms: i64,
+    ) -> rusqlite::Result<()> {
+        let n = if self.limits.keep_delivered.is_zero() {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND delivered_at IS NULL RETURNING bytes",
+            )?;
+            let (n, b) = sum_bytes(stmt.query(params![first, last])?)?;
+            self.totals.rows -= n;
+            self.totals.bytes -= b;
+            n
+        } else {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE events SET delivered_at = ?3 WHERE seq BETWEEN ?1 AND ?2 AND delivered_at IS NULL",
+                )?
+                .execute(params![first, last, at_ms])? as u64;
+            self.totals.delivered_rows += n;
+            n
+        };
+        self.totals.undelivered -= n;
+        self.counters.delivered_total += n;
+        Ok(())
+    }
+
+    /// Deletes delivered events older than `keep_delivered`, at most once a second and at most
+    /// 10 000 per transaction so a long outage's backlog does not make one huge commit.
+    fn prune_expired(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let now = Instant::now();
+        if self.totals.delivered_rows == 0 || now < self.next_prune {
+            return Ok(());
+        }
+        self.next_prune = now + Duration::from_secs(1);
+        let cutoff =
+            jiff::Timestamp::now().as_millisecond() - self.limits.keep_delivered.as_millis() as i64;
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered_at IS NOT NULL \
+             AND delivered_at < ?1 ORDER BY delivered_at LIMIT 10000) RETURNING bytes",
+        )?;
+        let (n, b) = sum_bytes(stmt.query(params![cutoff])?)?;
+        self.totals.rows -= n;
+        self.totals.bytes -= b;
+        self.totals.delivered_rows -= n.min(self.totals.delivered_rows);
+        Ok(())
+    }
+
+    fn save_counters(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        if self.counters == self.saved_counters {
+            return Ok(());
+        }
+        let mut stmt = tx.prepare_cached("UPDATE counters SET value = ?2 WHERE name = ?1")?;
+        for (name, value) in [
+            ("delivered_total", self.counters.delivered_total),
+            ("refused_total", self.counters.refused_total),
+            ("dropped_total", self.counters.dropped_total),
+        ] {
+            stmt.execute(params![name, value as i64])?;
+        }
+        Ok(())
+    }
+}
+
+fn delete_returning_bytes(
+    tx: &Transaction<'_>,
+    sql: &str,
+    limit: i64,
+) -> rusqlite::Result<(u64, u64)> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    sum_bytes(stmt.query(params![limit])?)
+}
+
+fn sum_bytes(mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<(u64, u64)> {
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while let Some(row) = rows.next()? {
+        n += 1;
+        bytes += row.get::<_, i64>(0)? as u64;
+    }
+    Ok((n, bytes))
+}
+
+/// Rate-limited reporting of a full outbox: the first refusal or drop is logged at once, then
+/// at most one summary every 10 s while it lasts.
+#[derive(Debug, Default)]
+struct FullLog {
+    refused: u64,
+    dropped: u64,
+    last: Option<Instant>,
+}
+
+impl FullLog {
+    fn maybe_report(&mut self, limits: &Limits) {
+        if self.refused == 0 && self.dropped == 0 {
+            return;
+        }
+        let due = self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
+        if !due {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let (refused, dropped) = (
+            std::mem::take(&mut self.refused),
+            std::mem::take(&mut self.dropped),
+        );
+        tracing::warn!(
+            refused,
+            dropped,
+            max_events = limits.max_events,
+            max_bytes = limits.max_bytes,
+            when_full = limits.when_full.as_str(),
+            "OUTBOX FULL: {} (store.max_events / store.max_bytes reached; is the uplink down?)",
+            if dropped > 0 {
+                format!("dropped {dropped} oldest undelivered events to make room")
+            } else {
+                format!("refused {refused} new events")
+            }
+        );
+    }
+}

@@ -1,0 +1,519 @@
+//! The uplink: the only MQTT client. Publishes the outbox in order, marks events delivered on
+//! PUBACK, keeps the retained status, and takes commands in.
+//!
+//! Session life cycle:
+//!
+//! ```text
+//!                 CONNACK                                          cancel
+//!  ┌────────────┐ ──────▶ ┌──────────────────────────────────┐ ─────────────▶ ┌──────────┐
+//!  │ Connecting │         │ Online                           │                │ Goodbye  │
+//!  └────────────┘         │  subscribe {p}/{gw}/cmd/+        │                │ wait ≤2 s│
+//!     ▲      │ error      │  status online (retained)        │                │ for acks,│
+//!     │      ▼            │  loop:                           │                │ status   │
+//!  ┌─────────────┐        │   window free → read batch after │                │ offline, │
+//!  │ Backoff     │ ◀───── │     cursor → publish QoS 1       │                │DISCONNECT│
+//!  │ 0.5 s…60 s, │ error  │   PUBACK → mark seqs delivered   │                └──────────┘
+//!  │ jittered    │        │   caught up → wait for commits   │
+//!  └─────────────┘        └──────────────────────────────────┘
+//! ```
+//!
+//! Every session starts from a fresh rumqttc client and event loop, and from the oldest
+//! undelivered event: rumqttc's own resend queue is never used, so the outbox is the single
+//! source of truth for what still has to go. Batches published but not acknowledged when a
+//! session dies are published again in the next one — at-least-once, with the same event ids.
+//! The broker's Last Will (retained, QoS 1) says offline if the session dies without a goodbye.
+
+mod inflight;
+mod tls;
+mod topics;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rumqttc::{
+    AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
+    Transport,
+};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracegate_drivers::backoff::Reconnect;
+
+pub use inflight::{Inflight, Publish};
+pub use tls::{TlsError, client_config};
+pub use topics::Topics;
+
+use crate::config::Config;
+use crate::event::DocumentWriter;
+use crate::status::StatusCollector;
+use crate::store::{OutboxReader, OutboxRow, Store};
+
+/// A command received on `{prefix}/{gateway}/cmd/{name}`.
+#[derive(Debug, Clone)]
+pub struct IncomingCommand {
+    /// The last topic level.
+    pub name: String,
+    /// The message payload (JSON by convention).
+    pub payload: Bytes,
+}
+
+/// A reply to publish on `{prefix}/{gateway}/reply/{id}`.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The request id the reply answers.
+    pub id: String,
+    /// JSON payload.
+    pub payload: Vec<u8>,
+}
+
+/// The offline notice: the Last Will, and the goodbye on clean shutdown.
+#[derive(Debug, Serialize)]
+struct Offline<'a> {
+    online: bool,
+    gateway: &'a str,
+    version: &'a str,
+    reason: &'a str,
+    at: Option<String>,
+}
+
+/// The sync task.
+pub struct Sync {
+    config: Arc<Config>,
+    topics: Topics,
+    store: Store,
+    status: Arc<StatusCollector>,
+    commands: mpsc::Sender<IncomingCommand>,
+    replies: mpsc::Receiver<Reply>,
+    reader: Option<OutboxReader>,
+    reader_generation: u64,
+}
+
+/// How a session ended.
+enum SessionEnd {
+    Shutdown,
+    Failed { error: String, was_online: bool },
+}
+
+/// One step of the online loop, decided inside `select!` and carried out after it.
+enum Step {
+    Shutdown,
+    Network(Result<Event, rumqttc::ConnectionError>),
+    ReadDone(
+        Result<(Option<OutboxReader>, rusqlite::Result<Vec<OutboxRow>>), tokio::task::JoinError>,
+    ),
+    NewCommits,
+    StatusDue,
+    Reply(Reply),
+}
+
+impl Sync {
+    /// A sync task for `config`, publishing from `store`, reporting through `status`, handing
+    /// commands to `commands` and publishing what arrives on `replies`.
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        status: Arc<StatusCollector>,
+        commands: mpsc::Sender<IncomingCommand>,
+        replies: mpsc::Receiver<Reply>,
+    ) -> Self {
+        Sync {
+            topics: Topics::new(&config.mqtt.topic_prefix, &config.gateway.id),
+            config,
+            store,
+            status,
+            commands,
+            replies,
+            reader: None,
+            reader_generation: 0,
+        }
+    }
+
+    /// Runs until `cancel`: connect, publish, reconnect with backoff, forever.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mqtt = &self.config.mqtt;
+        let mut backoff = Reconnect::new(
+            Duration::from_millis(mqtt.reconnect_min_ms),
+            Duration::from_secs(mqtt.reconnect_max_s),
+        );
+        let address = format!("{}:{}", mqtt.host, mqtt.port);
+        let mut failures_in_a_row = 0u32;
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let started = Instant::now();
+            let end = match self.options() {
+                Ok(options) => {
+                    let (client, eventloop) =
+                        AsyncClient::new(options, self.config.mqtt.max_inflight as usize + 64);
+                    self.session(client, eventloop, &cancel).await
+                }
+                Err(e) => SessionEnd::Failed {
+                    error: e.to_string(),
+                    was_online: false,
+                },
+            };
+            let SessionEnd::Failed { error, was_online } = end else {
+                break;
+            };
+            self.status.broker().disconnected(Some(error.clone()));
+            if was_online {
+                failures_in_a_row = 0;
+                tracing::warn!(broker = %address, "broker connection lost: {error}; reconnecting");
+            } else {
+                failures_in_a_row += 1;
+                // Say it once loudly, then only now and then: a gateway may be offline for days.
+                if failures_in_a_row == 1 || failures_in_a_row.is_multiple_of(60) {
+                    tracing::warn!(broker = %address, attempts = failures_in_a_row, "cannot reach the broker: {error}; events stay in the outbox and will be sent when it is back");
+                } else {
+                    tracing::debug!(broker = %address, "connect failed: {error}");
+                }
+            }
+            if was_online && started.elapsed() > Duration::from_secs(30) {
+                backoff.reset();
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+                _ = cancel.cancelled() => break,
+            }
+        }
+        self.status.broker().disconnected(None);
+    }
+
+    fn offline_payload(&self, reason: &str, at: Option<String>) -> Vec<u8> {
+        serde_json::to_vec(&Offline {
+            online: false,
+            gateway: self.config.gateway.id.as_str(),
+            version: env!("CARGO_PKG_VERSION"),
+            reason,
+            at,
+        })
+        .expect("offline notice serialises")
+    }
+
+    fn options(&self) -> Result<MqttOptions, TlsError> {
+        let mqtt = &self.config.mqtt;
+        let mut options = MqttOptions::new(mqtt.client_id.clone(), mqtt.host.clone(), mqtt.port);
+        options
+            .set_keep_alive(Duration::from_secs(mqtt.keep_alive_s))
+            // Commands are acted on only while online; a command queued for hours (print this
+            // label) would be wrong by the time it arrived, so no persistent session.
+            .set_clean_session(true)
+            .set_inflight(mqtt.max_inflight.saturating_add(8))
+            .set_max_packet_size(1024 * 1024, mqtt.batch_max_bytes + 64 * 1024)
+            .set_last_will(LastWill::new(
+                self.topics.status.clone(),
+                self.offline_payload("connection lost", None),
+                QoS::AtLeastOnce,
+                true,
+            ));
+        if let (Some(user), Some(password)) = (&mqtt.username, &mqtt.password) {
+            options.set_credentials(user.clone(), password.expose().to_string());
+        } else if let Some(user) = &mqtt.username {
+            options.set_credentials(user.clone(), String::new());
+        }
+        if let Some(tls) = &mqtt.tls {
+            let config = client_config(tls)?;
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
+        }
+        Ok(options)
+    }
+
+    async fn session(
+        &mut self,
+        client: AsyncClient,
+        mut eventloop: EventLoop,
+        cancel: &CancellationToken,
+    ) -> SessionEnd {
+        // Connecting: the first poll connects and returns the CONNACK.
+        let first = tokio::select! {
+            _ = cancel.cancelled() => return SessionEnd::Shutdown,
+            first = eventloop.poll() => first,
+        };
+        match first {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {}
+            Ok(other) => {
+                return SessionEnd::Failed {
+                    error: format!("unexpected first packet {other:?}"),
+                    was_online: false,
+                };
+            }
+            Err(e) => {
+                return SessionEnd::Failed {
+                    error: e.to_string(),
+                    was_online: false,
+                };
+            }
+        }
+        self.status.broker().connected();
+        tracing::info!(broker = %format!("{}:{}", self.config.mqtt.host, self.config.mqtt.port), "connected to the broker");
+        let mut online = Online {
+            client,
+            inflight: Inflight::default(),
+            cursor: 0,
+            caught_up: false,
+            read: None,
+        };
+        if let Err(e) = online
+            .client
+            .try_subscribe(self.topics.commands.clone(), QoS::AtLeastOnce)
+        {
+            return SessionEnd::Failed {
+                error: format!("subscribe: {e}"),
+                was_online: true,
+            };
+        }
+        // Acks of the previous session may still be queued in the writer: commit them first so
+        // this session does not resend what the broker already has.
+        self.store.flush().await;
+        self.publish_status(&mut online).await;
+        let end = self.online(&mut online, &mut eventloop, cancel).await;
+        if let SessionEnd::Shutdown = end {
+            self.goodbye(&mut online, &mut eventloop).await;
+        }
+        // Get the reader back from a read still running.
+        if let Some(read) = online.read.take()
+            && let Ok((reader, _)) = read.await
+        {
+            self.reader = reader;
+        }
+        end
+    }
+
+    async fn online(
+        &mut self,
+        online: &mut Online,
+        eventloop: &mut EventLoop,
+        cancel: &CancellationToken,
+    ) -> SessionEnd {
+        let max_inflight = self.config.mqtt.max_inflight as usize;
+        let mut stats = self.store.watch_stats();
+        let status_every = Duration::from_secs(self.config.mqtt.status_interval_s);
+        let mut status_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + status_every, status_every);
+        loop {
+            if online.read.is_none()
+                && !online.caught_up
+                && online.inflight.batches() < max_inflight
+            {
+                online.read = Some(self.spawn_read(online.cursor));
+            }
+            let step = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Step::Shutdown,
+                event = eventloop.poll() => Step::Network(event),
+                done = async { online.read.as_mut().expect("guarded").await }, if online.read.is_some() => Step::ReadDone(done),
+                Some(reply) = self.replies.recv() => Step::Reply(reply),
+                changed = stats.changed(), if online.caught_up => {
+                    if changed.is_err() { Step::Shutdown } else { Step::NewCommits }
+                }
+                _ = status_tick.tick() => Step::StatusDue,
+            };
+            match step {
+                Step::Shutdown => return SessionEnd::Shutdown,
+                Step::Network(Ok(event)) => self.on_network_event(online, event).await,
+                Step::Network(Err(e)) => {
+                    return SessionEnd::Failed {
+                        error: e.to_string(),
+                        was_online: true,
+                    };
+                }
+                Step::ReadDone(done) => {
+                    online.read = None;
+                    self.on_read(online, done);
+                }
+                Step::NewCommits => {
+                    if stats.borrow_and_update().last_seq > online.cursor {
+                        online.caught_up = false;
+                    }
+                }
+                Step::StatusDue => {
+                    // Also retries a failed outbox read, and catches anything a missed wake-up left.
+                    online.caught_up = false;
+                    self.publish_status(online).await;
+                }
+                Step::Reply(reply) => {
+                    let topic = self.topics.reply_to(&reply.id);
+                    if online
+                        .client
+                        .try_publish(topic, QoS::AtLeastOnce, false, reply.payload)
+                        .is_ok()
+                    {
+                        online.inflight.queued(Publish::Control);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_network_event(&mut self, online: &mut Online, event: Event) {
+        match event {
+            Event::Outgoing(Outgoing::Publish(pkid)) => online.inflight.sent(pkid),
+            Event::Incoming(Packet::PubAck(ack)) => {
+                if let Some(Publish::Batch {
+                    first,
+                    last,
+                    events,
+                }) = online.inflight.acked(ack.pkid)
+                {
+                    self.store.mark_delivered(first, last).await;
+                    self.status.broker().acked(events);
+                }
+            }
+            Event::Incoming(Packet::Publish(publish)) => {
+                let Some(name) = self.topics.command_name(&publish.topic) else {
+                    return;
+                };
+                let command = IncomingCommand {
+                    name: name.to_string(),
+                    payload: publish.payload,
+                };
+                if self.commands.try_send(command).is_err() {
+                    tracing::warn!(topic = %publish.topic, "command dropped: the command queue is full or closed");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn spawn_read(&mut self, after: i64) -> ReadTask {
+        let generation = self.store.stats().generation;
+        if generation != self.reader_generation {
+            self.reader = None;
+            self.reader_generation = generation;
+        }
+        let reader = self.reader.take();
+        let store = self.store.clone();
+        let max_events = self.config.mqtt.batch_max_events;
+        let max_bytes = self.config.mqtt.batch_max_bytes;
+        tokio::task::spawn_blocking(move || {
+            let mut reader = match reader {
+                Some(r) => r,
+                None => match store.reader() {
+                    Ok(r) => r,
+                    Err(e) => return (None, Err(e)),
+                },
+            };
+            let rows = reader.undelivered_after(after, max_events, max_bytes);
+            (Some(reader), rows)
+        })
+    }
+
+    fn on_read(
+        &mut self,
+        online: &mut Online,
+        done: Result<
+            (Option<OutboxReader>, rusqlite::Result<Vec<OutboxRow>>),
+            tokio::task::JoinError,
+        >,
+    ) {
+        let (reader, rows) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!("outbox read task failed: {e}");
+                return;
+            }
+        };
+        self.reader = reader;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!("reading the outbox failed: {e}; retrying");
+                self.reader = None;
+                online.caught_up = true; // retry on the next commit or status tick
+                return;
+            }
+        };
+        let (Some(first), Some(last)) = (rows.first().map(|r| r.seq), rows.last().map(|r| r.seq))
+        else {
+            online.caught_up = true;
+            return;
+        };
+        let bytes: usize = rows.iter().map(|r| r.body.len() + 1).sum();
+        let mut doc = DocumentWriter::new(jiff::Timestamp::now(), bytes);
+        for row in &rows {
+            doc.push(&row.body);
+        }
+        let events = doc.len();
+        match online.client.try_publish(
+            self.topics.events.clone(),
+            QoS::AtLeastOnce,
+            false,
+            doc.finish(),
+        ) {
+            Ok(()) => {
+                online.inflight.queued(Publish::Batch {
+                    first,
+                    last,
+                    events,
+                });
+                online.cursor = last;
+                self.status.broker().published(events);
+            }
+            Err(e) => {
+                // The request queue is sized above the window, so this means the event loop is
+                // gone; the session is ending and the next one starts from the outbox again.
+                tracing::debug!("publish not queued: {e}");
+            }
+        }
+    }
+
+    async fn publish_status(&mut self, online: &mut Online) {
+        let status = self.status.clone();
+        let Ok(report) = tokio::task::spawn_blocking(move || status.report()).await else {
+            return;
+        };
+        let payload = serde_json::to_vec(&report).expect("status serialises");
+        if online
+            .client
+            .try_publish(self.topics.status.clone(), QoS::AtLeastOnce, true, payload)
+            .is_ok()
+        {
+            online.inflight.queued(Publish::Control);
+        }
+    }
+
+    /// Clean shutdown: let in-flight batches be acknowledged (at most 2 s), then say offline
+    /// (retained) and disconnect, so the broker does not send the Last Will.
+    async fn goodbye(&mut self, online: &mut Online, eventloop: &mut EventLoop) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while online.inflight.batches() > 0 {
+            match tokio::time::timeout_at(deadline, eventloop.poll()).await {
+                Ok(Ok(event)) => self.on_network_event(online, event).await,
+                _ => break,
+            }
+        }
+        let at = Some(format!("{:.3}", jiff::Timestamp::now()));
+        let _ = online.client.try_publish(
+            self.topics.status.clone(),
+            QoS::AtLeastOnce,
+            true,
+            self.offline_payload("shutdown", at),
+        );
+        let _ = online.client.try_disconnect();
+        loop {
+            match tokio::time::timeout_at(deadline + Duration::from_secs(1), eventloop.poll()).await
+            {
+                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(event)) => self.on_network_event(online, event).await,
+            }
+        }
+        self.status.broker().disconnected(None);
+        tracing::info!("disconnected from the broker");
+    }
+}
+
+type ReadTask = JoinHandle<(Option<OutboxReader>, rusqlite::Result<Vec<OutboxRow>>)>;
+
+/// State of one online session.
+struct Online {
+    client: AsyncClient,
+    inflight: Inflight,
+    /// Highest seq published in this session.
+    cursor: i64,
+    /// Nothing after `cursor` was undelivered at the last read.
+    caught_up: bool,
+    read: Option<ReadTask>,
+}

@@ -1,0 +1,72 @@
+//! TLS to the broker with rustls: the configured CA pinned (no system roots), optional client
+//! certificate. Key material is read from files at each connect, so rotated certificates are
+//! picked up without a restart, and is never logged.
+
+use std::sync::Arc;
+
+use rustls::ClientConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::TlsConfig;
+
+/// Why a TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file could not be read or parsed.
+    #[error("mqtt.tls.{key}: {path}: {message}")]
+    File {
+        /// The config key.
+        key: &'static str,
+        /// The file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// rustls refused the material (e.g. key does not match certificate).
+    #[error("mqtt.tls: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+fn file_error(key: &'static str, path: &std::path::Path, message: impl ToString) -> TlsError {
+    TlsError::File {
+        key,
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Builds the rustls client config for `tls`.
+pub fn client_config(tls: &TlsConfig) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.ca)
+        .map_err(|e| file_error("ca", &tls.ca, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_error("ca", &tls.ca, e))?;
+    if cas.is_empty() {
+        return Err(file_error("ca", &tls.ca, "no PEM certificate in the file"));
+    }
+    for ca in cas {
+        roots.add(ca).map_err(|e| file_error("ca", &tls.ca, e))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let config = match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| file_error("cert", cert, e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| file_error("cert", cert, e))?;
+            if chain.is_empty() {
+                return Err(file_error("cert", cert, "no PEM certificate in the file"));
+            }
+            let key_der =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| file_error("key", key, e))?;
+            builder.with_client_auth_cert(chain, key_der)?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
