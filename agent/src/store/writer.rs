@@ -167,12 +167,10 @@ impl Writer {
         // Whatever the batch did not reach is dropped here: its senders close, which the
         // callers see as a failed append.
         ops.clear();
-        match result {
+        let failure = match result {
             Ok(()) => {
                 self.commits_total += 1;
-                for (done, outcome) in answers {
-                    let _ = done.send(outcome);
-                }
+                None
             }
             Err(e) => {
                 self.state.totals = saved_totals;
@@ -180,21 +178,27 @@ impl Writer {
                 self.state.last_seq = saved_seq;
                 let message = format!("outbox write failed: {e}");
                 tracing::error!(outbox = %self.path.display(), "{message}");
-                for (done, _) in answers {
-                    let _ = done.send(AppendOutcome::Failed(message.clone()));
-                }
                 if matches!(
                     e.sqlite_error_code(),
                     Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
                 ) {
                     self.replace_corrupt_file();
                 }
+                Some(message)
             }
+        };
+        // Figures first, answers second: whoever is answered sees figures that include it.
+        self.publish_stats(started.elapsed());
+        for (done, outcome) in answers {
+            let outcome = match &failure {
+                None => outcome,
+                Some(message) => AppendOutcome::Failed(message.clone()),
+            };
+            let _ = done.send(outcome);
         }
         for done in flushes {
             let _ = done.send(());
         }
-        self.publish_stats(started.elapsed());
     }
 
     /// The file went bad under us: move it aside and continue in a fresh outbox.

@@ -1,0 +1,518 @@
+//! End-to-end test harness: a real mosquitto per test on a free loopback port, the real
+//! `tracegate` binary as a child process, a real MQTT subscriber, simulated devices on ptys.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// A free TCP port on 127.0.0.1 (free when asked; tests bind it right away).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The path of a system binary, looking in PATH and the sbin directories (Debian installs
+/// mosquitto in /usr/sbin, which is not in a normal user's PATH).
+fn require(binary: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(binary))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{binary}` is not installed: run the tests with ./scripts/test, which installs it"
+            )
+        })
+}
+
+/// Sends `signal` to the process `pid`.
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) with a pid we spawned; no memory is involved.
+    unsafe {
+        libc::kill(pid as i32, signal);
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A mosquitto broker of the test's own, on a free loopback port, with persistence in a
+/// temporary directory so a stop/start keeps sessions and retained messages (as a broker
+/// restarted by its operator does).
+pub struct Broker {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    binary: PathBuf,
+    conf: PathBuf,
+    child: Option<Child>,
+}
+
+impl Broker {
+    /// Starts a broker sized for the tests' volumes.
+    pub fn start() -> Broker {
+        Broker::start_with("")
+    }
+
+    /// Starts a broker with extra config lines (e.g. a TLS listener).
+    pub fn start_with(extra: &str) -> Broker {
+        Broker::start_on(free_port(), extra)
+    }
+
+    /// Starts a broker on `port` (for a gateway configured before its broker exists).
+    pub fn start_on(port: u16, extra: &str) -> Broker {
+        let binary = require("mosquitto");
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("mosquitto.conf");
+        let text = format!(
+            "listener {port} 127.0.0.1\n\
+             allow_anonymous true\n\
+             persistence true\n\
+             persistence_location {dir}/\n\
+             autosave_interval 1\n\
+             # Room for a slow subscriber's backlog: the tests count every message.\n\
+             max_queued_messages 1000000\n\
+             max_queued_bytes 0\n\
+             max_inflight_messages 0\n\
+             message_size_limit 0\n\
+             # Running as root, stay root so the persistence directory stays writable.\n\
+             user root\n\
+             log_dest file {dir}/mosquitto.log\n\
+             log_type error\nlog_type warning\nlog_type notice\nlog_type information\n\
+             {extra}\n",
+            dir = dir.path().display()
+        );
+        std::fs::write(&conf, text).unwrap();
+        let mut broker = Broker {
+            port,
+            dir,
+            binary,
+            conf,
+            child: None,
+        };
+        broker.launch();
+        broker
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new(&self.binary)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the broker as its operator would (SIGTERM: sessions and retained messages saved,
+    /// Last Wills of connected clients published).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), libc::SIGTERM);
+            wait_with_timeout(&mut child, Duration::from_secs(10)).expect("mosquitto stops");
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// The broker's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A real MQTT subscriber (rumqttc), QoS 1, persistent session: it survives broker restarts and
+/// gets what was queued for it meanwhile.
+pub struct Subscriber {
+    rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscriber {
+    /// Connects to `port`, subscribes to `filters`, and returns once the broker confirmed.
+    pub async fn connect(port: u16, filters: &[&str]) -> Subscriber {
+        let mut options = MqttOptions::new(format!("test-sub-{}", free_port()), "127.0.0.1", port);
+        options
+            .set_clean_session(false)
+            .set_keep_alive(Duration::from_secs(5))
+            .set_max_packet_size(64 * 1024 * 1024, 1024 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 100);
+        let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        if !ack.session_present {
+                            for f in &filters {
+                                client.subscribe(f.clone(), QoS::AtLeastOnce).await.unwrap();
+                            }
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if tx.send((p.topic.clone(), p.payload.to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), ready_rx.recv())
+            .await
+            .expect("subscribed within 10 s");
+        Subscriber { rx, task }
+    }
+
+    /// The next message, or `None` after `timeout` without one.
+    pub async fn next(&mut self, timeout: Duration) -> Option<(String, Vec<u8>)> {
+        tokio::time::timeout(timeout, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Events received on an events topic, in arrival order, with every status message seen.
+#[derive(Default)]
+pub struct Received {
+    pub events: Vec<Value>,
+    pub statuses: Vec<Value>,
+    pub documents: usize,
+}
+
+impl Received {
+    /// Files one message.
+    pub fn add(&mut self, topic: &str, payload: &[u8]) {
+        let doc: Value = serde_json::from_slice(payload).expect("payload is JSON");
+        if topic.ends_with("/events") {
+            assert_eq!(
+                doc["type"], "EPCISDocument",
+                "events topic carries EPCIS documents"
+            );
+            self.documents += 1;
+            self.events.extend(
+                doc["epcisBody"]["eventList"]
+                    .as_array()
+                    .expect("eventList")
+                    .iter()
+                    .cloned(),
+            );
+        } else if topic.ends_with("/status") {
+            self.statuses.push(doc);
+        }
+    }
+
+    /// Distinct `tg:rawData` values in first-arrival order.
+    pub fn first_arrivals(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.events
+            .iter()
+            .map(|e| e["tg:rawData"].as_str().unwrap_or_default().to_string())
+            .filter(|raw| seen.insert(raw.clone()))
+            .collect()
+    }
+
+    /// Receives until `done(self)` holds, failing after `timeout`.
+    pub async fn collect_until(
+        &mut self,
+        sub: &mut Subscriber,
+        timeout: Duration,
+        mut done: impl FnMut(&Received) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        while !done(self) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out: {} events, {} statuses",
+                self.events.len(),
+                self.statuses.len()
+            );
+            if let Some((topic, payload)) = sub.next(left).await {
+                self.add(&topic, &payload);
+            }
+        }
+    }
+}
+
+/// A config file for a test gateway.
+pub struct TestConfig {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl TestConfig {
+    /// Writes a config with gateway `gw`, the outbox in a temporary directory, the broker on
+    /// `port`, and `rest` appended (store settings, devices …).
+    pub fn new(port: u16, store_extra: &str, rest: &str) -> TestConfig {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tracegate.toml");
+        let text = format!(
+            "[gateway]\nid = \"gw-test\"\n\n\
+             [location]\nread_point = \"urn:epc:id:sgln:9506000134.00.0\"\n\n\
+             [store]\npath = \"outbox.db\"\n{store_extra}\n\n\
+             [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nkeep_alive_s = 5\nreconnect_min_ms = 100\nreconnect_max_s = 1\nstatus_interval_s = 1\n\n\
+             {rest}\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        TestConfig { dir, path }
+    }
+
+    /// The outbox path.
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.path().join("outbox.db")
+    }
+}
+
+/// A serial scanner device section on `port`.
+pub fn serial_scanner(id: &str, port: &Path) -> String {
+    format!(
+        "[[devices]]\nid = \"{id}\"\nkind = \"serial-scanner\"\nport = \"{}\"\nbaud = 115200\n",
+        port.display()
+    )
+}
+
+/// The tracegate daemon as a child process, logging to a file.
+pub struct Daemon {
+    child: Option<Child>,
+    pub config: PathBuf,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `tracegate run --config config`.
+    pub fn start(config: &Path) -> Daemon {
+        let log = config.with_extension(format!("log.{}", free_port()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tracegate"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("TRACEGATE_LOG", "debug,rumqttc=info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start tracegate");
+        Daemon {
+            child: Some(child),
+            config: config.to_path_buf(),
+            log,
+        }
+    }
+
+    /// The daemon's status report, over its control socket.
+    pub async fn status(&self) -> Option<Value> {
+        let config = tracegate::config::Config::load(&self.config).ok()?;
+        tracegate::control::request(
+            &config.control_socket(),
+            &serde_json::json!({"cmd": "status"}),
+        )
+        .await
+        .ok()
+    }
+
+    /// Waits until the daemon answers and every device is up.
+    pub async fn wait_devices_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.status().await {
+                let devices = status["devices"].as_array().cloned().unwrap_or_default();
+                if devices.iter().all(|d| d["state"] == "up") {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "devices not up in 20 s; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), libc::SIGTERM);
+        wait_with_timeout(&mut child, Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("tracegate did not stop in 20 s; log:\n{}", self.log()))
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), libc::SIGKILL);
+        let _ = child.wait();
+    }
+
+    /// Everything the daemon logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            let mut err = std::io::stderr();
+            let _ = writeln!(err, "---- tracegate log ----\n{}", self.log());
+        }
+    }
+}
+
+/// Runs `tracegate` with `args` and returns (exit code, stdout, stderr).
+pub fn tracegate(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracegate"))
+        .args(args)
+        .output()
+        .expect("run tracegate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A TCP proxy between the gateway and the broker that can cut the uplink: existing
+/// connections are closed (as a dropped mobile link or a rebooted router does) and new ones
+/// refused until it is restored.
+pub struct Proxy {
+    pub port: u16,
+    up: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Forwards 127.0.0.1:{port} to 127.0.0.1:{target}.
+    pub async fn start(target: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, _) = tokio::sync::watch::channel(true);
+        let up = std::sync::Arc::new(up);
+        let up2 = up.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !*up2.borrow() {
+                    continue; // dropped: the connection closes at once
+                }
+                let mut down = up2.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, up, task }
+    }
+
+    /// Cuts the link: open connections close, new ones are refused.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    /// Restores the link.
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Sends `codes` from a simulated scanner on `pty`, paced at `per_second`, in the background.
+pub fn scan_in_background(
+    mut pty: tracegate_drivers::sim::VirtualSerialPort,
+    codes: Vec<String>,
+    per_second: f64,
+) -> (
+    tokio::task::JoinHandle<tracegate_drivers::sim::VirtualSerialPort>,
+    tokio_util::sync::CancellationToken,
+) {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = cancel.clone();
+    let task = tokio::spawn(async move {
+        let sim = tracegate_drivers::sim::ScannerSim::default().with_rate(per_second);
+        let frames = codes
+            .into_iter()
+            .map(|c| tracegate_drivers::sim::SimFrame::new(c.into_bytes()));
+        sim.run(pty.master(), frames, &stop).await.unwrap();
+        pty
+    });
+    (task, cancel)
+}
+
+/// `n` distinct codes with a test-specific prefix.
+pub fn codes(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i:06}")).collect()
+}
