@@ -52,7 +52,7 @@ async fn child_writer() {
                 println!("{seq}");
             }
         }
-        if n % 500 == 0 {
+        if n.is_multiple_of(500) {
             // Acknowledged (and, with keep_delivered_s = 0, deleted): seqs whose value
             // modulo 500 lies in 0..=250.
             store
