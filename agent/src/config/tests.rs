@@ -181,3 +181,17 @@ fn toml_syntax_errors_have_a_line() {
     let (line, _) = err("[gateway]\nid = \"x\n");
     assert_eq!(line, 2);
 }
+
+#[test]
+fn every_example_config_in_the_repository_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 4, "demo, gate, packing-line, farm: {loaded}");
+}
