@@ -16,7 +16,11 @@ async fn ten_thousand_scans_arrive_in_order_none_missing() {
     let broker = Broker::start();
     let mut pty = VirtualSerialPort::new().unwrap();
     let config = TestConfig::new(broker.port, "", &serial_scanner("scanner-1", pty.path()));
-    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/events"]).await;
+    let mut sub = Subscriber::connect(
+        broker.port,
+        &["tracegate/gw-test/events", "tracegate/gw-test/status"],
+    )
+    .await;
     let mut daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
 
@@ -62,4 +66,11 @@ async fn ten_thousand_scans_arrive_in_order_none_missing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(daemon.terminate().success());
+
+    // SIGTERM is a clean shutdown: the gateway said goodbye itself (no Last Will).
+    got.collect_until(&mut sub, Duration::from_secs(10), |r| {
+        r.statuses.last().is_some_and(|s| s["online"] == false)
+    })
+    .await;
+    assert_eq!(got.statuses.last().unwrap()["reason"], "shutdown");
 }

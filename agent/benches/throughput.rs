@@ -66,14 +66,17 @@ async fn capture_with_group_commit(events: &[NewEvent]) -> f64 {
     let rate = events.len() as f64 / started.elapsed().as_secs_f64();
     store.close().await;
     drop(store);
-    tokio::task::spawn_blocking(move || thread.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap();
     rate
 }
 
 fn capture_one_transaction_per_event(events: &[NewEvent]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("naive.db")).unwrap();
-    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).unwrap();
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
     conn.execute_batch("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT, captured_at INTEGER, device TEXT, body TEXT, bytes INTEGER, delivered_at INTEGER)").unwrap();
     let started = Instant::now();
@@ -94,7 +97,11 @@ async fn count_events(port: u16) -> (mpsc::UnboundedReceiver<usize>, tokio::task
     let task = tokio::spawn(async move {
         while let Some((_, payload)) = sub.next(Duration::from_secs(3600)).await {
             let doc: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-            let _ = tx.send(doc["epcisBody"]["eventList"].as_array().map_or(0, |l| l.len()));
+            let _ = tx.send(
+                doc["epcisBody"]["eventList"]
+                    .as_array()
+                    .map_or(0, |l| l.len()),
+            );
         }
     });
     (rx, task)
@@ -123,13 +130,20 @@ async fn deliver_backlog(events: &[NewEvent], live: Option<(&[NewEvent], f64)>) 
         p.await;
     }
     let (mut received, counter) = count_events(broker.port).await;
-    let status = Arc::new(StatusCollector::new(&config, store.clone(), DeviceRegistry::new(&config), Arc::new(BrokerStatus::default())));
+    let status = Arc::new(StatusCollector::new(
+        &config,
+        store.clone(),
+        DeviceRegistry::new(&config),
+        Arc::new(BrokerStatus::default()),
+    ));
     let (cmd_tx, _cmd_rx) = mpsc::channel(8);
     let (_reply_tx, reply_rx) = mpsc::channel(8);
     let cancel = CancellationToken::new();
     let total = events.len() + live.map_or(0, |(l, _)| l.len());
     let started = Instant::now();
-    let sync = tokio::spawn(Sync::new(config.clone(), store.clone(), status, cmd_tx, reply_rx).run(cancel.clone()));
+    let sync = tokio::spawn(
+        Sync::new(config.clone(), store.clone(), status, cmd_tx, reply_rx).run(cancel.clone()),
+    );
     let feeder = live.map(|(live, rate)| {
         let store = store.clone();
         let live = live.to_vec();
@@ -138,7 +152,8 @@ async fn deliver_backlog(events: &[NewEvent], live: Option<(&[NewEvent], f64)>) 
             let mut tick = tokio::time::interval(every);
             for e in live {
                 tick.tick().await;
-                let _ = store.append(e).await;
+                // Fire and forget: the commit happens whether or not anyone awaits it.
+                drop(store.append(e).await);
             }
         })
     });
@@ -170,7 +185,9 @@ async fn deliver_backlog(events: &[NewEvent], live: Option<(&[NewEvent], f64)>) 
     counter.abort();
     store.close().await;
     drop(store);
-    tokio::task::spawn_blocking(move || thread.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap();
     Delivery {
         acked_per_s: total as f64 / acked_at.unwrap().as_secs_f64(),
         received_per_s: events.len() as f64 / backlog_at.unwrap().as_secs_f64(),
@@ -182,12 +199,15 @@ async fn one_message_per_event(events: &[NewEvent]) -> f64 {
     let broker = support::Broker::start();
     let (mut received, counter) = count_events(broker.port).await;
     let mut options = MqttOptions::new("bench-naive", "127.0.0.1", broker.port);
-    options.set_inflight(32).set_max_packet_size(1 << 20, 1 << 20);
+    options
+        .set_inflight(32)
+        .set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut eventloop) = AsyncClient::new(options, 64);
     let bodies: Vec<Vec<u8>> = events
         .iter()
         .map(|e| {
-            let mut doc = tracegate::event::DocumentWriter::new(jiff::Timestamp::now(), e.body.len());
+            let mut doc =
+                tracegate::event::DocumentWriter::new(jiff::Timestamp::now(), e.body.len());
             doc.push(&e.body);
             doc.finish()
         })
@@ -196,7 +216,10 @@ async fn one_message_per_event(events: &[NewEvent]) -> f64 {
     let started = Instant::now();
     let publisher = tokio::spawn(async move {
         for body in bodies {
-            client.publish("tracegate/gw-bench/events", QoS::AtLeastOnce, false, body).await.unwrap();
+            client
+                .publish("tracegate/gw-bench/events", QoS::AtLeastOnce, false, body)
+                .await
+                .unwrap();
         }
         client
     });
@@ -220,12 +243,16 @@ async fn one_message_per_event(events: &[NewEvent]) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo test --benches` runs benches in test mode: keep that quick.
-    let quick = std::env::args().any(|a| a == "--test") || std::env::var_os("TRACEGATE_BENCH_QUICK").is_some();
+    let quick = std::env::args().any(|a| a == "--test")
+        || std::env::var_os("TRACEGATE_BENCH_QUICK").is_some();
     let n = if quick { 2_000 } else { 100_000 };
     let events = sample_events(n + n / 2);
     let (backlog, live) = events.split_at(n);
     let body_bytes = events[0].body.len();
-    println!("tracegate throughput ({n} events of ~{body_bytes} bytes; {} cores)\n", std::thread::available_parallelism().map_or(1, |p| p.get()));
+    println!(
+        "tracegate throughput ({n} events of ~{body_bytes} bytes; {} cores)\n",
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    );
 
     let grouped = capture_with_group_commit(backlog).await;
     let naive_n = (n / 50).max(200);
@@ -238,20 +265,39 @@ async fn main() {
     println!("capture into the outbox (synchronous=FULL, WAL)");
     println!("  group commit                 {grouped:>10.0} events/s");
     println!("  baseline: 1 commit per event {naive:>10.0} events/s  ({naive_n} events)");
-    println!("  ratio                        {:>10.1}x\n", grouped / naive);
+    println!(
+        "  ratio                        {:>10.1}x\n",
+        grouped / naive
+    );
 
     let delivery = deliver_backlog(backlog, None).await;
     let naive_n = (n / 10).max(500);
     let naive = one_message_per_event(&backlog[..naive_n]).await;
     println!("delivery of a backlog to mosquitto (QoS 1)");
-    println!("  acknowledged (PUBACK)        {:>10.0} events/s", delivery.acked_per_s);
-    println!("  received by a subscriber     {:>10.0} events/s", delivery.received_per_s);
+    println!(
+        "  acknowledged (PUBACK)        {:>10.0} events/s",
+        delivery.acked_per_s
+    );
+    println!(
+        "  received by a subscriber     {:>10.0} events/s",
+        delivery.received_per_s
+    );
     println!("  baseline: 1 message per event{naive:>10.0} events/s  ({naive_n} events, received)");
-    println!("  ratio (received)             {:>10.1}x\n", delivery.received_per_s / naive);
+    println!(
+        "  ratio (received)             {:>10.1}x\n",
+        delivery.received_per_s / naive
+    );
 
     let live_rate = 2_000.0;
     let drain = deliver_backlog(backlog, Some((live, live_rate))).await;
     println!("backlog drain while {live_rate:.0} new reads/s keep arriving");
-    println!("  backlog received             {:>10.0} events/s ({} events)", drain.received_per_s, backlog.len());
-    println!("  ratio to the idle drain      {:>10.2}x", drain.received_per_s / delivery.received_per_s);
+    println!(
+        "  backlog received             {:>10.0} events/s ({} events)",
+        drain.received_per_s,
+        backlog.len()
+    );
+    println!(
+        "  ratio to the idle drain      {:>10.2}x",
+        drain.received_per_s / delivery.received_per_s
+    );
 }

@@ -243,7 +243,8 @@ impl Store {
     }
 }
 
-/// An append in flight; resolves to its [`AppendOutcome`].
+/// An append in flight; resolves to its [`AppendOutcome`]. Dropping it does not cancel the
+/// append, only the answer.
 #[derive(Debug)]
 pub struct PendingAppend(Option<oneshot::Receiver<AppendOutcome>>);
 
