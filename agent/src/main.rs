@@ -65,6 +65,12 @@ fn main() -> ExitCode {
             };
             report(cli::events::tail(&path, &args))
         }
+        Command::Decode(args) => {
+            let stdin = std::io::stdin();
+            report(
+                cli::decode::run(&args, stdin.lock(), std::io::stdout().lock()).map_err(Into::into),
+            )
+        }
         Command::Sim {
             command: SimCommand::Scanner(args),
         } => runtime(async move {

@@ -1,5 +1,6 @@
 //! The command line: `tracegate run | status | events | check-config | sim`.
 
+pub mod decode;
 pub mod events;
 pub mod sim;
 pub mod status;
@@ -58,6 +59,9 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Decode payloads: GS1 element strings, GS1 Digital Link URIs, EPC hex or URIs, national
+    /// codes. One JSON object per input on stdout; exit code 0 even when inputs are invalid.
+    Decode(decode::DecodeArgs),
     /// Validate a config file and exit: 0 when valid, 2 with a message naming the line when not.
     CheckConfig {
         /// The config file to check.
