@@ -24,7 +24,10 @@ async fn ten_thousand_scans_arrive_in_order_none_missing() {
     let mut daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
 
-    let codes: Vec<String> = (0..SCANS).map(|n| format!("]C1CODE-{n:06}")).collect();
+    // Real GS1 DataMatrix reads (AIM ]d2, GTIN + serial), so each passes the decode layer.
+    let codes: Vec<String> = (0..SCANS)
+        .map(|n| format!("]d20109506000134352217{n:06}"))
+        .collect();
     let sim = ScannerSim::default();
     let sent = sim
         .run(

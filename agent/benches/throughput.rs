@@ -18,8 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracegate::config::Config;
+use tracegate::config::{CaptureSettings, Config};
 use tracegate::event::capture::observe;
+use tracegate::pipeline::verdict::judge;
 use tracegate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
 use tracegate::store::{NewEvent, Store};
 use tracegate::sync::Sync;
@@ -36,7 +37,8 @@ fn sample_events(n: usize) -> Vec<NewEvent> {
                 payload: format!("]d20109506000134352172712311026L1127\u{1d}21{i:012}").into(),
                 meta: ReadMeta::default(),
             };
-            observe(&read, &config.location)
+            let verdict = judge(&read.payload, &CaptureSettings::default());
+            observe(&read, &config.location, &verdict)
         })
         .collect()
 }

@@ -104,6 +104,7 @@ pub struct DeviceStatus {
     reads_total: AtomicU64,
     errors_total: AtomicU64,
     rejects_total: AtomicU64,
+    last_reject: Mutex<Option<String>>,
     last_read_ms: AtomicI64,
 }
 
@@ -120,6 +121,7 @@ impl DeviceStatus {
             reads_total: AtomicU64::new(0),
             errors_total: AtomicU64::new(0),
             rejects_total: AtomicU64::new(0),
+            last_reject: Mutex::new(None),
             last_read_ms: AtomicI64::new(0),
         }
     }
@@ -147,9 +149,10 @@ impl DeviceStatus {
         self.errors_total.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A read was rejected by validation.
-    pub fn rejected(&self) {
+    /// A read was rejected by validation, for `reason`.
+    pub fn rejected(&self, reason: String) {
         self.rejects_total.fetch_add(1, Ordering::Relaxed);
+        *self.last_reject.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
 
     /// Reads so far.
@@ -168,6 +171,11 @@ impl DeviceStatus {
             reads_total: self.reads_total.load(Ordering::Relaxed),
             errors_total: self.errors_total.load(Ordering::Relaxed),
             rejects_total: self.rejects_total.load(Ordering::Relaxed),
+            last_reject: self
+                .last_reject
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
             last_read_at: ms_to_rfc3339(self.last_read_ms.load(Ordering::Relaxed)),
         }
     }
@@ -303,6 +311,9 @@ pub struct DeviceReport {
     pub errors_total: u64,
     /// Reads rejected by validation since start.
     pub rejects_total: u64,
+    /// Why the latest rejected read was rejected.
+    #[serde(default)]
+    pub last_reject: Option<String>,
     /// Time of the latest read.
     pub last_read_at: Option<String>,
 }
@@ -443,6 +454,7 @@ pub fn offline_report(
                 reads_total: 0,
                 errors_total: 0,
                 rejects_total: 0,
+                last_reject: None,
                 last_read_at: None,
             })
             .collect(),

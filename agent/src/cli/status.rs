@@ -106,6 +106,9 @@ pub fn render(report: &StatusReport) -> String {
             "  {:<16} {:<16} {:<10} reads {:<8} errors {:<6} rejects {:<6} last read {last}{detail}\n",
             d.id, d.kind, d.state, d.reads_total, d.errors_total, d.rejects_total
         ));
+        if let Some(reason) = &d.last_reject {
+            out.push_str(&format!("  {:<16} last reject: {reason}\n", ""));
+        }
     }
     out
 }

@@ -15,6 +15,7 @@ use toml::de::{DeTable, DeValue};
 use tracegate_drivers::scanner::{FrameSettings, SerialScannerSettings};
 use tracegate_drivers::serial::SerialSettings;
 
+use super::capture::CaptureSettings;
 use super::fields::field_names;
 use super::values::check_topic_level;
 use super::{ConfigError, Ctx};
@@ -26,6 +27,8 @@ pub struct DeviceConfig {
     pub id: Arc<str>,
     /// What kind of device.
     pub kind: DeviceKind,
+    /// How its reads are decoded and what happens to rejected ones (keys every kind takes).
+    pub capture: CaptureSettings,
     /// The kind's own settings.
     pub settings: DeviceSettings,
 }
@@ -243,9 +246,11 @@ fn parse_one(
     })?;
     let context = format!("devices[{index}] (id {id:?}, kind {})", kind.name());
 
-    // Split the keys among the common struct and the kind's settings structs.
+    // Split the keys among the common struct, the capture settings every kind takes, and the
+    // kind's own settings structs.
     let common = field_names::<DeviceCommon>();
-    let sections = kind.sections();
+    let mut sections = vec![field_names::<CaptureSettings>()];
+    sections.extend(kind.sections());
     let mut parts: Vec<DeTable<'_>> = vec![DeTable::new(); sections.len()];
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
@@ -275,6 +280,13 @@ fn parse_one(
     }
     let mut parts = parts.into_iter().map(|t| Spanned::new(span.clone(), t));
     let mut next = || parts.next().expect("one part per section");
+    let capture: CaptureSettings = section(ctx, &context, next())?;
+    capture.validate().map_err(|(key, message)| {
+        ctx.error(
+            table.get(key).map(|v| v.span()),
+            format!("{context}: {message}"),
+        )
+    })?;
     let settings = match kind {
         DeviceKind::SerialScanner => {
             let serial: SerialSettings = section(ctx, &context, next())?;
@@ -303,6 +315,7 @@ fn parse_one(
     Ok(DeviceConfig {
         id: Arc::from(id),
         kind,
+        capture,
         settings,
     })
 }

@@ -5,6 +5,7 @@
 //! Relative paths in the file are relative to the file's own directory, so the daemon and the
 //! CLI tools find the same outbox whatever directory they run from.
 
+mod capture;
 mod devices;
 mod error;
 pub mod fields;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use capture::{CaptureSettings, OnReject};
 pub use devices::{
     DeviceConfig, DeviceKind, DeviceSettings, SimCodeSource, SimScannerSettings, SimTerminator,
 };

@@ -6,11 +6,12 @@ use sha2::{Digest, Sha256};
 use tracegate_drivers::RawRead;
 
 use crate::config::LocationConfig;
+use crate::pipeline::verdict::Verdict;
 use crate::store::NewEvent;
 
 /// An ObjectEvent (action OBSERVE) recording that `read` happened, with the raw payload in the
-/// gateway's extension fields.
-pub fn observe(read: &RawRead, location: &LocationConfig) -> NewEvent {
+/// gateway's extension fields, and for a flagged read the reason it was rejected.
+pub fn observe(read: &RawRead, location: &LocationConfig, verdict: &Verdict) -> NewEvent {
     let at = Timestamp::try_from(read.at).unwrap_or(Timestamp::UNIX_EPOCH);
     let mut event = Map::new();
     event.insert("type".into(), json!("ObjectEvent"));
@@ -29,6 +30,18 @@ pub fn observe(read: &RawRead, location: &LocationConfig) -> NewEvent {
         Ok(text) => event.insert("tg:rawData".into(), json!(text)),
         Err(_) => event.insert("tg:rawHex".into(), json!(hex::encode(&read.payload))),
     };
+    match verdict {
+        Verdict::Accept(id) => {
+            event.insert("tg:kind".into(), json!(id.kind));
+            if let Some(symbology) = &id.symbology {
+                event.insert("tg:symbology".into(), json!(symbology));
+            }
+        }
+        Verdict::Reject { kind, error } => {
+            event.insert("tg:kind".into(), json!(kind));
+            event.insert("tg:rejected".into(), json!(error));
+        }
+    }
     let digest = Sha256::digest(Value::Object(event.clone()).to_string().as_bytes());
     let event_id = format!("ni:///sha-256;{}", hex::encode(digest));
     event.insert("eventID".into(), json!(event_id));

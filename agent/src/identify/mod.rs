@@ -31,12 +31,15 @@ pub enum Kind {
     /// GS1 AI data (element string, bracketed, or a GTIN from EAN/UPC/ITF-14).
     Gs1,
     /// A GS1 Digital Link URI.
+    #[serde(alias = "digital-link")]
     DigitalLink,
     /// An EPC (tag memory hex or EPC URI).
     Epc,
     /// China 20-digit drug traceability code.
+    #[serde(alias = "cn-drug")]
     CnDrug,
     /// China livestock ear tag number.
+    #[serde(alias = "cn-livestock")]
     CnLivestock,
     /// ISO 11784 animal identification.
     Iso11784,
@@ -45,6 +48,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind. (Config accepts `digital-link` as well as `digital_link`, so the spelling of
+    /// `--as` works too.)
+    pub const ALL: &'static [Kind] = &[
+        Kind::Gs1,
+        Kind::DigitalLink,
+        Kind::Epc,
+        Kind::CnDrug,
+        Kind::CnLivestock,
+        Kind::Iso11784,
+        Kind::Plain,
+    ];
+
     /// The name used in JSON and config (`digital_link` …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,6 +95,36 @@ pub enum Mode {
     Iso11784,
     /// Never interpret: plain text.
     Plain,
+}
+
+impl Mode {
+    /// The kind every read decoded this way has (`None` for [`Mode::Auto`]).
+    pub fn kind(self) -> Option<Kind> {
+        Some(match self {
+            Mode::Auto => return None,
+            Mode::Gs1 => Kind::Gs1,
+            Mode::DigitalLink => Kind::DigitalLink,
+            Mode::Epc => Kind::Epc,
+            Mode::CnDrug => Kind::CnDrug,
+            Mode::CnLivestock => Kind::CnLivestock,
+            Mode::Iso11784 => Kind::Iso11784,
+            Mode::Plain => Kind::Plain,
+        })
+    }
+
+    /// The `--as` / `decode_as` spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Gs1 => "gs1",
+            Mode::DigitalLink => "digital-link",
+            Mode::Epc => "epc",
+            Mode::CnDrug => "cn-drug",
+            Mode::CnLivestock => "cn-livestock",
+            Mode::Iso11784 => "iso11784",
+            Mode::Plain => "plain",
+        }
+    }
 }
 
 /// A successfully identified input.

@@ -170,6 +170,14 @@ pub fn iso11784(input: &str) -> Result<National, DecodeError> {
             animal: Some(v >> 63 == 1),
         });
     }
+    // Slicing below is by byte; a multi-byte character would split (found by fuzzing).
+    if let Some(i) = input.bytes().position(|b| !b.is_ascii()) {
+        return Err(DecodeError::at(
+            "invalid_character",
+            i,
+            "an ISO 11784 code is digits only",
+        ));
+    }
     let (country, id, id_at) = match input.len() {
         15 => (&input[..3], &input[3..], 3),
         16 if matches!(input.as_bytes()[3], b' ' | b'_' | b'-') => (&input[..3], &input[4..], 4),
@@ -264,6 +272,13 @@ mod tests {
             "invalid_value",
             "prefecture-level code"
         );
+    }
+
+    #[test]
+    fn iso11784_rejects_multibyte_characters_where_digits_belong() {
+        // Fuzzer find: 16 bytes with a two-byte character across the country/id split.
+        let e = iso11784("80\u{3fe}36$0(400(40").unwrap_err();
+        assert_eq!((e.kind, e.position), ("invalid_character", Some(2)));
     }
 
     #[test]

@@ -157,6 +157,15 @@ proptest! {
         }
     }
 
+    /// Digit strings of national-code lengths with multi-byte characters mixed in (the fuzzer
+    /// found an ISO 11784 panic slicing inside one).
+    #[test]
+    fn national_codes_with_multibyte_characters(s in "[0-9 _Ͼé]{12,17}") {
+        for mode in [Mode::CnDrug, Mode::CnLivestock, Mode::Iso11784, Mode::Auto] {
+            let _ = decode(s.as_bytes(), mode, Rules::default());
+        }
+    }
+
     /// Valid-looking element strings built from real AIs but arbitrary values never panic.
     #[test]
     fn no_panic_on_ai_shaped_garbage(ai in proptest::sample::select(gs1::TABLE.entries().iter().map(|e| e.ai.clone()).collect::<Vec<_>>()),

@@ -6,19 +6,28 @@
 //!                              └── pending appends ──▶ feedback: counters, logs, latency
 //! ```
 //!
+//! Every read is decoded and judged by its device's capture settings ([`verdict`]): accepted
+//! reads become events; rejected ones are refused (not recorded, the operator is told at once
+//! so the item can be rescanned while still in hand) or, with `on_reject = "flag"`, recorded
+//! as events that carry the error.
+//!
 //! The pipeline never waits for a commit: it hands the pending append to the feedback task
 //! and takes the next read, so a slow fsync delays confirmations, not capture.
 
+pub mod verdict;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tracegate_drivers::DeviceEvent;
 
-use crate::config::Config;
+use crate::config::{CaptureSettings, Config, OnReject};
 use crate::event;
 use crate::status::{DeviceRegistry, DeviceStatus};
 use crate::store::{AppendOutcome, PendingAppend, Store};
+use verdict::Verdict;
 
 /// A read waiting for its commit.
 struct Pending {
@@ -27,20 +36,35 @@ struct Pending {
     read_at: Instant,
 }
 
+/// What the pipeline knows about one device.
+struct Station {
+    status: Arc<DeviceStatus>,
+    capture: CaptureSettings,
+}
+
 /// The capture pipeline.
 pub struct Pipeline {
     config: Arc<Config>,
     store: Store,
-    devices: DeviceRegistry,
+    stations: HashMap<Arc<str>, Station>,
 }
 
 impl Pipeline {
     /// A pipeline writing to `store` and counting into `devices`.
     pub fn new(config: Arc<Config>, store: Store, devices: DeviceRegistry) -> Self {
+        let stations = config
+            .devices
+            .iter()
+            .filter_map(|d| {
+                let status = devices.get(&d.id)?.clone();
+                let capture = d.capture.clone();
+                Some((d.id.clone(), Station { status, capture }))
+            })
+            .collect();
         Pipeline {
             config,
             store,
-            devices,
+            stations,
         }
     }
 
@@ -50,14 +74,32 @@ impl Pipeline {
         let (pending_tx, pending_rx) = mpsc::channel::<Pending>(8192);
         let feedback = tokio::spawn(feedback(pending_rx));
         while let Some(event) = events.recv().await {
-            let Some(device) = self.devices.get(event.device()).cloned() else {
+            let Some(station) = self.stations.get(event.device()) else {
                 tracing::warn!(device = %event.device(), "event from an unknown device ignored");
                 continue;
             };
+            let device = station.status.clone();
             match event {
                 DeviceEvent::Read(read) => {
                     device.read();
-                    let new_event = event::capture::observe(&read, &self.config.location);
+                    let verdict = verdict::judge(&read.payload, &station.capture);
+                    if let Verdict::Reject { kind, error } = &verdict {
+                        let refused = station.capture.on_reject == OnReject::Refuse;
+                        device.rejected(error.to_string());
+                        tracing::warn!(
+                            device = %device.id,
+                            kind = kind.as_str(),
+                            error = error.kind,
+                            read = %read.payload.escape_ascii(),
+                            "{} read: {error}{}",
+                            if refused { "REFUSED" } else { "FLAGGED" },
+                            if refused { "; rescan the item" } else { "" },
+                        );
+                        if refused {
+                            continue;
+                        }
+                    }
+                    let new_event = event::capture::observe(&read, &self.config.location, &verdict);
                     let append = self.store.append(new_event).await;
                     let pending = Pending {
                         device,

@@ -1,0 +1,25 @@
+//! Every identify mode on arbitrary bytes: no panic, positions inside the input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tracegate::identify::{Mode, Rules, decode};
+
+fuzz_target!(|data: &[u8]| {
+    for mode in [
+        Mode::Auto,
+        Mode::Gs1,
+        Mode::DigitalLink,
+        Mode::Epc,
+        Mode::CnDrug,
+        Mode::CnLivestock,
+        Mode::Iso11784,
+        Mode::Plain,
+    ] {
+        for requisites in [true, false] {
+            let d = decode(data, mode, Rules { requisites });
+            if let Err(e) = &d.result {
+                assert!(e.position.is_none_or(|p| p <= data.len()), "{e:?}");
+            }
+        }
+    }
+});

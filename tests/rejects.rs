@@ -1,0 +1,94 @@
+//! Reads that fail decoding or are of a kind a device does not accept: refused (never recorded,
+//! counted and explained in status) or flagged (recorded with the error), per device config.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Broker, Daemon, Received, Subscriber, TestConfig, serial_scanner};
+use tokio_util::sync::CancellationToken;
+use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
+
+const GOOD: &str = "]d201095060001343522101";
+const BAD_CHECK_DIGIT: &str = "]d201095060001343532102";
+const EPC: &str = "3034257BF400B7800004CB2F";
+const LAST: &str = "]d201095060001343522199";
+
+async fn send(pty: &mut VirtualSerialPort, codes: &[&str]) {
+    ScannerSim::default()
+        .run(
+            pty.master(),
+            codes.iter().map(|c| SimFrame::new(c.as_bytes())),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_reads_are_not_recorded_and_flagged_reads_carry_their_error() {
+    let broker = Broker::start();
+    let mut line = VirtualSerialPort::new().unwrap();
+    let mut field = VirtualSerialPort::new().unwrap();
+    let devices = format!(
+        "{}accept = [\"gs1\"]\n\n{}on_reject = \"flag\"\naccept = [\"gs1\", \"digital-link\"]\n",
+        serial_scanner("line", line.path()),
+        serial_scanner("field", field.path()),
+    );
+    let config = TestConfig::new(broker.port, "", &devices);
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/events"]).await;
+    let mut daemon = Daemon::start(&config.path);
+    daemon.wait_devices_up().await;
+
+    let sequence = [GOOD, BAD_CHECK_DIGIT, EPC, "hello", LAST];
+    send(&mut line, &sequence).await;
+    send(&mut field, &sequence).await;
+
+    let mut got = Received::default();
+    got.collect_until(&mut sub, Duration::from_secs(30), |r| {
+        r.events.iter().filter(|e| e["tg:rawData"] == LAST).count() == 2
+    })
+    .await;
+    let from = |device: &str| -> Vec<&serde_json::Value> {
+        got.events
+            .iter()
+            .filter(|e| e["tg:deviceId"] == device)
+            .collect()
+    };
+
+    // The refusing device recorded only its valid GS1 reads.
+    let line_raw: Vec<&str> = from("line")
+        .iter()
+        .map(|e| e["tg:rawData"].as_str().unwrap())
+        .collect();
+    assert_eq!(line_raw, [GOOD, LAST]);
+    assert!(from("line").iter().all(|e| e.get("tg:rejected").is_none()));
+    assert_eq!(from("line")[0]["tg:kind"], "gs1");
+    assert_eq!(from("line")[0]["tg:symbology"], "]d2");
+
+    // The flagging device recorded every read, the rejected ones with what is wrong and where.
+    let field_events = from("field");
+    assert_eq!(field_events.len(), sequence.len());
+    let bad = &field_events[1]["tg:rejected"];
+    assert_eq!(bad["kind"], "bad_check_digit");
+    assert_eq!(bad["position"], 18, "{bad}");
+    assert!(bad["message"].as_str().unwrap().contains("check digit"));
+    assert_eq!(field_events[2]["tg:kind"], "epc");
+    assert_eq!(field_events[2]["tg:rejected"]["kind"], "kind_not_accepted");
+    assert_eq!(field_events[3]["tg:rejected"]["kind"], "kind_not_accepted");
+    assert!(field_events[4].get("tg:rejected").is_none());
+
+    // Both devices count their rejects and say why the latest one happened.
+    let status = daemon.status().await.unwrap();
+    for device in status["devices"].as_array().unwrap() {
+        assert_eq!(device["reads_total"], 5, "{device}");
+        assert_eq!(device["rejects_total"], 3, "{device}");
+        let reason = device["last_reject"].as_str().unwrap();
+        assert!(reason.contains("plain"), "{reason}");
+    }
+    assert!(daemon.terminate().success());
+    let log = daemon.log();
+    assert!(log.contains("REFUSED"), "{log}");
+    assert!(log.contains("rescan the item"), "{log}");
+    assert!(log.contains("FLAGGED"), "{log}");
+}
