@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tracegate::cli::{self, Cli, Command, EXIT_USAGE, EventsCommand, SimCommand};
+use tracegate::cli::{self, Cli, Command, EXIT_USAGE, EpcisCommand, EventsCommand, SimCommand};
 use tracegate::config::Config;
 
 fn main() -> ExitCode {
@@ -70,6 +70,16 @@ fn main() -> ExitCode {
             report(
                 cli::decode::run(&args, stdin.lock(), std::io::stdout().lock()).map_err(Into::into),
             )
+        }
+        Command::Epcis {
+            command: EpcisCommand::Hash(args),
+        } => {
+            let stdin = std::io::stdin();
+            report(cli::epcis::hash(
+                &args,
+                stdin.lock(),
+                std::io::stdout().lock(),
+            ))
         }
         Command::Sim {
             command: SimCommand::Scanner(args),

@@ -1,6 +1,7 @@
-//! The command line: `tracegate run | status | events | check-config | sim`.
+//! The command line: `tracegate run | status | events | decode | epcis | check-config | sim`.
 
 pub mod decode;
+pub mod epcis;
 pub mod events;
 pub mod sim;
 pub mod status;
@@ -62,6 +63,11 @@ pub enum Command {
     /// Decode payloads: GS1 element strings, GS1 Digital Link URIs, EPC hex or URIs, national
     /// codes. One JSON object per input on stdout; exit code 0 even when inputs are invalid.
     Decode(decode::DecodeArgs),
+    /// EPCIS tools.
+    Epcis {
+        #[command(subcommand)]
+        command: EpcisCommand,
+    },
     /// Validate a config file and exit: 0 when valid, 2 with a message naming the line when not.
     CheckConfig {
         /// The config file to check.
@@ -79,6 +85,14 @@ pub enum Command {
 pub enum EventsCommand {
     /// Print the newest events, one JSON object per line, oldest first.
     Tail(events::TailArgs),
+}
+
+/// `tracegate epcis …`
+#[derive(Debug, Subcommand)]
+pub enum EpcisCommand {
+    /// Print the CBV 2.0 event hash ID of each event read from stdin (an EPCISDocument, or one
+    /// event or document per line), one per line, in order.
+    Hash(epcis::HashArgs),
 }
 
 /// `tracegate sim …`

@@ -2,6 +2,8 @@
 //! carry them.
 
 pub mod document;
+pub mod hash;
+pub mod vocab;
 
 pub use document::DocumentWriter;
 pub mod capture;
