@@ -70,12 +70,29 @@ async fn refused_reads_are_not_recorded_and_flagged_reads_carry_their_error() {
     let field_events = from("field");
     assert_eq!(field_events.len(), sequence.len());
     let bad = &field_events[1]["tg:rejected"];
-    assert_eq!(bad["kind"], "bad_check_digit");
-    assert_eq!(bad["position"], 18, "{bad}");
-    assert!(bad["message"].as_str().unwrap().contains("check digit"));
+    assert_eq!(bad["tg:reason"], "bad_check_digit");
+    assert_eq!(bad["tg:position"], 18, "{bad}");
+    assert!(bad["tg:message"].as_str().unwrap().contains("check digit"));
+    assert_eq!(
+        field_events[1]["epcList"],
+        serde_json::json!([]),
+        "no identifier from a bad read"
+    );
     assert_eq!(field_events[2]["tg:kind"], "epc");
-    assert_eq!(field_events[2]["tg:rejected"]["kind"], "kind_not_accepted");
-    assert_eq!(field_events[3]["tg:rejected"]["kind"], "kind_not_accepted");
+    assert_eq!(
+        field_events[2]["tg:rejected"]["tg:reason"],
+        "kind_not_accepted"
+    );
+    assert_eq!(
+        field_events[3]["tg:rejected"]["tg:reason"],
+        "kind_not_accepted"
+    );
+    // The good reads are identified.
+    // GS1's GCP length table gives prefixes beginning 9506 eleven digits.
+    assert_eq!(
+        field_events[0]["epcList"][0],
+        "urn:epc:id:sgtin:95060001343.05.01"
+    );
     assert!(field_events[4].get("tg:rejected").is_none());
 
     // Both devices count their rejects and say why the latest one happened.

@@ -19,8 +19,9 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate::config::{CaptureSettings, Config};
-use tracegate::event::capture::observe;
-use tracegate::pipeline::verdict::judge;
+use tracegate::event::build::EventBuilder;
+use tracegate::event::ids::IdMapper;
+use tracegate::pipeline::verdict::{Verdict, judge};
 use tracegate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
 use tracegate::store::{NewEvent, Store};
 use tracegate::sync::Sync;
@@ -28,6 +29,11 @@ use tracegate_drivers::{RawRead, ReadMeta};
 
 fn sample_events(n: usize) -> Vec<NewEvent> {
     let config = config_for(1, std::path::Path::new("/tmp/unused.db"));
+    let builder = EventBuilder::new(
+        IdMapper::from_config(&config.identifiers).unwrap(),
+        jiff::tz::TimeZone::UTC,
+    );
+    let context = tracegate::event::context::BizContext::default();
     (0..n)
         .map(|i| {
             let read = RawRead {
@@ -37,8 +43,11 @@ fn sample_events(n: usize) -> Vec<NewEvent> {
                 payload: format!("]d20109506000134352172712311026L1127\u{1d}21{i:012}").into(),
                 meta: ReadMeta::default(),
             };
-            let verdict = judge(&read.payload, &CaptureSettings::default());
-            observe(&read, &config.location, &verdict)
+            let Verdict::Accept(id) = judge(&read.payload, &CaptureSettings::default()) else {
+                panic!("sample reads are valid")
+            };
+            let at = jiff::Timestamp::try_from(read.at).unwrap();
+            builder.finish(builder.read_event(at, &read, &id, &context), &read.device)
         })
         .collect()
 }
@@ -47,7 +56,8 @@ fn config_for(port: u16, outbox: &std::path::Path) -> Config {
     let text = format!(
         "[gateway]\nid = \"gw-bench\"\n[location]\nread_point = \"urn:epc:id:sgln:9506000134.00.0\"\n\
          [store]\npath = \"{}\"\nkeep_delivered_s = 0\n[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\n\
-         reconnect_min_ms = 50\nreconnect_max_s = 1\nmax_inflight = 32\nbatch_max_events = 500\nbatch_max_bytes = \"512KiB\"\n",
+         reconnect_min_ms = 50\nreconnect_max_s = 1\nmax_inflight = 32\nbatch_max_events = 500\nbatch_max_bytes = \"512KiB\"\n\
+         [clock]\nsync_check = \"trust\"\n",
         outbox.display()
     );
     Config::parse(std::path::Path::new("/tmp/bench.toml"), &text).unwrap()

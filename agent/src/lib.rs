@@ -5,8 +5,10 @@
 //! `docs/ARCHITECTURE.md` for the data flow and the durability contract.
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod contexts;
 pub mod control;
 pub mod devices;
 pub mod event;

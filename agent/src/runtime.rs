@@ -13,10 +13,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::{Clock, SystemClock};
 use crate::commands;
 use crate::config::Config;
+use crate::contexts::ContextRegistry;
 use crate::control::ControlServer;
 use crate::devices;
+use crate::event::build::EventBuilder;
+use crate::event::ids::IdMapper;
 use crate::pipeline::Pipeline;
 use crate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
 use crate::store::Store;
@@ -52,9 +56,28 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let control_cancel = CancellationToken::new();
     let control_task = tokio::spawn(control.serve(status.clone(), control_cancel.clone()));
 
+    let builder = event_builder(&config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
+    let contexts = ContextRegistry::load(&config, Some(store.clone()));
     let (device_tx, device_rx) = mpsc::channel(1024);
-    let pipeline =
-        tokio::spawn(Pipeline::new(config.clone(), store.clone(), registry.clone()).run(device_rx));
+    let pipeline = tokio::spawn(
+        Pipeline::new(
+            &config,
+            store.clone(),
+            registry.clone(),
+            contexts.clone(),
+            builder.clone(),
+            clock.clone(),
+        )
+        .run(device_rx),
+    );
+    let release_cancel = CancellationToken::new();
+    let release = tokio::spawn(crate::pipeline::release::run(
+        store.clone(),
+        builder,
+        clock,
+        release_cancel.clone(),
+    ));
 
     let device_cancel = CancellationToken::new();
     let mut device_tasks = JoinSet::new();
@@ -71,7 +94,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let (command_tx, command_rx) = mpsc::channel(64);
     let (reply_tx, reply_rx) = mpsc::channel(64);
-    let commands_task = tokio::spawn(commands::run(command_rx, reply_tx, status.clone()));
+    let commands_task = tokio::spawn(commands::run(
+        command_rx,
+        reply_tx,
+        status.clone(),
+        contexts,
+    ));
     let sync_cancel = CancellationToken::new();
     let sync = tokio::spawn(
         Sync::new(
@@ -98,6 +126,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     if let Err(e) = pipeline.await {
         tracing::error!("pipeline task failed: {e}");
     }
+    release_cancel.cancel();
+    let _ = release.await;
     store.flush().await;
     sync_cancel.cancel();
     if let Err(e) = sync.await {
@@ -112,4 +142,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let _ = control_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The event builder `[identifiers]` and `[gateway] time_zone` ask for.
+fn event_builder(config: &Config) -> anyhow::Result<EventBuilder> {
+    let mapper = IdMapper::from_config(&config.identifiers).with_context(|| {
+        format!(
+            "cannot load the GCP length table (identifiers.gcp_length_table = {:?})",
+            config.identifiers.gcp_length_table
+        )
+    })?;
+    let time_zone = match &config.gateway.time_zone {
+        Some(name) => jiff::tz::TimeZone::get(name.get_ref())
+            .with_context(|| format!("gateway.time_zone = {:?}", name.get_ref()))?,
+        None => jiff::tz::TimeZone::system(),
+    };
+    Ok(EventBuilder::new(mapper, time_zone))
 }

@@ -243,8 +243,11 @@ pub struct DaemonReport {
 /// The outbox.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QueueReport {
-    /// Events waiting for the broker's acknowledgement.
+    /// Events waiting for the broker's acknowledgement (held reads included).
     pub undelivered: u64,
+    /// Reads held until the clock is synchronised (not published before then).
+    #[serde(default)]
+    pub held: u64,
     /// Events acknowledged, ever.
     pub delivered_total: u64,
     /// Age of the oldest undelivered event, seconds.
@@ -374,6 +377,7 @@ impl StatusCollector {
             },
             queue: QueueReport {
                 undelivered: stats.undelivered,
+                held: stats.held,
                 delivered_total: stats.delivered_total,
                 oldest_undelivered_age_s: oldest_ms.map(|ms| age_s(now, ms)),
                 db_bytes,
@@ -429,6 +433,7 @@ pub fn offline_report(
         },
         queue: QueueReport {
             undelivered: counts.undelivered,
+            held: counts.held,
             delivered_total: counts.delivered_total,
             oldest_undelivered_age_s: oldest.map(|ms| age_s(now, ms)),
             db_bytes: reader.db_bytes()?,

@@ -307,6 +307,7 @@ impl TestConfig {
              [location]\nread_point = \"urn:epc:id:sgln:9506000134.00.0\"\n\n\
              [store]\npath = \"outbox.db\"\n{store_extra}\n\n\
              [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nkeep_alive_s = 5\nreconnect_min_ms = 100\nreconnect_max_s = 1\nstatus_interval_s = 1\n\n\
+             [clock]\nsync_check = \"trust\"\n\n\
              {rest}\n"
         );
         std::fs::write(&path, text).unwrap();

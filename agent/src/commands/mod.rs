@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::contexts::ContextRegistry;
 use crate::status::StatusCollector;
 use crate::sync::{IncomingCommand, Reply};
 
@@ -33,6 +34,7 @@ pub async fn run(
     mut commands: mpsc::Receiver<IncomingCommand>,
     replies: mpsc::Sender<Reply>,
     status: Arc<StatusCollector>,
+    contexts: ContextRegistry,
 ) {
     while let Some(command) = commands.recv().await {
         let request: Value = match serde_json::from_slice(&command.payload) {
@@ -46,7 +48,7 @@ pub async fn run(
             tracing::warn!(command = %command.name, "command ignored: no usable \"id\" to reply to");
             continue;
         };
-        let outcome = handle(&command.name, &request, &status).await;
+        let outcome = handle(&command.name, &request, &status, &contexts).await;
         if let Err(e) = &outcome {
             tracing::warn!(command = %command.name, id, "command failed: {e}");
         }
@@ -85,7 +87,12 @@ fn request_id(request: &Value) -> Option<&str> {
     Some(id)
 }
 
-async fn handle(name: &str, _request: &Value, status: &Arc<StatusCollector>) -> Outcome {
+async fn handle(
+    name: &str,
+    request: &Value,
+    status: &Arc<StatusCollector>,
+    contexts: &ContextRegistry,
+) -> Outcome {
     match name {
         "ping" => Ok(serde_json::json!({ "pong": jiff::Timestamp::now().to_string() })),
         "status" => {
@@ -95,10 +102,55 @@ async fn handle(name: &str, _request: &Value, status: &Arc<StatusCollector>) -> 
                 .map_err(|e| format!("status failed: {e}"))?;
             serde_json::to_value(report).map_err(|e| e.to_string())
         }
+        "context" => context(request, contexts).await,
         other => Err(format!(
-            "unknown command {other:?}; known commands: ping, status"
+            "unknown command {other:?}; known commands: ping, status, context"
         )),
     }
+}
+
+/// `context`: read, change or reset a device's business context.
+pub async fn context(request: &Value, contexts: &ContextRegistry) -> Outcome {
+    let Some(device) = request.get("device") else {
+        let mut all: Vec<_> = contexts.all();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let map: serde_json::Map<String, Value> = all
+            .into_iter()
+            .map(|(id, c)| {
+                (
+                    id.to_string(),
+                    serde_json::to_value(&*c).expect("context serialises"),
+                )
+            })
+            .collect();
+        return Ok(Value::Object(map));
+    };
+    let device = device
+        .as_str()
+        .ok_or("\"device\" must be a device id (a string)")?;
+    let set = request.get("set");
+    let reset = request
+        .get("reset")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let context = match (set, reset) {
+        (Some(_), true) => return Err("give either \"set\" or \"reset\", not both".into()),
+        (Some(Value::Object(changes)), false) => contexts.change(device, changes).await?,
+        (Some(_), false) => {
+            return Err(
+                "\"set\" must be an object of context keys, e.g. {\"biz_step\": \"shipping\"}"
+                    .into(),
+            );
+        }
+        (None, true) => contexts.reset(device).await?,
+        (None, false) => contexts
+            .get(device)
+            .ok_or_else(|| format!("no device {device:?}"))?,
+    };
+    Ok(serde_json::json!({
+        "device": device,
+        "context": serde_json::to_value(&*context).expect("context serialises"),
+    }))
 }
 
 #[cfg(test)]

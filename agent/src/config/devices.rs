@@ -19,6 +19,7 @@ use super::capture::CaptureSettings;
 use super::fields::field_names;
 use super::values::check_topic_level;
 use super::{ConfigError, Ctx};
+use crate::event::context::BizContext;
 
 /// One configured device.
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub struct DeviceConfig {
     pub kind: DeviceKind,
     /// How its reads are decoded and what happens to rejected ones (keys every kind takes).
     pub capture: CaptureSettings,
+    /// What its reads become and their business context (keys every kind takes); readPoint
+    /// and bizLocation default to `[location]`.
+    pub context: BizContext,
     /// The kind's own settings.
     pub settings: DeviceSettings,
 }
@@ -244,12 +248,15 @@ fn parse_one(
             ),
         )
     })?;
-    let context = format!("devices[{index}] (id {id:?}, kind {})", kind.name());
+    let label = format!("devices[{index}] (id {id:?}, kind {})", kind.name());
 
     // Split the keys among the common struct, the capture settings every kind takes, and the
     // kind's own settings structs.
     let common = field_names::<DeviceCommon>();
-    let mut sections = vec![field_names::<CaptureSettings>()];
+    let mut sections = vec![
+        field_names::<CaptureSettings>(),
+        field_names::<BizContext>(),
+    ];
     sections.extend(kind.sections());
     let mut parts: Vec<DeTable<'_>> = vec![DeTable::new(); sections.len()];
     for (key, value) in table.iter() {
@@ -270,7 +277,7 @@ fn parse_one(
                 return Err(ctx.error(
                     Some(key.span()),
                     format!(
-                        "{context}: unknown key `{name}`; a {} device takes: {}",
+                        "{label}: unknown key `{name}`; a {} device takes: {}",
                         kind.name(),
                         allowed.join(", ")
                     ),
@@ -280,32 +287,40 @@ fn parse_one(
     }
     let mut parts = parts.into_iter().map(|t| Spanned::new(span.clone(), t));
     let mut next = || parts.next().expect("one part per section");
-    let capture: CaptureSettings = section(ctx, &context, next())?;
+    let capture: CaptureSettings = section(ctx, &label, next())?;
     capture.validate().map_err(|(key, message)| {
         ctx.error(
             table.get(key).map(|v| v.span()),
-            format!("{context}: {message}"),
+            format!("{label}: {message}"),
+        )
+    })?;
+    let context: BizContext = section(ctx, &label, next())?;
+    context.validate().map_err(|(key, message)| {
+        let top = key.split(['[', '.']).next().unwrap_or(&key);
+        ctx.error(
+            table.get(top).map(|v| v.span()),
+            format!("{label}: {message}"),
         )
     })?;
     let settings = match kind {
         DeviceKind::SerialScanner => {
-            let serial: SerialSettings = section(ctx, &context, next())?;
+            let serial: SerialSettings = section(ctx, &label, next())?;
             serial.validate().map_err(|e| {
                 ctx.error(
                     table.get(e.key()).map(|v| v.span()),
-                    format!("{context}: {e}"),
+                    format!("{label}: {e}"),
                 )
             })?;
-            let frame: FrameSettings = section(ctx, &context, next())?;
+            let frame: FrameSettings = section(ctx, &label, next())?;
             DeviceSettings::SerialScanner(SerialScannerSettings { serial, frame })
         }
         DeviceKind::SimScanner => {
-            let sim: SimScannerSettings = section(ctx, &context, next())?;
+            let sim: SimScannerSettings = section(ctx, &label, next())?;
             if !sim.rate_per_s.is_finite() || !(0.0..=10_000.0).contains(&sim.rate_per_s) {
                 return Err(ctx.error(
                     table.get("rate_per_s").map(|v| v.span()),
                     format!(
-                        "{context}: rate_per_s must be between 0 (as fast as possible) and 10000"
+                        "{label}: rate_per_s must be between 0 (as fast as possible) and 10000"
                     ),
                 ));
             }
@@ -316,6 +331,7 @@ fn parse_one(
         id: Arc::from(id),
         kind,
         capture,
+        context,
         settings,
     })
 }

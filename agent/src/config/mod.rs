@@ -9,6 +9,7 @@ mod capture;
 mod devices;
 mod error;
 pub mod fields;
+mod identifiers;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use devices::{
     DeviceConfig, DeviceKind, DeviceSettings, SimCodeSource, SimScannerSettings, SimTerminator,
 };
 pub use error::{ConfigError, line_column};
+pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
 pub use values::{GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
 
 /// The whole validated configuration.
@@ -37,6 +39,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[mqtt]`
     pub mqtt: MqttConfig,
+    /// `[identifiers]`
+    pub identifiers: IdentifiersConfig,
+    /// `[clock]`
+    pub clock: ClockConfig,
     /// `[[devices]]`, in file order.
     pub devices: Vec<DeviceConfig>,
 }
@@ -51,6 +57,10 @@ pub struct GatewayConfig {
     /// beside the outbox database.
     #[serde(default)]
     pub control_socket: Option<PathBuf>,
+    /// IANA time zone of the site (`Asia/Shanghai`), for each event's `eventTimeZoneOffset`.
+    /// Default: the system's zone.
+    #[serde(default)]
+    pub time_zone: Option<Spanned<String>>,
 }
 
 /// `[location]`: EPCIS `readPoint` / `bizLocation` defaults for every device.
@@ -158,6 +168,10 @@ struct RawConfig {
     location: LocationConfig,
     store: StoreConfig,
     mqtt: RawMqtt,
+    #[serde(default)]
+    identifiers: IdentifiersConfig,
+    #[serde(default)]
+    clock: ClockConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,7 +259,24 @@ impl Config {
         let devices = doc.get_mut().remove("devices");
         let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc))
             .map_err(|e| ConfigError::from_toml(path, text, &e, ""))?;
-        let devices = devices::parse(&ctx, devices)?;
+        let mut devices = devices::parse(&ctx, devices)?;
+        for device in &mut devices {
+            let c = &mut device.context;
+            if c.read_point.is_none() {
+                c.read_point = raw
+                    .location
+                    .read_point
+                    .as_ref()
+                    .map(|u| u.as_str().to_string());
+            }
+            if c.biz_location.is_none() {
+                c.biz_location = raw
+                    .location
+                    .biz_location
+                    .as_ref()
+                    .map(|u| u.as_str().to_string());
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let mqtt = raw.mqtt.validate(&ctx, base, &raw.gateway.id)?;
         let mut store = raw.store;
@@ -255,12 +286,28 @@ impl Config {
         }
         let mut gateway = raw.gateway;
         gateway.control_socket = gateway.control_socket.map(|p| base.join(p));
+        if let Some(tz) = &gateway.time_zone {
+            jiff::tz::TimeZone::get(tz.get_ref()).map_err(|e| {
+                ctx.error(
+                    Some(tz.span()),
+                    format!(
+                        "gateway.time_zone = {:?} is not a known IANA time zone ({e}); use a name like \"Europe/Berlin\" or \"Asia/Shanghai\"",
+                        tz.get_ref()
+                    ),
+                )
+            })?;
+        }
+        let mut identifiers = raw.identifiers;
+        identifiers.validate().map_err(|m| ctx.error(None, m))?;
+        identifiers.gcp_length_table = identifiers.gcp_length_table.map(|p| base.join(p));
         Ok(Config {
             source: path.to_path_buf(),
             gateway,
             location: raw.location,
             store,
             mqtt,
+            identifiers,
+            clock: raw.clock,
             devices,
         })
     }

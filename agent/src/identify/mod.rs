@@ -13,6 +13,7 @@ pub mod check_digit;
 pub mod digital_link;
 pub mod epc;
 mod error;
+pub mod gcp;
 pub mod gs1;
 pub mod national;
 

@@ -14,19 +14,26 @@
 //! The pipeline never waits for a commit: it hands the pending append to the feedback task
 //! and takes the next read, so a slow fsync delays confirmations, not capture.
 
+pub mod release;
 pub mod verdict;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use jiff::Timestamp;
 use tokio::sync::mpsc;
-use tracegate_drivers::DeviceEvent;
+use tracegate_drivers::{DeviceEvent, RawRead};
 
+use crate::clock::Clock;
 use crate::config::{CaptureSettings, Config, OnReject};
-use crate::event;
+use crate::contexts::ContextRegistry;
+use crate::event::build::{EventBuilder, Outcome};
+use crate::event::context::EventKind;
+use crate::event::ids::Mapped;
+use crate::event::model::Event;
 use crate::status::{DeviceRegistry, DeviceStatus};
-use crate::store::{AppendOutcome, PendingAppend, Store};
+use crate::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use verdict::Verdict;
 
 /// A read waiting for its commit.
@@ -40,67 +47,74 @@ struct Pending {
 struct Station {
     status: Arc<DeviceStatus>,
     capture: CaptureSettings,
+    /// Contents read so far in an open packing session (aggregation / association).
+    session: Vec<Mapped>,
 }
 
 /// The capture pipeline.
 pub struct Pipeline {
-    config: Arc<Config>,
     store: Store,
     stations: HashMap<Arc<str>, Station>,
+    contexts: ContextRegistry,
+    builder: EventBuilder,
+    clock: Arc<dyn Clock>,
 }
 
 impl Pipeline {
-    /// A pipeline writing to `store` and counting into `devices`.
-    pub fn new(config: Arc<Config>, store: Store, devices: DeviceRegistry) -> Self {
+    /// A pipeline writing to `store`, counting into `devices`, stamping each device's current
+    /// context, dating reads by `clock`.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        devices: DeviceRegistry,
+        contexts: ContextRegistry,
+        builder: EventBuilder,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let stations = config
             .devices
             .iter()
             .filter_map(|d| {
                 let status = devices.get(&d.id)?.clone();
                 let capture = d.capture.clone();
-                Some((d.id.clone(), Station { status, capture }))
+                Some((
+                    d.id.clone(),
+                    Station {
+                        status,
+                        capture,
+                        session: Vec::new(),
+                    },
+                ))
             })
             .collect();
         Pipeline {
-            config,
             store,
             stations,
+            contexts,
+            builder,
+            clock,
         }
     }
 
     /// Processes device events until every driver has dropped its sender, then waits until
     /// every read has its outcome.
-    pub async fn run(self, mut events: mpsc::Receiver<DeviceEvent>) {
+    pub async fn run(mut self, mut events: mpsc::Receiver<DeviceEvent>) {
         let (pending_tx, pending_rx) = mpsc::channel::<Pending>(8192);
         let feedback = tokio::spawn(feedback(pending_rx));
         while let Some(event) = events.recv().await {
-            let Some(station) = self.stations.get(event.device()) else {
-                tracing::warn!(device = %event.device(), "event from an unknown device ignored");
+            let device_id = event.device().clone();
+            let Some(station) = self.stations.get_mut(&device_id) else {
+                tracing::warn!(device = %device_id, "event from an unknown device ignored");
                 continue;
             };
             let device = station.status.clone();
             match event {
                 DeviceEvent::Read(read) => {
                     device.read();
-                    let verdict = verdict::judge(&read.payload, &station.capture);
-                    if let Verdict::Reject { kind, error } = &verdict {
-                        let refused = station.capture.on_reject == OnReject::Refuse;
-                        device.rejected(error.to_string());
-                        tracing::warn!(
-                            device = %device.id,
-                            kind = kind.as_str(),
-                            error = error.kind,
-                            read = %read.payload.escape_ascii(),
-                            "{} read: {error}{}",
-                            if refused { "REFUSED" } else { "FLAGGED" },
-                            if refused { "; rescan the item" } else { "" },
-                        );
-                        if refused {
-                            continue;
-                        }
-                    }
-                    let new_event = event::capture::observe(&read, &self.config.location, &verdict);
-                    let append = self.store.append(new_event).await;
+                    let Some(event) = self.event_for(&read) else {
+                        continue;
+                    };
+                    let append = self.capture(event, &read).await;
                     let pending = Pending {
                         device,
                         append,
@@ -117,8 +131,87 @@ impl Pipeline {
                 }
             }
         }
+        for (id, station) in &self.stations {
+            if !station.session.is_empty() {
+                tracing::warn!(device = %id, reads = station.session.len(), "open packing session discarded at shutdown; rescan the unit");
+            }
+        }
         drop(pending_tx);
         let _ = feedback.await;
+    }
+
+    /// The event a read makes now, if any: refused reads make none, and in a packing session
+    /// contents wait for their container.
+    fn event_for(&mut self, read: &RawRead) -> Option<Event> {
+        let station = self.stations.get_mut(&read.device)?;
+        let context = self.contexts.get(&read.device)?;
+        let at = if self.clock.synced() {
+            Timestamp::try_from(read.at).unwrap_or_else(|_| self.clock.now())
+        } else {
+            // Untrusted; replaced when the held read is released.
+            self.clock.now()
+        };
+        let verdict = verdict::judge(&read.payload, &station.capture);
+        let id = match &verdict {
+            Verdict::Reject { kind, error } => {
+                let refused = station.capture.on_reject == OnReject::Refuse;
+                station.status.rejected(error.to_string());
+                tracing::warn!(
+                    device = %station.status.id,
+                    kind = kind.as_str(),
+                    error = error.kind,
+                    read = %read.payload.escape_ascii(),
+                    "{} read: {error}{}",
+                    if refused { "REFUSED" } else { "FLAGGED" },
+                    if refused { "; rescan the item" } else { "" },
+                );
+                if refused {
+                    return None;
+                }
+                return Some(self.builder.object_event(
+                    at,
+                    read,
+                    Outcome::Flagged(*kind, error),
+                    &context,
+                ));
+            }
+            Verdict::Accept(id) => id,
+        };
+        match context.event {
+            EventKind::Object => Some(self.builder.read_event(at, read, id, &context)),
+            EventKind::Aggregation | EventKind::Association => {
+                let mapped = self.builder.map(id, at);
+                if mapped.is_container() {
+                    let children = std::mem::take(&mut station.session);
+                    tracing::info!(device = %read.device, contents = children.len(), "packing session closed");
+                    Some(
+                        self.builder
+                            .parent_event(at, &read.device, &mapped, &children, &context),
+                    )
+                } else {
+                    station.session.push(mapped);
+                    None
+                }
+            }
+        }
+    }
+
+    /// Stores `event`: committed now when the clock is right, held until it is otherwise.
+    async fn capture(&self, event: Event, read: &RawRead) -> PendingAppend {
+        if self.clock.synced() {
+            return self
+                .store
+                .append(self.builder.finish(event, &read.device))
+                .await;
+        }
+        let held = NewHeld {
+            device: read.device.clone(),
+            boot_id: self.clock.boot_id(),
+            boottime_ns: self.clock.boottime_at(read.mono),
+            wall_ms: event.when().event_time.as_millisecond(),
+            draft: serde_json::to_string(&event).expect("events serialise"),
+        };
+        self.store.hold(held).await
     }
 }
 
@@ -141,3 +234,6 @@ async fn feedback(mut pending: mpsc::Receiver<Pending>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -49,6 +49,48 @@ impl NewEvent {
     }
 }
 
+/// A read held while the clock cannot be trusted (see `crate::clock`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHeld {
+    /// The device that read it.
+    pub device: Arc<str>,
+    /// The boot it happened in.
+    pub boot_id: Arc<str>,
+    /// `CLOCK_BOOTTIME` at the read, ns.
+    pub boottime_ns: i64,
+    /// The (untrusted) wall clock at the read, Unix ms.
+    pub wall_ms: i64,
+    /// The event JSON; its time and id are set when it is released.
+    pub draft: String,
+}
+
+impl NewHeld {
+    /// Bytes counted against `store.max_bytes`.
+    pub fn stored_bytes(&self) -> u64 {
+        (self.draft.len() + self.device.len() + self.boot_id.len()) as u64
+    }
+}
+
+/// A held read as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldRow {
+    /// Row id (hold order).
+    pub id: i64,
+    /// The device.
+    pub device: String,
+    /// Its boot.
+    pub boot_id: String,
+    /// `CLOCK_BOOTTIME` at the read, ns.
+    pub boottime_ns: i64,
+    /// The untrusted wall clock at the read, Unix ms.
+    pub wall_ms: i64,
+    /// The event JSON.
+    pub draft: String,
+}
+
+/// Turns a held read into its event on release; `None` leaves it held.
+pub type ReleaseFn = Box<dyn FnMut(&HeldRow) -> Option<NewEvent> + Send>;
+
 /// What became of an append.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppendOutcome {
@@ -94,8 +136,10 @@ pub struct StoreStats {
     pub stored_events: u64,
     /// Their bytes, as counted against `max_bytes`.
     pub stored_bytes: u64,
-    /// Events not yet acknowledged by the broker.
+    /// Events not yet acknowledged by the broker (held reads included).
     pub undelivered: u64,
+    /// Reads held until the clock is synchronised.
+    pub held: u64,
     /// Events acknowledged, ever (persisted).
     pub delivered_total: u64,
     /// Events refused because the outbox was full, ever (persisted).
@@ -145,6 +189,9 @@ impl std::fmt::Debug for Op {
             Op::Append { .. } => "Append",
             Op::MarkDelivered { .. } => "MarkDelivered",
             Op::Flush { .. } => "Flush",
+            Op::SetSetting { .. } => "SetSetting",
+            Op::Hold { .. } => "Hold",
+            Op::Release { .. } => "Release",
             Op::Close => "Close",
         })
     }
@@ -194,6 +241,30 @@ impl Store {
         }
     }
 
+    /// Queues a held read; resolves once committed (or refused/failed) like an append.
+    pub async fn hold(&self, held: NewHeld) -> PendingAppend {
+        let (done, rx) = oneshot::channel();
+        match self.ops.send(Op::Hold { held, done }).await {
+            Ok(()) => PendingAppend(Some(rx)),
+            Err(_) => PendingAppend(None),
+        }
+    }
+
+    /// Releases up to `limit` held reads, oldest first, turning each into its event with
+    /// `fix` in one transaction. Returns how many were released.
+    pub async fn release(&self, fix: ReleaseFn, limit: usize) -> usize {
+        let (done, rx) = oneshot::channel();
+        if self
+            .ops
+            .send(Op::Release { fix, limit, done })
+            .await
+            .is_err()
+        {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
+    }
+
     /// Records the broker's acknowledgement of every undelivered event in `first..=last`.
     pub async fn mark_delivered(&self, first: i64, last: i64) {
         let at_ms = jiff::Timestamp::now().as_millisecond();
@@ -209,6 +280,17 @@ impl Store {
         if self.ops.send(Op::Flush { done }).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Sets setting `name` to `value` (`None` removes it); resolves once committed.
+    pub async fn set_setting(&self, name: String, value: Option<String>) -> Result<(), String> {
+        let (done, rx) = oneshot::channel();
+        self.ops
+            .send(Op::SetSetting { name, value, done })
+            .await
+            .map_err(|_| "the outbox is closed".to_string())?;
+        rx.await
+            .unwrap_or_else(|_| Err("the outbox write was abandoned".into()))
     }
 
     /// Asks the writer to commit what is queued and stop. Appends after this fail.

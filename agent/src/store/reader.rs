@@ -36,8 +36,10 @@ pub struct EventRow {
 /// Queue figures computed from the file itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueCounts {
-    /// Events awaiting acknowledgement.
+    /// Events awaiting acknowledgement (held reads included).
     pub undelivered: u64,
+    /// Reads held until the clock is synchronised.
+    pub held: u64,
     /// Events in the file.
     pub stored_events: u64,
     /// Their counted bytes.
@@ -58,6 +60,29 @@ pub struct OutboxReader {
 }
 
 impl OutboxReader {
+    /// Settings whose name starts with `prefix`, as (name, value).
+    pub fn settings_with_prefix(
+        &mut self,
+        prefix: &str,
+    ) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, value FROM settings WHERE substr(name, 1, length(?1)) = ?1",
+        )?;
+        let rows = stmt.query_map(params![prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// One setting.
+    pub fn setting(&mut self, name: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT value FROM settings WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
     /// Opens an existing outbox read-only.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         Ok(OutboxReader {
@@ -131,10 +156,20 @@ impl OutboxReader {
                 .optional()
                 .map(|v| v.unwrap_or(0) as u64)
         };
+        // Files from before schema 2 have no held reads.
+        let (held, held_bytes): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(bytes), 0) FROM held",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or((0, 0));
         Ok(QueueCounts {
-            undelivered: undelivered as u64,
-            stored_events: stored as u64,
-            stored_bytes: bytes as u64,
+            undelivered: (undelivered + held) as u64,
+            held: held as u64,
+            stored_events: (stored + held) as u64,
+            stored_bytes: (bytes + held_bytes) as u64,
             delivered_total: counter("delivered_total")?,
             refused_total: counter("refused_total")?,
             dropped_total: counter("dropped_total")?,

@@ -33,6 +33,23 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO counters(name, value) VALUES
         ('delivered_total', 0), ('refused_total', 0), ('dropped_total', 0);
     "#,
+    // 2: small settings kept across restarts (business contexts changed by command, the
+    // last time the clock was known good), and reads held while the clock is not synchronised.
+    r#"
+    CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE held (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        device      TEXT    NOT NULL,
+        boot_id     TEXT    NOT NULL,           -- /proc/sys/kernel/random/boot_id at the read
+        boottime_ns INTEGER NOT NULL,           -- CLOCK_BOOTTIME at the read
+        wall_ms     INTEGER NOT NULL,           -- the untrusted wall clock at the read
+        draft       TEXT    NOT NULL,           -- the event; eventTime and eventID set on release
+        bytes       INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Why a database cannot be brought to the latest schema.
@@ -83,6 +100,32 @@ mod tests {
             .query_row("SELECT count(*) FROM counters", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 3);
+        for table in ["settings", "held"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+    }
+
+    #[test]
+    fn upgrades_a_version_1_file_keeping_its_events() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[0]).unwrap();
+        tx.pragma_update(None, "user_version", 1).unwrap();
+        tx.execute(
+            "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES ('e', 1, 'd', '{}', 2)",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 
     #[test]

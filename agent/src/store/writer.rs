@@ -30,7 +30,7 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::open;
-use super::{AppendOutcome, Limits, NewEvent, StoreStats};
+use super::{AppendOutcome, HeldRow, Limits, NewEvent, NewHeld, ReleaseFn, StoreStats};
 use crate::config::WhenFull;
 
 /// Most ops applied in one transaction; bounds commit latency under a flood.
@@ -47,16 +47,36 @@ pub(super) enum Op {
     MarkDelivered { first: i64, last: i64, at_ms: i64 },
     /// Answered once everything queued before it is committed.
     Flush { done: oneshot::Sender<()> },
+    /// Hold a read until the clock is right; answered after the commit like an append.
+    Hold {
+        held: NewHeld,
+        done: oneshot::Sender<AppendOutcome>,
+    },
+    /// Turn up to `limit` held reads into events.
+    Release {
+        fix: ReleaseFn,
+        limit: usize,
+        done: oneshot::Sender<usize>,
+    },
+    /// Sets (or with `None` removes) a setting; answered after the commit.
+    SetSetting {
+        name: String,
+        value: Option<String>,
+        done: oneshot::Sender<Result<(), String>>,
+    },
     /// Finish what is queued, then stop.
     Close,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Totals {
+    /// Event rows plus held rows.
     rows: u64,
     bytes: u64,
+    /// Undelivered events plus held rows.
     undelivered: u64,
     delivered_rows: u64,
+    held: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -157,12 +177,18 @@ impl Writer {
         let saved_seq = self.state.last_seq;
         let mut answers: Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)> = Vec::new();
         let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+        let mut settings: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
+        let mut releases: Vec<(oneshot::Sender<usize>, usize)> = Vec::new();
         let result = commit_batch(
             &mut self.conn,
             &mut self.state,
             ops,
-            &mut answers,
-            &mut flushes,
+            Replies {
+                answers: &mut answers,
+                flushes: &mut flushes,
+                settings: &mut settings,
+                releases: &mut releases,
+            },
         );
         // Whatever the batch did not reach is dropped here: its senders close, which the
         // callers see as a failed append.
@@ -199,6 +225,15 @@ impl Writer {
         for done in flushes {
             let _ = done.send(());
         }
+        for done in settings {
+            let _ = done.send(match &failure {
+                None => Ok(()),
+                Some(message) => Err(message.clone()),
+            });
+        }
+        for (done, n) in releases {
+            let _ = done.send(if failure.is_none() { n } else { 0 });
+        }
     }
 
     /// The file went bad under us: move it aside and continue in a fresh outbox.
@@ -230,6 +265,7 @@ impl Writer {
             stored_events: s.totals.rows,
             stored_bytes: s.totals.bytes,
             undelivered: s.totals.undelivered,
+            held: s.totals.held,
             delivered_total: s.counters.delivered_total,
             refused_total: s.counters.refused_total,
             dropped_total: s.counters.dropped_total,
@@ -248,11 +284,17 @@ fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
+    let (held, held_bytes): (i64, i64) = conn.query_row(
+        "SELECT count(*), coalesce(sum(bytes), 0) FROM held",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let totals = Totals {
-        rows: rows as u64,
-        bytes: bytes as u64,
-        undelivered: undelivered as u64,
+        rows: (rows + held) as u64,
+        bytes: (bytes + held_bytes) as u64,
+        undelivered: (undelivered + held) as u64,
         delivered_rows: (rows - undelivered) as u64,
+        held: held as u64,
     };
     let mut counters = Counters::default();
     let mut stmt = conn.prepare("SELECT name, value FROM counters")?;
@@ -274,13 +316,26 @@ fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
     Ok((totals, counters, last_seq))
 }
 
+/// Where a batch's answers go once it is committed.
+struct Replies<'a> {
+    answers: &'a mut Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)>,
+    flushes: &'a mut Vec<oneshot::Sender<()>>,
+    settings: &'a mut Vec<oneshot::Sender<Result<(), String>>>,
+    releases: &'a mut Vec<(oneshot::Sender<usize>, usize)>,
+}
+
 fn commit_batch(
     conn: &mut Connection,
     state: &mut State,
     ops: &mut Vec<Op>,
-    answers: &mut Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)>,
-    flushes: &mut Vec<oneshot::Sender<()>>,
+    replies: Replies<'_>,
 ) -> rusqlite::Result<()> {
+    let Replies {
+        answers,
+        flushes,
+        settings,
+        releases,
+    } = replies;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for op in ops.drain(..) {
         match op {
@@ -288,10 +343,36 @@ fn commit_batch(
                 let outcome = state.insert(&tx, &event)?;
                 answers.push((done, outcome));
             }
+            Op::Hold { held, done } => {
+                let outcome = state.hold(&tx, &held)?;
+                answers.push((done, outcome));
+            }
+            Op::Release {
+                mut fix,
+                limit,
+                done,
+            } => {
+                let n = state.release(&tx, &mut fix, limit)?;
+                releases.push((done, n));
+            }
             Op::MarkDelivered { first, last, at_ms } => {
                 state.mark_delivered(&tx, first, last, at_ms)?
             }
             Op::Flush { done } => flushes.push(done),
+            Op::SetSetting { name, value, done } => {
+                match value {
+                    Some(value) => tx
+                        .prepare_cached(
+                            "INSERT INTO settings(name, value) VALUES (?1, ?2) \
+                             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                        )?
+                        .execute(params![name, value])?,
+                    None => tx
+                        .prepare_cached("DELETE FROM settings WHERE name = ?1")?
+                        .execute(params![name])?,
+                };
+                settings.push(done);
+            }
             Op::Close => {}
         }
     }
@@ -304,6 +385,88 @@ fn commit_batch(
 }
 
 impl State {
+    fn hold(&mut self, tx: &Transaction<'_>, held: &NewHeld) -> rusqlite::Result<AppendOutcome> {
+        let bytes = held.stored_bytes();
+        if !self.make_room(tx, bytes)? {
+            self.full = true;
+            self.counters.refused_total += 1;
+            self.full_log.refused += 1;
+            return Ok(AppendOutcome::Refused);
+        }
+        tx.prepare_cached(
+            "INSERT INTO held (device, boot_id, boottime_ns, wall_ms, draft, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            &*held.device,
+            &*held.boot_id,
+            held.boottime_ns,
+            held.wall_ms,
+            held.draft,
+            bytes as i64
+        ])?;
+        let id = tx.last_insert_rowid();
+        self.totals.rows += 1;
+        self.totals.bytes += bytes;
+        self.totals.undelivered += 1;
+        self.totals.held += 1;
+        // Held reads are answered with their hold position, negative so it cannot be taken for
+        // an outbox seq.
+        Ok(AppendOutcome::Committed { seq: -id })
+    }
+
+    /// Moves up to `limit` held reads, in hold order, into the outbox as `fix` makes them.
+    fn release(
+        &mut self,
+        tx: &Transaction<'_>,
+        fix: &mut ReleaseFn,
+        limit: usize,
+    ) -> rusqlite::Result<usize> {
+        let rows: Vec<(HeldRow, i64)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, device, boot_id, boottime_ns, wall_ms, draft, bytes FROM held ORDER BY id LIMIT ?1",
+            )?;
+            stmt.query_map(params![limit as i64], |r| {
+                Ok((
+                    HeldRow {
+                        id: r.get(0)?,
+                        device: r.get(1)?,
+                        boot_id: r.get(2)?,
+                        boottime_ns: r.get(3)?,
+                        wall_ms: r.get(4)?,
+                        draft: r.get(5)?,
+                    },
+                    r.get(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        let mut released = 0;
+        for (row, held_bytes) in rows {
+            let Some(event) = fix(&row) else {
+                // Left held; the caller logged why. The others go on.
+                continue;
+            };
+            let bytes = event.stored_bytes();
+            tx.prepare_cached(
+                "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                event.event_id,
+                event.captured_at_ms,
+                &*event.device,
+                event.body,
+                bytes as i64
+            ])?;
+            self.last_seq = tx.last_insert_rowid();
+            tx.prepare_cached("DELETE FROM held WHERE id = ?1")?
+                .execute(params![row.id])?;
+            self.totals.bytes = self.totals.bytes + bytes - held_bytes as u64;
+            self.totals.held -= 1;
+            released += 1;
+        }
+        Ok(released)
+    }
+
     fn insert(
         &mut self,
         tx: &Transaction<'_>,

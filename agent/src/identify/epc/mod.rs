@@ -235,7 +235,7 @@ fn err(kind: &'static str, bit: usize, message: impl Into<String>) -> DecodeErro
 }
 
 /// Characters escaped in EPC URIs (TDS Table I.3.1-1 / §5: `"`, `%`, `&`, `/`, `<`, `>`, `?`).
-fn uri_escape(s: &str) -> String {
+pub(crate) fn uri_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -1,0 +1,155 @@
+//! Every device's current business context, shared by the pipeline (which stamps it on events)
+//! and the `context` command (which changes it while the daemon runs).
+//!
+//! A change is validated as config is, takes effect from the next read, and is kept in the
+//! outbox database so that a restart mid-shipment does not drop the current purchase order;
+//! `reset` goes back to what the config file says.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::event::context::BizContext;
+use crate::store::Store;
+
+/// Setting name under which a device's changed context is kept.
+fn setting_name(device: &str) -> String {
+    format!("context:{device}")
+}
+
+/// One device's context: as configured, and as it is now.
+#[derive(Debug)]
+struct Entry {
+    configured: BizContext,
+    current: RwLock<Arc<BizContext>>,
+}
+
+/// Every device's context.
+#[derive(Debug, Clone)]
+pub struct ContextRegistry {
+    entries: Arc<HashMap<Arc<str>, Entry>>,
+    store: Option<Store>,
+}
+
+impl ContextRegistry {
+    /// The configured contexts, with changes kept in `store` (if any) applied on top; a kept
+    /// change that no longer validates (the config changed) is dropped with a warning.
+    pub fn load(config: &Config, store: Option<Store>) -> Self {
+        let kept: HashMap<String, String> = store
+            .as_ref()
+            .and_then(|s| s.reader().ok())
+            .and_then(|mut r| r.settings_with_prefix("context:").ok())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let entries = config
+            .devices
+            .iter()
+            .map(|d| {
+                let configured = d.context.clone();
+                let current = kept
+                    .get(&setting_name(&d.id))
+                    .and_then(|json| {
+                        let restored = serde_json::from_str::<BizContext>(json)
+                            .map_err(|e| e.to_string())
+                            .and_then(|c| c.validate().map(|()| c).map_err(|(_, m)| m));
+                        match restored {
+                            Ok(c) => {
+                                tracing::info!(device = %d.id, "business context restored from the last change by command");
+                                Some(c)
+                            }
+                            Err(e) => {
+                                tracing::warn!(device = %d.id, "kept context change dropped, using the config file: {e}");
+                                None
+                            }
+                        }
+                    })
+                    .unwrap_or_else(|| configured.clone());
+                (
+                    d.id.clone(),
+                    Entry {
+                        configured,
+                        current: RwLock::new(Arc::new(current)),
+                    },
+                )
+            })
+            .collect();
+        ContextRegistry {
+            entries: Arc::new(entries),
+            store,
+        }
+    }
+
+    /// Device `id`'s context now.
+    pub fn get(&self, id: &str) -> Option<Arc<BizContext>> {
+        self.entries
+            .get(id)
+            .map(|e| e.current.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// Every device's context now, in no particular order.
+    pub fn all(&self) -> Vec<(Arc<str>, Arc<BizContext>)> {
+        self.entries
+            .iter()
+            .map(|(id, e)| {
+                (
+                    id.clone(),
+                    e.current.read().unwrap_or_else(|p| p.into_inner()).clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Applies `changes` to device `id`'s context (keys as in the config, `null` clears) and
+    /// keeps the result. Returns the new context.
+    pub async fn change(
+        &self,
+        id: &str,
+        changes: &Map<String, Value>,
+    ) -> Result<Arc<BizContext>, String> {
+        let entry = self.entry(id)?;
+        let next = {
+            let current = entry
+                .current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            Arc::new(current.with_changes(changes)?)
+        };
+        self.keep(id, Some(&next)).await?;
+        *entry.current.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
+        tracing::info!(device = id, context = %serde_json::to_string(&*next).unwrap_or_default(), "business context changed");
+        Ok(next)
+    }
+
+    /// Back to the configured context.
+    pub async fn reset(&self, id: &str) -> Result<Arc<BizContext>, String> {
+        let entry = self.entry(id)?;
+        self.keep(id, None).await?;
+        let configured = Arc::new(entry.configured.clone());
+        *entry.current.write().unwrap_or_else(|p| p.into_inner()) = configured.clone();
+        tracing::info!(device = id, "business context reset to the config file");
+        Ok(configured)
+    }
+
+    fn entry(&self, id: &str) -> Result<&Entry, String> {
+        self.entries.get(id).ok_or_else(|| {
+            let mut ids: Vec<&str> = self.entries.keys().map(|k| &**k).collect();
+            ids.sort_unstable();
+            format!("no device {id:?}; devices: {}", ids.join(", "))
+        })
+    }
+
+    async fn keep(&self, id: &str, context: Option<&BizContext>) -> Result<(), String> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let value = context.map(|c| serde_json::to_string(c).expect("context serialises"));
+        store
+            .set_setting(setting_name(id), value)
+            .await
+            .map_err(|e| format!("the change could not be saved: {e}"))
+    }
+}

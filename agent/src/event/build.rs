@@ -1,0 +1,242 @@
+//! Building the EPCIS event for a read (or for a closed packing session), and finishing it: the
+//! event hash as `eventID`, and the JSON stored and published.
+//!
+//! Every event carries the gateway's own fields under `tg:` (declared in each document's
+//! `@context`): the device, the payload as read (`tg:rawData`, or `tg:rawHex` when it is not
+//! UTF-8), what it decoded as (`tg:kind`), the AIM symbology, RFID antenna and RSSI, and for a
+//! flagged read why it was rejected.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Map, Number, Value, json};
+use tracegate_drivers::RawRead;
+
+use super::context::{BizContext, EventKind};
+use super::hash::{self, Namespaces};
+use super::ids::{IdMapper, Mapped, Subject};
+use super::model::{
+    Action, AggregationEvent, AssociationEvent, Event, ObjectEvent, TimeZoneOffset, When,
+};
+use crate::identify::{DecodeError, Identified, Kind};
+use crate::store::NewEvent;
+
+/// Builds and finishes events.
+#[derive(Debug, Clone)]
+pub struct EventBuilder {
+    mapper: IdMapper,
+    time_zone: TimeZone,
+    namespaces: Namespaces,
+}
+
+/// What the pipeline decided about a read, as the event records it.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// Accepted: what it identifies.
+    Accepted(&'a Mapped, Kind, Option<&'a str>),
+    /// Rejected but kept (`on_reject = "flag"`): why.
+    Flagged(Kind, &'a DecodeError),
+}
+
+impl EventBuilder {
+    /// A builder mapping identifiers with `mapper`, writing offsets for `time_zone`.
+    pub fn new(mapper: IdMapper, time_zone: TimeZone) -> Self {
+        let context: Value =
+            serde_json::from_str(super::document::CONTEXT).expect("document context is JSON");
+        EventBuilder {
+            mapper,
+            time_zone,
+            namespaces: Namespaces::from_context(&context),
+        }
+    }
+
+    /// The identifier mapper.
+    pub fn mapper(&self) -> &IdMapper {
+        &self.mapper
+    }
+
+    fn when(&self, at: Timestamp) -> When {
+        When {
+            event_time: at,
+            time_zone_offset: TimeZoneOffset::from_offset(self.time_zone.to_offset(at)),
+            event_id: None,
+            certification_info: None,
+            error_declaration: None,
+        }
+    }
+
+    /// The ObjectEvent for one read at `at`.
+    pub fn object_event(
+        &self,
+        at: Timestamp,
+        read: &RawRead,
+        outcome: Outcome<'_>,
+        context: &BizContext,
+    ) -> Event {
+        let action = context.action();
+        let mut event = ObjectEvent {
+            when: self.when(at),
+            epc_list: Vec::new(),
+            quantity_list: Vec::new(),
+            action,
+            why: context.why(),
+            persistent_disposition: None,
+            ilmd: None,
+            extensions: read_extensions(read),
+        };
+        match outcome {
+            Outcome::Accepted(mapped, kind, symbology) => {
+                match &mapped.subject {
+                    Subject::Instance(uri) => event.epc_list.push(uri.clone()),
+                    Subject::Class(q) => event.quantity_list.push(q.clone()),
+                    Subject::Nothing => {}
+                }
+                if action == Action::Add && !mapped.ilmd.is_empty() {
+                    event.ilmd = Some(mapped.ilmd.clone());
+                }
+                event.extensions.insert("tg:kind".into(), json!(kind));
+                if let Some(s) = symbology {
+                    event.extensions.insert("tg:symbology".into(), json!(s));
+                }
+            }
+            Outcome::Flagged(kind, error) => {
+                event.extensions.insert("tg:kind".into(), json!(kind));
+                let mut rejected = Map::new();
+                rejected.insert("tg:reason".into(), json!(error.kind));
+                rejected.insert("tg:message".into(), json!(error.message));
+                if let Some(p) = error.position {
+                    rejected.insert("tg:position".into(), json!(p));
+                }
+                event
+                    .extensions
+                    .insert("tg:rejected".into(), Value::Object(rejected));
+            }
+        }
+        Event::ObjectEvent(event)
+    }
+
+    /// The ObjectEvent of an accepted read: its identifiers mapped (dates by `at`'s year).
+    pub fn read_event(
+        &self,
+        at: Timestamp,
+        read: &RawRead,
+        id: &Identified,
+        context: &BizContext,
+    ) -> Event {
+        let mapped = self.map(id, at);
+        self.object_event(
+            at,
+            read,
+            Outcome::Accepted(&mapped, id.kind, id.symbology.as_deref()),
+            context,
+        )
+    }
+
+    /// `id` as EPCIS identifies it, two-digit years read around `at`.
+    pub fn map(&self, id: &Identified, at: Timestamp) -> Mapped {
+        self.mapper
+            .map(id, at.to_zoned_datetime(TimeZone::UTC).date())
+    }
+
+    /// The event that closes a packing session: `parent` with `children`, at `at`.
+    pub fn parent_event(
+        &self,
+        at: Timestamp,
+        device: &str,
+        parent: &Mapped,
+        children: &[Mapped],
+        context: &BizContext,
+    ) -> Event {
+        let parent_id = match &parent.subject {
+            Subject::Instance(uri) => uri.clone(),
+            _ => String::new(),
+        };
+        let mut child_epcs = Vec::new();
+        let mut child_quantity_list = Vec::new();
+        for child in children {
+            match &child.subject {
+                Subject::Instance(uri) => child_epcs.push(uri.clone()),
+                Subject::Class(q) => child_quantity_list.push(q.clone()),
+                Subject::Nothing => {}
+            }
+        }
+        let mut extensions = Map::new();
+        extensions.insert("tg:deviceId".into(), json!(device));
+        extensions.insert("tg:reads".into(), json!(children.len() + 1));
+        match context.event {
+            EventKind::Association => Event::AssociationEvent(AssociationEvent {
+                when: self.when(at),
+                parent_id,
+                child_epcs,
+                child_quantity_list,
+                action: context.action(),
+                why: context.why(),
+                extensions,
+            }),
+            _ => Event::AggregationEvent(AggregationEvent {
+                when: self.when(at),
+                parent_id: Some(parent_id),
+                child_epcs,
+                child_quantity_list,
+                action: context.action(),
+                why: context.why(),
+                extensions,
+            }),
+        }
+    }
+
+    /// Dates `event` at `at` (a held read being released).
+    pub fn retime(&self, event: &mut Event, at: Timestamp) {
+        let when = event.when_mut();
+        when.event_time = at;
+        when.time_zone_offset = TimeZoneOffset::from_offset(self.time_zone.to_offset(at));
+    }
+
+    /// The event's hash ID (CBV 2.0), computed from its content.
+    pub fn event_id(&self, event: &Event) -> String {
+        let value = serde_json::to_value(event).expect("events serialise");
+        let Value::Object(mut map) = value else {
+            unreachable!("an event serialises to an object")
+        };
+        map.remove("eventID");
+        hash::event_hash(&map, &self.namespaces)
+    }
+
+    /// The event with its `eventID` set, as stored and published.
+    pub fn finish(&self, mut event: Event, device: &Arc<str>) -> NewEvent {
+        let event_id = self.event_id(&event);
+        event.when_mut().event_id = Some(event_id.clone());
+        let captured_at_ms = event.when().event_time.as_millisecond();
+        NewEvent {
+            event_id,
+            captured_at_ms,
+            device: device.clone(),
+            body: serde_json::to_string(&event).expect("events serialise"),
+        }
+    }
+}
+
+/// `tg:` fields every read's event has.
+fn read_extensions(read: &RawRead) -> Map<String, Value> {
+    let mut ext = Map::new();
+    ext.insert("tg:deviceId".into(), json!(&*read.device));
+    match std::str::from_utf8(&read.payload) {
+        Ok(text) => ext.insert("tg:rawData".into(), json!(text)),
+        Err(_) => ext.insert("tg:rawHex".into(), json!(hex::encode(&read.payload))),
+    };
+    if let Some(antenna) = read.meta.antenna {
+        ext.insert("tg:antenna".into(), json!(antenna));
+    }
+    if let Some(rssi) = read
+        .meta
+        .rssi_dbm
+        .and_then(|r| Number::from_f64(f64::from(r)))
+    {
+        ext.insert("tg:rssi".into(), Value::Number(rssi));
+    }
+    ext
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+use std::time::{Instant, SystemTime};
+
+use serde_json::Value;
+use tracegate_drivers::ReadMeta;
+
+use super::*;
+use crate::config::UriForm;
+use crate::event::DocumentWriter;
+use crate::event::context::TransactionRef;
+use crate::identify::gcp::GcpTable;
+use crate::identify::{Mode, Rules, decode};
+
+use crate::event::epcis_schema;
+
+fn builder() -> EventBuilder {
+    let mut t = GcpTable::default();
+    t.set("0614141", 7).unwrap();
+    t.set("4012345", 7).unwrap();
+    EventBuilder::new(
+        IdMapper::new(UriForm::Epc, Arc::new(t)),
+        TimeZone::get("Asia/Shanghai").unwrap(),
+    )
+}
+
+fn read(payload: &str) -> RawRead {
+    RawRead {
+        device: Arc::from("dock-1"),
+        at: SystemTime::now(),
+        mono: Instant::now(),
+        payload: payload.as_bytes().to_vec().into(),
+        meta: ReadMeta::default(),
+    }
+}
+
+fn dock() -> BizContext {
+    BizContext {
+        biz_step: Some("receiving".into()),
+        disposition: Some("in_progress".into()),
+        read_point: Some("urn:epc:id:sgln:0614141.00777.0".into()),
+        biz_transactions: vec![TransactionRef {
+            kind: Some("po".into()),
+            id: "urn:epcglobal:cbv:bt:0614141000005:PO-4711".into(),
+        }],
+        ..BizContext::default()
+    }
+}
+
+const AT: &str = "2026-11-26T02:00:00.123Z";
+
+fn accepted(b: &EventBuilder, payload: &str, ctx: &BizContext) -> Event {
+    let id = decode(payload.as_bytes(), Mode::Auto, Rules::default())
+        .result
+        .unwrap();
+    let mapped = b.mapper().map(&id, jiff::civil::date(2026, 11, 26));
+    b.object_event(
+        AT.parse().unwrap(),
+        &read(payload),
+        Outcome::Accepted(&mapped, id.kind, id.symbology.as_deref()),
+        ctx,
+    )
+}
+
+#[test]
+fn a_scan_becomes_an_object_event_in_its_context() {
+    let b = builder();
+    let event = accepted(&b, "]d20180614141123458216789", &dock());
+    let v = serde_json::to_value(&event).unwrap();
+    assert_eq!(v["type"], "ObjectEvent");
+    assert_eq!(v["eventTime"], AT);
+    assert_eq!(v["eventTimeZoneOffset"], "+08:00");
+    assert_eq!(v["epcList"][0], "urn:epc:id:sgtin:0614141.812345.6789");
+    assert_eq!(v["action"], "OBSERVE");
+    assert_eq!(v["bizStep"], "receiving");
+    assert_eq!(v["bizTransactionList"][0]["type"], "po");
+    assert_eq!(v["tg:deviceId"], "dock-1");
+    assert_eq!(v["tg:rawData"], "]d20180614141123458216789");
+    assert_eq!(v["tg:kind"], "gs1");
+    assert_eq!(v["tg:symbology"], "]d2");
+    assert!(v.get("ilmd").is_none(), "ILMD only when commissioning");
+}
+
+#[test]
+fn commissioning_carries_lot_and_expiry_as_ilmd() {
+    let b = builder();
+    let ctx = BizContext {
+        action: Some(Action::Add),
+        biz_step: Some("commissioning".into()),
+        ..BizContext::default()
+    };
+    let v = serde_json::to_value(accepted(&b, "(01)04012345123456(10)L7(17)280131", &ctx)).unwrap();
+    assert_eq!(
+        v["quantityList"][0]["epcClass"],
+        "urn:epc:class:lgtin:4012345.012345.L7"
+    );
+    assert_eq!(v["quantityList"][0]["quantity"], 1);
+    assert_eq!(v["ilmd"]["cbvmda:lotNumber"], "L7");
+    assert_eq!(v["ilmd"]["cbvmda:itemExpirationDate"], "2028-01-31");
+}
+
+#[test]
+fn finished_events_carry_their_hash_as_id_and_are_valid_epcis() {
+    let b = builder();
+    let flagged_error = crate::identify::DecodeError::at("bad_check_digit", 17, "check digit");
+    let events = vec![
+        accepted(&b, "]d20180614141123458216789", &dock()),
+        b.object_event(
+            AT.parse().unwrap(),
+            &read("(01)80614141123459"),
+            Outcome::Flagged(Kind::Gs1, &flagged_error),
+            &dock(),
+        ),
+        b.parent_event(
+            AT.parse().unwrap(),
+            "packer",
+            &b.mapper().map(
+                &decode(b"(00)106141412345678908", Mode::Auto, Rules::default())
+                    .result
+                    .unwrap(),
+                jiff::civil::date(2026, 11, 26),
+            ),
+            &[b.mapper().map(
+                &decode(b"(01)80614141123458(21)1", Mode::Auto, Rules::default())
+                    .result
+                    .unwrap(),
+                jiff::civil::date(2026, 11, 26),
+            )],
+            &BizContext {
+                event: EventKind::Aggregation,
+                biz_step: Some("packing".into()),
+                ..BizContext::default()
+            },
+        ),
+    ];
+    let mut doc = DocumentWriter::new(Timestamp::now(), 4096);
+    for event in events {
+        let stored = b.finish(event, &Arc::from("dock-1"));
+        let v: Value = serde_json::from_str(&stored.body).unwrap();
+        assert_eq!(v["eventID"], stored.event_id);
+        // The ID is the hash of the event as published, recomputable by anyone.
+        let mut without = v.as_object().unwrap().clone();
+        without.remove("eventID");
+        let ns = Namespaces::from_context(
+            &serde_json::from_str(super::super::document::CONTEXT).unwrap(),
+        );
+        assert_eq!(hash::event_hash(&without, &ns), stored.event_id);
+        doc.push(&stored.body);
+    }
+    let doc: Value = serde_json::from_slice(&doc.finish()).unwrap();
+    epcis_schema::assert_schema_valid(&doc);
+    let list = doc["epcisBody"]["eventList"].as_array().unwrap();
+    assert_eq!(list[1]["tg:rejected"]["tg:reason"], "bad_check_digit");
+    assert_eq!(list[2]["type"], "AggregationEvent");
+    assert_eq!(list[2]["parentID"], "urn:epc:id:sscc:0614141.1234567890");
+    assert_eq!(list[2]["childEPCs"][0], "urn:epc:id:sgtin:0614141.812345.1");
+    assert_eq!(list[2]["action"], "ADD");
+}
+
+#[test]
+fn the_same_read_in_the_same_context_is_the_same_event() {
+    let b = builder();
+    let one = b.finish(
+        accepted(&b, "]d20180614141123458216789", &dock()),
+        &Arc::from("dock-1"),
+    );
+    let two = b.finish(
+        accepted(&b, "]d20180614141123458216789", &dock()),
+        &Arc::from("dock-1"),
+    );
+    assert_eq!(one.event_id, two.event_id);
+    let mut other = dock();
+    other.biz_step = Some("shipping".into());
+    let three = b.finish(
+        accepted(&b, "]d20180614141123458216789", &other),
+        &Arc::from("dock-1"),
+    );
+    assert_ne!(one.event_id, three.event_id);
+}

@@ -1,0 +1,239 @@
+//! The pipeline against a real outbox, with an injected clock: held reads and their correction,
+//! and packing sessions.
+
+use std::time::{Instant, SystemTime};
+
+use serde_json::Value;
+use tracegate_drivers::ReadMeta;
+
+use super::*;
+use crate::clock::TestClock;
+use crate::event::ids::IdMapper;
+use crate::identify::gcp::GcpTable;
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    config: Config,
+    store: Store,
+    thread: Option<crate::store::StoreThread>,
+    builder: EventBuilder,
+}
+
+impl Rig {
+    fn new(devices: &str) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[gateway]\nid = \"gw\"\n[location]\nread_point = \"urn:epc:id:sgln:0614141.00777.0\"\n\
+             [store]\npath = \"outbox.db\"\n[mqtt]\nhost = \"127.0.0.1\"\n{devices}"
+        );
+        let config = Config::parse(&dir.path().join("t.toml"), &text).unwrap();
+        let (store, thread) = Store::open(&config.store).unwrap();
+        let mut gcp = GcpTable::default();
+        gcp.set("0614141", 7).unwrap();
+        let builder = EventBuilder::new(
+            IdMapper::new(crate::config::UriForm::Epc, Arc::new(gcp)),
+            jiff::tz::TimeZone::UTC,
+        );
+        Rig {
+            _dir: dir,
+            config,
+            store,
+            thread: Some(thread),
+            builder,
+        }
+    }
+
+    /// Runs the pipeline over `reads` (device, payload), moving `clock` on 10 s after each.
+    async fn scan(&self, clock: &Arc<TestClock>, reads: &[(&str, &str)]) {
+        let registry = DeviceRegistry::new(&self.config);
+        let contexts = ContextRegistry::load(&self.config, Some(self.store.clone()));
+        let pipeline = Pipeline::new(
+            &self.config,
+            self.store.clone(),
+            registry,
+            contexts,
+            self.builder.clone(),
+            clock.clone(),
+        );
+        let (tx, rx) = mpsc::channel(16);
+        let run = tokio::spawn(pipeline.run(rx));
+        for (device, payload) in reads {
+            tx.send(DeviceEvent::Read(RawRead {
+                device: Arc::from(*device),
+                at: SystemTime::try_from(clock.now()).unwrap(),
+                mono: Instant::now(),
+                payload: payload.as_bytes().to_vec().into(),
+                meta: ReadMeta::default(),
+            }))
+            .await
+            .unwrap();
+            // Let the read through before time moves on.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            clock.advance_ms(10_000);
+        }
+        drop(tx);
+        run.await.unwrap();
+        self.store.flush().await;
+    }
+
+    fn events(&self) -> Vec<Value> {
+        let mut reader = self.store.reader().unwrap();
+        reader
+            .tail(100, false)
+            .unwrap()
+            .into_iter()
+            .map(|row| serde_json::from_str(&row.body).unwrap())
+            .collect()
+    }
+
+    async fn close(mut self) {
+        self.store.close().await;
+        let thread = self.thread.take().unwrap();
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .unwrap();
+    }
+}
+
+const SCANNER: &str = "[[devices]]\nid = \"s1\"\nkind = \"sim-scanner\"\n";
+
+#[tokio::test]
+async fn reads_before_ntp_are_held_then_dated_exactly() {
+    let rig = Rig::new(SCANNER);
+    // A Pi without RTC: booted at 1970 + 5 min, not synchronised.
+    let clock = Arc::new(TestClock::new(
+        "1970-01-01T00:05:00Z".parse().unwrap(),
+        false,
+        "boot-a",
+    ));
+    rig.scan(
+        &clock,
+        &[
+            ("s1", "(01)80614141123458(21)1"),
+            ("s1", "(01)80614141123458(21)2"),
+        ],
+    )
+    .await;
+    let stats = rig.store.stats();
+    assert_eq!(stats.held, 2);
+    assert_eq!(stats.undelivered, 2);
+    assert!(rig.events().is_empty(), "nothing publishable yet");
+
+    // Reads were at boot time +0 s and +10 s; it is now +20 s when NTP sets the clock.
+    clock.sync_to("2026-11-26T08:00:00Z".parse().unwrap());
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    assert_eq!(
+        release::release_all(&rig.store, &rig.builder, &dyn_clock).await,
+        2
+    );
+    let events = rig.events();
+    assert_eq!(rig.store.stats().held, 0);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["eventTime"], "2026-11-26T07:59:40.000Z");
+    assert_eq!(events[1]["eventTime"], "2026-11-26T07:59:50.000Z");
+    assert_eq!(events[0]["epcList"][0], "urn:epc:id:sgtin:0614141.812345.1");
+    assert!(events[0].get("tg:timeEstimated").is_none());
+    // The ID is the hash of the corrected event.
+    let mut e = events[0].as_object().unwrap().clone();
+    let id = e.remove("eventID").unwrap();
+    assert_eq!(
+        id,
+        rig.builder
+            .event_id(&serde_json::from_value(Value::Object(e)).unwrap())
+    );
+    rig.close().await;
+}
+
+#[tokio::test]
+async fn reads_of_a_boot_that_never_synchronised_are_estimated_and_say_so() {
+    let rig = Rig::new(SCANNER);
+    let clock = Arc::new(TestClock::new(
+        "1970-01-01T00:05:00Z".parse().unwrap(),
+        false,
+        "boot-a",
+    ));
+    rig.store
+        .set_setting(
+            release::LAST_GOOD.into(),
+            Some(
+                "2026-11-25T18:00:00Z"
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+                    .as_millisecond()
+                    .to_string(),
+            ),
+        )
+        .await
+        .unwrap();
+    rig.scan(&clock, &[("s1", "(01)80614141123458(21)9")]).await;
+    clock.reboot("boot-b", "1970-01-01T00:00:30Z".parse().unwrap());
+    clock.sync_to("2026-11-26T08:00:00Z".parse().unwrap());
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    release::release_all(&rig.store, &rig.builder, &dyn_clock).await;
+    let events = rig.events();
+    assert_eq!(events.len(), 1);
+    // Not 1970: no earlier than the clock was last known good.
+    assert_eq!(events[0]["eventTime"], "2026-11-25T18:00:00.000Z");
+    assert_eq!(events[0]["tg:timeEstimated"], true);
+    rig.close().await;
+}
+
+#[tokio::test]
+async fn a_synchronised_clock_dates_reads_directly() {
+    let rig = Rig::new(SCANNER);
+    let clock = Arc::new(TestClock::new(
+        "2026-11-26T08:00:00Z".parse().unwrap(),
+        true,
+        "boot-a",
+    ));
+    rig.scan(&clock, &[("s1", "(01)80614141123458(21)1")]).await;
+    assert_eq!(rig.store.stats().held, 0);
+    let events = rig.events();
+    assert_eq!(events[0]["eventTime"], "2026-11-26T08:00:00.000Z");
+    assert_eq!(
+        events[0]["readPoint"]["id"],
+        "urn:epc:id:sgln:0614141.00777.0"
+    );
+    rig.close().await;
+}
+
+#[tokio::test]
+async fn a_packing_session_becomes_one_aggregation_event() {
+    let rig = Rig::new(
+        "[[devices]]\nid = \"packer\"\nkind = \"sim-scanner\"\nevent = \"aggregation\"\nbiz_step = \"packing\"\n",
+    );
+    let clock = Arc::new(TestClock::new(
+        "2026-11-26T08:00:00Z".parse().unwrap(),
+        true,
+        "boot-a",
+    ));
+    rig.scan(
+        &clock,
+        &[
+            ("packer", "(01)80614141123458(21)1"),
+            ("packer", "(01)80614141123458(21)2"),
+            ("packer", "(01)80614141123458(10)LOT-3"),
+            ("packer", "(00)106141412345678908"),
+            // Contents of the next case, never closed: no event.
+            ("packer", "(01)80614141123458(21)4"),
+        ],
+    )
+    .await;
+    let events = rig.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e["type"], "AggregationEvent");
+    assert_eq!(e["action"], "ADD");
+    assert_eq!(e["bizStep"], "packing");
+    assert_eq!(e["parentID"], "urn:epc:id:sscc:0614141.1234567890");
+    assert_eq!(e["childEPCs"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        e["childQuantityList"][0]["epcClass"],
+        "urn:epc:class:lgtin:0614141.812345.LOT-3"
+    );
+    assert_eq!(
+        e["eventTime"], "2026-11-26T08:00:30.000Z",
+        "the closing read's time"
+    );
+    rig.close().await;
+}
