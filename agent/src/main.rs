@@ -65,6 +65,25 @@ fn main() -> ExitCode {
             };
             report(cli::events::tail(&path, &args))
         }
+        Command::Events {
+            command: EventsCommand::Export(args),
+        } => {
+            let path = match &args.db {
+                Some(db) => db.clone(),
+                None => match Config::load(&args.config) {
+                    Ok(c) => c.store.path,
+                    Err(e) => return config_error(e),
+                },
+            };
+            let out = std::io::stdout().lock();
+            match cli::events::export(&path, &args, out) {
+                Ok(n) => {
+                    eprintln!("exported {n} events");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report(Err(e)),
+            }
+        }
         Command::Decode(args) => {
             let stdin = std::io::stdin();
             report(

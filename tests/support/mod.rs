@@ -13,6 +13,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 /// A free TCP port on 127.0.0.1 (free when asked; tests bind it right away).
+pub mod epcis_schema;
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -169,6 +171,7 @@ impl Drop for Broker {
 pub struct Subscriber {
     rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
     task: tokio::task::JoinHandle<()>,
+    client: AsyncClient,
 }
 
 impl Subscriber {
@@ -180,6 +183,7 @@ impl Subscriber {
             .set_keep_alive(Duration::from_secs(5))
             .set_max_packet_size(64 * 1024 * 1024, 1024 * 1024);
         let (client, mut eventloop) = AsyncClient::new(options, 100);
+        let publisher = client.clone();
         let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
@@ -209,7 +213,19 @@ impl Subscriber {
         tokio::time::timeout(Duration::from_secs(10), ready_rx.recv())
             .await
             .expect("subscribed within 10 s");
-        Subscriber { rx, task }
+        Subscriber {
+            rx,
+            task,
+            client: publisher,
+        }
+    }
+
+    /// Publishes `payload` on `topic` at QoS 1 (a platform sending a command).
+    pub async fn publish(&self, topic: &str, payload: &[u8]) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+            .await
+            .unwrap();
     }
 
     /// The next message, or `None` after `timeout` without one.

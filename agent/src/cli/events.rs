@@ -1,4 +1,5 @@
-//! `tracegate events tail`: the newest events in the outbox, as JSON lines.
+//! `tracegate events tail`: the newest events in the outbox, as JSON lines; `tracegate events
+//! export`: events from the outbox as one EPCIS 2.0 document, exactly as they are published.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::event::document::write_document;
 use crate::store::{EventRow, OutboxReader};
 
 /// Arguments of `events tail`.
@@ -68,4 +70,78 @@ pub fn tail(path: &std::path::Path, args: &TailArgs) -> anyhow::Result<()> {
         }
         out.flush()?;
     }
+}
+
+/// Arguments of `events export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Config file (its store.path is the outbox).
+    #[arg(short, long, env = "TRACEGATE_CONFIG", default_value = crate::cli::DEFAULT_CONFIG, conflicts_with = "db")]
+    pub config: PathBuf,
+    /// Read this outbox file instead (for example one moved aside as unusable).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Only events that happened at or after this time: RFC 3339 (`2026-11-26T08:00:00Z`) or
+    /// a span back from now (`2h`, `3 days`).
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<jiff::Timestamp>,
+    /// Only events that happened before this time (same forms as --since).
+    #[arg(long, value_parser = parse_since)]
+    pub until: Option<jiff::Timestamp>,
+    /// Only events of this device.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Only events the broker has not acknowledged yet (what the platform has not got).
+    #[arg(long)]
+    pub undelivered: bool,
+}
+
+/// A time: RFC 3339, or a span before now.
+fn parse_since(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let span: jiff::Span = text.parse().map_err(|_| {
+        format!(
+            "{text:?} is neither an RFC 3339 time (2026-11-26T08:00:00Z) nor a span (2h, 3 days)"
+        )
+    })?;
+    jiff::Timestamp::now()
+        .checked_sub(span.abs())
+        .or_else(|_| {
+            jiff::ZonedDateTime::now()
+                .checked_sub(span.abs())
+                .map(|z| z.timestamp())
+        })
+        .map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// Runs `events export` against the outbox at `path`, writing the document to `out`.
+pub fn export(path: &std::path::Path, args: &ExportArgs, out: impl Write) -> anyhow::Result<u64> {
+    let mut reader = OutboxReader::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the outbox {}: {e}", path.display()))?;
+    let since = args.since.map(|t| t.as_millisecond());
+    let until = args.until.map(|t| t.as_millisecond());
+    let mut last = 0;
+    let mut batch: std::vec::IntoIter<EventRow> = Vec::new().into_iter();
+    let rows = std::iter::from_fn(move || -> Option<std::io::Result<String>> {
+        loop {
+            if let Some(row) = batch.next() {
+                last = row.seq;
+                let wanted = since.is_none_or(|s| row.captured_at_ms >= s)
+                    && until.is_none_or(|u| row.captured_at_ms < u)
+                    && args.device.as_deref().is_none_or(|d| d == row.device);
+                if wanted {
+                    return Some(Ok(row.body));
+                }
+                continue;
+            }
+            match reader.after(last, 2000, args.undelivered) {
+                Ok(rows) if rows.is_empty() => return None,
+                Ok(rows) => batch = rows.into_iter(),
+                Err(e) => return Some(Err(std::io::Error::other(e))),
+            }
+        }
+    });
+    Ok(write_document(out, jiff::Timestamp::now(), rows)?)
 }

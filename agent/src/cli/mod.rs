@@ -85,6 +85,8 @@ pub enum Command {
 pub enum EventsCommand {
     /// Print the newest events, one JSON object per line, oldest first.
     Tail(events::TailArgs),
+    /// Write events from the outbox as one EPCIS 2.0 document (the events exactly as published).
+    Export(events::ExportArgs),
 }
 
 /// `tracegate epcis …`

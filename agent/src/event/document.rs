@@ -11,6 +11,35 @@ use jiff::Timestamp;
 /// gateway's own extension fields (device, antenna, raw data).
 pub const CONTEXT: &str = r#"["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"tg":"https://ns.tracegate.dev/epcis/"}]"#;
 
+/// Everything of a document before its first event.
+fn header(created: Timestamp) -> String {
+    // Millisecond precision, UTC, as EPCIS 2.0 dateTime values are written.
+    format!(
+        r#"{{"@context":{CONTEXT},"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"{created:.3}","epcisBody":{{"eventList":["#
+    )
+}
+
+/// Writes one `EPCISDocument` holding `events` (stored bodies, in order) to `out`, streaming:
+/// as many events as the outbox holds, in constant memory. Returns how many were written.
+pub fn write_document<W: std::io::Write>(
+    mut out: W,
+    created: Timestamp,
+    events: impl IntoIterator<Item = std::io::Result<String>>,
+) -> std::io::Result<u64> {
+    out.write_all(header(created).as_bytes())?;
+    let mut n = 0u64;
+    for body in events {
+        if n > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(body?.as_bytes())?;
+        n += 1;
+    }
+    out.write_all(b"]}}\n")?;
+    out.flush()?;
+    Ok(n)
+}
+
 /// Builds one `EPCISDocument` from stored event bodies.
 #[derive(Debug)]
 pub struct DocumentWriter {
@@ -22,12 +51,7 @@ impl DocumentWriter {
     /// Starts a document created at `created`, with room for about `capacity` bytes of events.
     pub fn new(created: Timestamp, capacity: usize) -> Self {
         let mut buf = Vec::with_capacity(capacity + 256);
-        buf.extend_from_slice(br#"{"@context":"#);
-        buf.extend_from_slice(CONTEXT.as_bytes());
-        buf.extend_from_slice(br#","type":"EPCISDocument","schemaVersion":"2.0","creationDate":""#);
-        // Millisecond precision, UTC, as EPCIS 2.0 dateTime values are written.
-        buf.extend_from_slice(format!("{:.3}", created).as_bytes());
-        buf.extend_from_slice(br#"","epcisBody":{"eventList":["#);
+        buf.extend_from_slice(header(created).as_bytes());
         DocumentWriter { buf, events: 0 }
     }
 
