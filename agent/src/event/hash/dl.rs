@@ -323,6 +323,10 @@ fn digital_link(uri: &str) -> Option<String> {
 
 /// The syntax the constrained form must have; anything else is not normalised.
 fn valid(key: &str, value: &str, qualifier: Option<(&str, &str)>) -> bool {
+    // Everything below slices by byte; the constrained form is ASCII anyway (found by fuzzing).
+    if !value.is_ascii() {
+        return false;
+    }
     let n = |len: usize| value.len() == len && digits(value);
     let key_ok = match key {
         "00" => n(18),
@@ -430,6 +434,31 @@ mod tests {
             "urn:epcglobal:cbv:bt:5200001000008:4711",
         ] {
             assert_eq!(normalise(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_never_panics() {
+        // Fuzzer find: a multi-byte character where key digits are sliced.
+        assert_eq!(
+            normalise("https://10/44$/8003/4444[[[\" \"@\u{5f5}44G5["),
+            None
+        );
+        assert_eq!(normalise("https://x/253/401234500005\u{e9}"), None);
+        assert_eq!(normalise("urn:epc:id:sgtin:061414\u{e9}.107346.1"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_after_an_identifier_prefix_is_safe(
+            prefix in proptest::sample::select(vec![
+                "urn:epc:id:sgtin:", "urn:epc:id:grai:", "urn:epc:id:itip:", "urn:epc:class:lgtin:",
+                "urn:epc:idpat:grai:", "https://a/01/", "https://a/8003/", "https://a/253/", "http://b/x/414/",
+            ]),
+            digits in "[0-9]{0,16}",
+            rest in "[0-9.*/%A-Za-z\u{80}-\u{7ff}]{0,24}",
+        ) {
+            let _ = normalise(&format!("{prefix}{digits}{rest}"));
         }
     }
 
