@@ -104,6 +104,7 @@ pub struct DeviceStatus {
     reads_total: AtomicU64,
     errors_total: AtomicU64,
     rejects_total: AtomicU64,
+    duplicates_total: AtomicU64,
     last_reject: Mutex<Option<String>>,
     last_read_ms: AtomicI64,
 }
@@ -121,6 +122,7 @@ impl DeviceStatus {
             reads_total: AtomicU64::new(0),
             errors_total: AtomicU64::new(0),
             rejects_total: AtomicU64::new(0),
+            duplicates_total: AtomicU64::new(0),
             last_reject: Mutex::new(None),
             last_read_ms: AtomicI64::new(0),
         }
@@ -155,6 +157,11 @@ impl DeviceStatus {
         *self.last_reject.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
 
+    /// A read was the same code again within the device's `dedupe_ms`.
+    pub fn duplicate(&self) {
+        self.duplicates_total.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Reads so far.
     pub fn reads_total(&self) -> u64 {
         self.reads_total.load(Ordering::Relaxed)
@@ -171,6 +178,7 @@ impl DeviceStatus {
             reads_total: self.reads_total.load(Ordering::Relaxed),
             errors_total: self.errors_total.load(Ordering::Relaxed),
             rejects_total: self.rejects_total.load(Ordering::Relaxed),
+            duplicates_total: self.duplicates_total.load(Ordering::Relaxed),
             last_reject: self
                 .last_reject
                 .lock()
@@ -314,6 +322,9 @@ pub struct DeviceReport {
     pub errors_total: u64,
     /// Reads rejected by validation since start.
     pub rejects_total: u64,
+    /// Reads dropped as repeats within `dedupe_ms` since start.
+    #[serde(default)]
+    pub duplicates_total: u64,
     /// Why the latest rejected read was rejected.
     #[serde(default)]
     pub last_reject: Option<String>,
@@ -459,6 +470,7 @@ pub fn offline_report(
                 reads_total: 0,
                 errors_total: 0,
                 rejects_total: 0,
+                duplicates_total: 0,
                 last_reject: None,
                 last_read_at: None,
             })

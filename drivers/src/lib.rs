@@ -7,6 +7,7 @@
 //! the same wire protocols, used by the tests and the demo.
 
 pub mod backoff;
+pub mod lifecycle;
 pub mod read;
 pub mod scanner;
 pub mod serial;

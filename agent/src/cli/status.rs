@@ -103,8 +103,8 @@ pub fn render(report: &StatusReport) -> String {
             .map(|x| format!(" — {x}"))
             .unwrap_or_default();
         out.push_str(&format!(
-            "  {:<16} {:<16} {:<10} reads {:<8} errors {:<6} rejects {:<6} last read {last}{detail}\n",
-            d.id, d.kind, d.state, d.reads_total, d.errors_total, d.rejects_total
+            "  {:<16} {:<16} {:<10} reads {:<8} errors {:<6} rejects {:<6} repeats {:<6} last read {last}{detail}\n",
+            d.id, d.kind, d.state, d.reads_total, d.errors_total, d.rejects_total, d.duplicates_total
         ));
         if let Some(reason) = &d.last_reject {
             out.push_str(&format!("  {:<16} last reject: {reason}\n", ""));

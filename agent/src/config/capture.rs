@@ -9,6 +9,7 @@
 //! accept = ["gs1"]            # kinds as `tracegate decode` names them; default: every kind
 //! on_reject = "refuse"        # or "flag": keep the read as an event marked with the error
 //! gs1_requisites = true       # false: allow e.g. (21) without (01), for split logistic labels
+//! dedupe_ms = 1500            # the same code again within 1.5 s is one read
 //! ```
 
 use serde::Deserialize;
@@ -32,6 +33,12 @@ pub struct CaptureSettings {
     /// default. Exclusive pairs are always checked.
     #[serde(default = "yes")]
     pub gs1_requisites: bool,
+    /// The same code from this device again within this many milliseconds of its previous
+    /// read is the same read (operators double-scan; presentation scanners re-read an item
+    /// held in view). 0 (default) keeps every read: a line scanning identical lot-level codes
+    /// must not lose reads.
+    #[serde(default)]
+    pub dedupe_ms: u64,
 }
 
 impl Default for CaptureSettings {
@@ -41,6 +48,7 @@ impl Default for CaptureSettings {
             accept: every_kind(),
             on_reject: OnReject::Refuse,
             gs1_requisites: true,
+            dedupe_ms: 0,
         }
     }
 }
@@ -82,6 +90,15 @@ impl CaptureSettings {
                 "accept is empty, so every read would be rejected; list the kinds this device \
                  reads (e.g. [\"gs1\"]) or remove the key to accept every kind"
                     .into(),
+            ));
+        }
+        if self.dedupe_ms > 3_600_000 {
+            return Err((
+                "dedupe_ms",
+                format!(
+                    "dedupe_ms = {} is more than an hour; a double scan is a few seconds at most",
+                    self.dedupe_ms
+                ),
             ));
         }
         if let Some(kind) = self.decode_as.kind()

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
-use tracegate_drivers::scanner::{FrameSettings, SerialScannerSettings};
+use tracegate_drivers::scanner::{
+    FrameSettings, HidScannerSettings, KeyboardScannerSettings, SerialScannerSettings,
+};
 use tracegate_drivers::serial::SerialSettings;
 
 use super::capture::CaptureSettings;
@@ -44,17 +46,32 @@ pub enum DeviceKind {
     SerialScanner,
     /// A simulated serial scanner on a pseudo-terminal, read through the real serial driver.
     SimScanner,
+    /// A USB HID POS scanner (HID usage page 0x8C), through hidraw.
+    HidScanner,
+    /// A keyboard-emulation scanner, through evdev with an exclusive grab.
+    KeyboardScanner,
+    /// A simulated HID POS scanner, read through the real HID POS driver.
+    SimHidScanner,
 }
 
 impl DeviceKind {
     /// Every kind, in the order the docs list them.
-    pub const ALL: &'static [DeviceKind] = &[DeviceKind::SerialScanner, DeviceKind::SimScanner];
+    pub const ALL: &'static [DeviceKind] = &[
+        DeviceKind::SerialScanner,
+        DeviceKind::HidScanner,
+        DeviceKind::KeyboardScanner,
+        DeviceKind::SimScanner,
+        DeviceKind::SimHidScanner,
+    ];
 
     /// The `kind = "…"` spelling.
     pub fn name(self) -> &'static str {
         match self {
             DeviceKind::SerialScanner => "serial-scanner",
             DeviceKind::SimScanner => "sim-scanner",
+            DeviceKind::HidScanner => "hid-scanner",
+            DeviceKind::KeyboardScanner => "keyboard-scanner",
+            DeviceKind::SimHidScanner => "sim-hid-scanner",
         }
     }
 
@@ -70,6 +87,9 @@ impl DeviceKind {
                 field_names::<FrameSettings>(),
             ],
             DeviceKind::SimScanner => vec![field_names::<SimScannerSettings>()],
+            DeviceKind::HidScanner => vec![field_names::<HidScannerSettings>()],
+            DeviceKind::KeyboardScanner => vec![field_names::<KeyboardScannerSettings>()],
+            DeviceKind::SimHidScanner => vec![field_names::<SimHidScannerSettings>()],
         }
     }
 }
@@ -81,6 +101,12 @@ pub enum DeviceSettings {
     SerialScanner(SerialScannerSettings),
     /// `sim-scanner`
     SimScanner(SimScannerSettings),
+    /// `hid-scanner`
+    HidScanner(HidScannerSettings),
+    /// `keyboard-scanner`
+    KeyboardScanner(KeyboardScannerSettings),
+    /// `sim-hid-scanner`
+    SimHidScanner(SimHidScannerSettings),
 }
 
 /// Keys every device table has, whatever its kind.
@@ -115,6 +141,35 @@ pub struct SimScannerSettings {
 
 fn default_rate() -> f64 {
     2.0
+}
+
+/// `sim-hid-scanner`: a simulated USB HID POS scanner for the demo. Codes are sent as HID POS
+/// reports; an AIM identifier at the start of a code (`]d2…`) travels in the report's
+/// symbology field, as a real HID POS scanner sends it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimHidScannerSettings {
+    /// Scans per second.
+    #[serde(default = "default_rate")]
+    pub rate_per_s: f64,
+    /// Codes to send in turn; empty: generated GS1 DataMatrix codes.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Stop after this many scans (default: never).
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+impl SimHidScannerSettings {
+    /// The same codes as a serial simulator with these settings sends.
+    pub fn as_serial(&self) -> SimScannerSettings {
+        SimScannerSettings {
+            rate_per_s: self.rate_per_s,
+            codes: self.codes.clone(),
+            count: self.count,
+            terminator: SimTerminator::default(),
+        }
+    }
 }
 
 /// Terminator of a simulated scanner.
@@ -316,15 +371,28 @@ fn parse_one(
         }
         DeviceKind::SimScanner => {
             let sim: SimScannerSettings = section(ctx, &label, next())?;
-            if !sim.rate_per_s.is_finite() || !(0.0..=10_000.0).contains(&sim.rate_per_s) {
-                return Err(ctx.error(
-                    table.get("rate_per_s").map(|v| v.span()),
-                    format!(
-                        "{label}: rate_per_s must be between 0 (as fast as possible) and 10000"
-                    ),
-                ));
-            }
+            check_rate(ctx, table, &label, sim.rate_per_s)?;
             DeviceSettings::SimScanner(sim)
+        }
+        DeviceKind::SimHidScanner => {
+            let sim: SimHidScannerSettings = section(ctx, &label, next())?;
+            check_rate(ctx, table, &label, sim.rate_per_s)?;
+            DeviceSettings::SimHidScanner(sim)
+        }
+        DeviceKind::HidScanner => {
+            let hid: HidScannerSettings = section(ctx, &label, next())?;
+            check_max_len(ctx, table, &label, hid.max_frame_len)?;
+            DeviceSettings::HidScanner(hid)
+        }
+        DeviceKind::KeyboardScanner => {
+            let mut kbd: KeyboardScannerSettings = section(ctx, &label, next())?;
+            check_max_len(ctx, table, &label, kbd.max_frame_len)?;
+            kbd.path = ctx
+                .path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(&kbd.path);
+            DeviceSettings::KeyboardScanner(kbd)
         }
     };
     Ok(DeviceConfig {
@@ -334,6 +402,36 @@ fn parse_one(
         context,
         settings,
     })
+}
+
+fn check_rate(
+    ctx: &Ctx<'_>,
+    table: &DeTable<'_>,
+    label: &str,
+    rate: f64,
+) -> Result<(), ConfigError> {
+    if !rate.is_finite() || !(0.0..=10_000.0).contains(&rate) {
+        return Err(ctx.error(
+            table.get("rate_per_s").map(|v| v.span()),
+            format!("{label}: rate_per_s must be between 0 (as fast as possible) and 10000"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_max_len(
+    ctx: &Ctx<'_>,
+    table: &DeTable<'_>,
+    label: &str,
+    max: usize,
+) -> Result<(), ConfigError> {
+    if !(16..=1 << 20).contains(&max) {
+        return Err(ctx.error(
+            table.get("max_frame_len").map(|v| v.span()),
+            format!("{label}: max_frame_len must be between 16 and 1048576 bytes"),
+        ));
+    }
+    Ok(())
 }
 
 fn section<T: DeserializeOwned>(

@@ -20,7 +20,8 @@ use toml::Spanned;
 
 pub use capture::{CaptureSettings, OnReject};
 pub use devices::{
-    DeviceConfig, DeviceKind, DeviceSettings, SimCodeSource, SimScannerSettings, SimTerminator,
+    DeviceConfig, DeviceKind, DeviceSettings, SimCodeSource, SimHidScannerSettings,
+    SimScannerSettings, SimTerminator,
 };
 pub use error::{ConfigError, line_column};
 pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};

@@ -49,6 +49,22 @@ struct Station {
     capture: CaptureSettings,
     /// Contents read so far in an open packing session (aggregation / association).
     session: Vec<Mapped>,
+    /// The previous read's payload and time, for `dedupe_ms`.
+    last: Option<(bytes::Bytes, Instant)>,
+}
+
+impl Station {
+    /// Whether `read` repeats the previous read within `dedupe_ms` (the window slides: an
+    /// item held in front of a presentation scanner is one read however long it stays).
+    fn is_repeat(&mut self, read: &RawRead) -> bool {
+        let window = std::time::Duration::from_millis(self.capture.dedupe_ms);
+        let repeat = !window.is_zero()
+            && self.last.as_ref().is_some_and(|(payload, at)| {
+                *payload == read.payload && read.mono.saturating_duration_since(*at) < window
+            });
+        self.last = Some((read.payload.clone(), read.mono));
+        repeat
+    }
 }
 
 /// The capture pipeline.
@@ -83,6 +99,7 @@ impl Pipeline {
                         status,
                         capture,
                         session: Vec::new(),
+                        last: None,
                     },
                 ))
             })
@@ -111,6 +128,11 @@ impl Pipeline {
             match event {
                 DeviceEvent::Read(read) => {
                     device.read();
+                    if station.is_repeat(&read) {
+                        device.duplicate();
+                        tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");
+                        continue;
+                    }
                     let Some(event) = self.event_for(&read) else {
                         continue;
                     };
@@ -151,7 +173,16 @@ impl Pipeline {
             // Untrusted; replaced when the held read is released.
             self.clock.now()
         };
-        let verdict = verdict::judge(&read.payload, &station.capture);
+        // HID POS scanners send the AIM identifier beside the data, not in it.
+        let payload: std::borrow::Cow<'_, [u8]> = match &read.meta.symbology {
+            Some(aim) if !read.payload.starts_with(b"]") => {
+                let mut p = aim.as_bytes().to_vec();
+                p.extend_from_slice(&read.payload);
+                p.into()
+            }
+            _ => (&read.payload[..]).into(),
+        };
+        let verdict = verdict::judge(&payload, &station.capture);
         let id = match &verdict {
             Verdict::Reject { kind, error } => {
                 let refused = station.capture.on_reject == OnReject::Refuse;

@@ -45,6 +45,13 @@ impl Rig {
 
     /// Runs the pipeline over `reads` (device, payload), moving `clock` on 10 s after each.
     async fn scan(&self, clock: &Arc<TestClock>, reads: &[(&str, &str)]) {
+        let reads: Vec<(&str, &str, Option<&str>)> =
+            reads.iter().map(|(d, p)| (*d, *p, None)).collect();
+        self.scan_with(clock, &reads).await;
+    }
+
+    /// As [`scan`](Self::scan), with an out-of-band symbology (HID POS) per read.
+    async fn scan_with(&self, clock: &Arc<TestClock>, reads: &[(&str, &str, Option<&str>)]) {
         let registry = DeviceRegistry::new(&self.config);
         let contexts = ContextRegistry::load(&self.config, Some(self.store.clone()));
         let pipeline = Pipeline::new(
@@ -57,13 +64,16 @@ impl Rig {
         );
         let (tx, rx) = mpsc::channel(16);
         let run = tokio::spawn(pipeline.run(rx));
-        for (device, payload) in reads {
+        for (device, payload, symbology) in reads {
             tx.send(DeviceEvent::Read(RawRead {
                 device: Arc::from(*device),
                 at: SystemTime::try_from(clock.now()).unwrap(),
                 mono: Instant::now(),
                 payload: payload.as_bytes().to_vec().into(),
-                meta: ReadMeta::default(),
+                meta: ReadMeta {
+                    symbology: symbology.map(str::to_string),
+                    ..ReadMeta::default()
+                },
             }))
             .await
             .unwrap();
@@ -234,6 +244,77 @@ async fn a_packing_session_becomes_one_aggregation_event() {
     assert_eq!(
         e["eventTime"], "2026-11-26T08:00:30.000Z",
         "the closing read's time"
+    );
+    rig.close().await;
+}
+
+#[tokio::test]
+async fn double_scans_within_the_window_are_one_read() {
+    let rig = Rig::new(
+        "[[devices]]\nid = \"s1\"\nkind = \"sim-scanner\"\ndedupe_ms = 1000\n\
+         [[devices]]\nid = \"s2\"\nkind = \"sim-scanner\"\n",
+    );
+    let clock = Arc::new(TestClock::new(
+        "2026-11-26T08:00:00Z".parse().unwrap(),
+        true,
+        "b",
+    ));
+    let a = "(01)80614141123458(21)1";
+    let b = "(01)80614141123458(21)2";
+    // Reads come 20 ms apart: s1 drops its repeats, s2 (no window) keeps every read.
+    rig.scan(
+        &clock,
+        &[
+            ("s1", a),
+            ("s1", a),
+            ("s1", b),
+            ("s1", a),
+            ("s2", a),
+            ("s2", a),
+        ],
+    )
+    .await;
+    let raw: Vec<(String, String)> = rig
+        .events()
+        .iter()
+        .map(|e| {
+            (
+                e["tg:deviceId"].as_str().unwrap().to_string(),
+                e["tg:rawData"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let s1: Vec<&str> = raw
+        .iter()
+        .filter(|(d, _)| d == "s1")
+        .map(|(_, r)| r.as_str())
+        .collect();
+    assert_eq!(s1, [a, b, a]);
+    assert_eq!(raw.iter().filter(|(d, _)| d == "s2").count(), 2);
+    rig.close().await;
+}
+
+#[tokio::test]
+async fn hid_pos_symbology_beside_the_data_decodes_as_in_band() {
+    let rig = Rig::new("[[devices]]\nid = \"hid\"\nkind = \"sim-scanner\"\naccept = [\"gs1\"]\n");
+    let clock = Arc::new(TestClock::new(
+        "2026-11-26T08:00:00Z".parse().unwrap(),
+        true,
+        "b",
+    ));
+    // GS1 data with no brackets and no leading GS: only the ]d2 beside it says it is GS1.
+    rig.scan_with(&clock, &[("hid", "018061414112345821777", Some("]d2"))])
+        .await;
+    let events = rig.events();
+    assert_eq!(events.len(), 1, "accepted as GS1");
+    assert_eq!(
+        events[0]["epcList"][0],
+        "urn:epc:id:sgtin:0614141.812345.777"
+    );
+    assert_eq!(events[0]["tg:symbology"], "]d2");
+    assert_eq!(
+        events[0]["tg:rawData"], "018061414112345821777",
+        "the data as read"
     );
     rig.close().await;
 }

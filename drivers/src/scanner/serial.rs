@@ -1,20 +1,10 @@
-//! Serial-mode barcode scanners (RS-232, USB CDC-ACM, USB-serial): open, frame, report, reconnect.
-//!
-//! Connection life cycle, one task per scanner:
-//!
-//! ```text
-//!              open ok                      read error / EOF (unplugged)
-//!  ┌────────────┐ ───────▶ ┌──────┐ ─────────────────────────────────▶ ┌──────┐
-//!  │ Connecting │          │  Up  │   frames ─▶ DeviceEvent::Read      │ Down │
-//!  └────────────┘ ◀─┐      └──────┘   bad frames ─▶ FrameError         └──────┘
-//!        │ open failed  └───────────── backoff elapsed (250 ms … 10 s, jittered) ◀──┘
-//!        └──────────────▶ Down
-//!  cancel (any state) ─▶ Stopped
-//! ```
-//!
-//! State changes are reported once per transition, so a scanner that stays unplugged for a day
-//! is one `Down` event, not one per retry.
+//! Serial-mode barcode scanners (RS-232, USB CDC-ACM, USB-serial): open the port, frame its
+//! bytes with [`FrameCodec`], hand frames over. The connection life cycle (connecting, up,
+//! down with backoff, stopped) is [`crate::lifecycle`]'s; an unplugged scanner is a read error
+//! or EOF on the port, reported down and reopened by the same path — stable
+//! `/dev/serial/by-id/…` names survive the replug.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::frame::{FrameCodec, FrameEnd, FrameItem, FrameSettings};
 use crate::backoff::Reconnect;
-use crate::read::{DeviceEvent, DeviceState, RawRead, ReadMeta};
+use crate::lifecycle::{self, Device, SessionEnd};
+use crate::read::{DeviceEvent, RawRead, ReadMeta};
 use crate::serial::SerialSettings;
 
 /// Everything a serial scanner needs: the line settings and the framing.
@@ -44,14 +35,6 @@ pub struct SerialScanner {
     device: Arc<str>,
     settings: SerialScannerSettings,
     reconnect: Reconnect,
-}
-
-/// Why a connected session ended.
-enum SessionEnd {
-    Cancelled,
-    /// The pipeline side of the channel is gone: the daemon is shutting down.
-    ChannelClosed,
-    Lost(String),
 }
 
 impl SerialScanner {
@@ -72,68 +55,39 @@ impl SerialScanner {
 
     /// Runs until `cancel` fires or the event channel closes, reconnecting whenever the port
     /// goes away. Never returns an error: every failure is reported as a state change.
-    pub async fn run(mut self, events: mpsc::Sender<DeviceEvent>, cancel: CancellationToken) {
-        let mut reported: Option<DeviceState> = None;
-        loop {
-            if reported != Some(DeviceState::Down) {
-                self.report(&events, &mut reported, DeviceState::Connecting, None)
-                    .await;
-            }
-            let detail = match self.settings.serial.open() {
-                Ok(port) => {
-                    tracing::info!(device = %self.device, port = %self.settings.serial.port, "scanner connected");
-                    self.report(&events, &mut reported, DeviceState::Up, None)
-                        .await;
-                    self.reconnect.reset();
-                    match self.read_frames(port, &events, &cancel).await {
-                        SessionEnd::Cancelled | SessionEnd::ChannelClosed => break,
-                        SessionEnd::Lost(why) => why,
-                    }
-                }
-                Err(e) => format!("cannot open {}: {e}", self.settings.serial.port),
-            };
-            if reported != Some(DeviceState::Down) {
-                tracing::warn!(device = %self.device, "scanner down: {detail}; retrying");
-            }
-            self.report(&events, &mut reported, DeviceState::Down, Some(detail))
-                .await;
-            tokio::select! {
-                _ = tokio::time::sleep(self.reconnect.next_delay()) => {}
-                _ = cancel.cancelled() => break,
-            }
-        }
-        // Best effort: the receiver may already be gone at shutdown.
-        let _ = events
-            .send(DeviceEvent::State {
-                device: self.device.clone(),
-                state: DeviceState::Stopped,
-                detail: None,
-            })
-            .await;
+    pub async fn run(self, events: mpsc::Sender<DeviceEvent>, cancel: CancellationToken) {
+        let port = SerialPortDevice {
+            id: self.device.clone(),
+            settings: self.settings,
+        };
+        lifecycle::run(self.device, port, self.reconnect, events, cancel).await;
+    }
+}
+
+/// The port side of a serial scanner.
+struct SerialPortDevice {
+    id: Arc<str>,
+    settings: SerialScannerSettings,
+}
+
+impl Device for SerialPortDevice {
+    type Conn = SerialStream;
+
+    fn open(&mut self) -> impl Future<Output = Result<SerialStream, String>> + Send {
+        let opened = self
+            .settings
+            .serial
+            .open()
+            .map_err(|e| format!("cannot open {}: {e}", self.settings.serial.port));
+        async move { opened }
     }
 
-    async fn report(
-        &self,
-        events: &mpsc::Sender<DeviceEvent>,
-        reported: &mut Option<DeviceState>,
-        state: DeviceState,
-        detail: Option<String>,
-    ) {
-        if *reported == Some(state) {
-            return;
-        }
-        *reported = Some(state);
-        let _ = events
-            .send(DeviceEvent::State {
-                device: self.device.clone(),
-                state,
-                detail,
-            })
-            .await;
+    fn describe(&self) -> String {
+        format!("port {}", self.settings.serial.port)
     }
 
-    async fn read_frames(
-        &self,
+    async fn session(
+        &mut self,
         port: SerialStream,
         events: &mpsc::Sender<DeviceEvent>,
         cancel: &CancellationToken,
@@ -142,11 +96,13 @@ impl SerialScanner {
             .then(|| Duration::from_millis(self.settings.frame.idle_ms.max(1)));
         let mut framed = FramedRead::new(port, FrameCodec::new(&self.settings.frame));
         loop {
-            let pending = !framed.read_buffer().is_empty();
+            // Without a terminator, reading is always bounded by the pause that ends a frame:
+            // FramedRead would otherwise wait for more bytes after the first chunk and never
+            // let the pause be seen. Cancelling `next` is safe: read bytes stay in its buffer.
             let next = async {
                 match idle {
-                    Some(idle) if pending => tokio::time::timeout(idle, framed.next()).await,
-                    _ => Ok(framed.next().await),
+                    Some(idle) => tokio::time::timeout(idle, framed.next()).await,
+                    None => Ok(framed.next().await),
                 }
             };
             let item = tokio::select! {
@@ -168,36 +124,40 @@ impl SerialScanner {
                     }
                 }
             };
-            if !self.forward(item, events).await {
+            let event = frame_event(
+                &self.id,
+                item,
+                self.settings.frame.max_frame_len,
+                ReadMeta::default(),
+            );
+            if events.send(event).await.is_err() {
                 return SessionEnd::ChannelClosed;
             }
         }
     }
+}
 
-    /// Sends one codec item on; false when the receiver is gone.
-    async fn forward(&self, item: FrameItem, events: &mpsc::Sender<DeviceEvent>) -> bool {
-        let max = self.settings.frame.max_frame_len;
-        let event = match item {
-            FrameItem::Data(payload) => DeviceEvent::Read(RawRead {
-                device: self.device.clone(),
-                at: SystemTime::now(),
-                mono: Instant::now(),
-                payload,
-                meta: ReadMeta::default(),
-            }),
-            FrameItem::Overlong { len } => DeviceEvent::FrameError {
-                device: self.device.clone(),
-                message: format!(
-                    "frame longer than max_frame_len = {max} bytes ({len} bytes without a terminator); \
-                     discarded up to the next terminator. Check the scanner's terminator setting \
-                     against frame_end, or raise max_frame_len"
-                ),
-            },
-            FrameItem::Incomplete { len } => DeviceEvent::FrameError {
-                device: self.device.clone(),
-                message: format!("incomplete frame of {len} bytes dropped when the port closed"),
-            },
-        };
-        events.send(event).await.is_ok()
+/// The event for one framed item of a scanner (shared by every scanner transport).
+pub fn frame_event(device: &Arc<str>, item: FrameItem, max: usize, meta: ReadMeta) -> DeviceEvent {
+    match item {
+        FrameItem::Data(payload) => DeviceEvent::Read(RawRead {
+            device: device.clone(),
+            at: SystemTime::now(),
+            mono: Instant::now(),
+            payload,
+            meta,
+        }),
+        FrameItem::Overlong { len } => DeviceEvent::FrameError {
+            device: device.clone(),
+            message: format!(
+                "frame longer than max_frame_len = {max} bytes ({len} bytes without a terminator); \
+                 discarded up to the next terminator. Check the scanner's terminator setting \
+                 against the device's frame end, or raise max_frame_len"
+            ),
+        },
+        FrameItem::Incomplete { len } => DeviceEvent::FrameError {
+            device: device.clone(),
+            message: format!("incomplete frame of {len} bytes dropped when the device went away"),
+        },
     }
 }

@@ -5,8 +5,12 @@
 //! path it runs against hardware. Simulators know bytes only; what codes they send is the
 //! caller's choice.
 
+pub mod hid;
+pub mod keyboard;
 pub mod pty;
 pub mod scanner;
 
+pub use hid::SimHidScanner;
+pub use keyboard::SimKeyboardScanner;
 pub use pty::VirtualSerialPort;
 pub use scanner::{ScannerSim, SimFrame};

@@ -32,6 +32,14 @@ pub struct ScannerSim {
     pub suffix: Vec<u8>,
     /// Pause between scans; `None` writes as fast as the line accepts.
     pub interval: Option<Duration>,
+    /// AIM symbology identifier sent before each code (`]C1`, `]d2` …), as a scanner with
+    /// "transmit AIM ID" on does; `None` sends codes as given.
+    pub aim: Option<String>,
+    /// Write each scan in pieces of this many bytes with this pause between them, as a slow
+    /// UART or a USB endpoint splitting packets does; `None` writes each scan at once.
+    pub split: Option<(usize, Duration)>,
+    /// Line noise sent before each scan (a stray NUL, power-on garbage).
+    pub noise: Vec<u8>,
 }
 
 impl Default for ScannerSim {
@@ -42,6 +50,9 @@ impl Default for ScannerSim {
             prefix: Vec::new(),
             suffix: Vec::new(),
             interval: None,
+            aim: None,
+            split: None,
+            noise: Vec::new(),
         }
     }
 }
@@ -57,22 +68,53 @@ impl ScannerSim {
     /// The bytes on the wire for one scan.
     pub fn wire_bytes(&self, frame: &SimFrame) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            self.prefix.len() + frame.0.len() + self.suffix.len() + self.terminator.len(),
+            self.noise.len()
+                + self.prefix.len()
+                + frame.0.len()
+                + self.suffix.len()
+                + self.terminator.len()
+                + 3,
         );
+        out.extend_from_slice(&self.noise);
         out.extend_from_slice(&self.prefix);
+        if let Some(aim) = &self.aim {
+            out.extend_from_slice(aim.as_bytes());
+        }
         out.extend_from_slice(&frame.0);
         out.extend_from_slice(&self.suffix);
         out.extend_from_slice(&self.terminator);
         out
     }
 
-    /// Sends one scan in a single write, as a scanner's UART or USB endpoint does.
+    /// Sends one scan: in a single write, as a scanner's UART or USB endpoint usually does, or
+    /// in pieces with [`split`](Self::split).
     pub async fn send<W: AsyncWrite + Unpin>(
         &self,
         line: &mut W,
         frame: &SimFrame,
     ) -> io::Result<()> {
-        line.write_all(&self.wire_bytes(frame)).await?;
+        let bytes = self.wire_bytes(frame);
+        match self.split {
+            None => {
+                line.write_all(&bytes).await?;
+                line.flush().await
+            }
+            Some((size, gap)) => {
+                for (i, piece) in bytes.chunks(size.max(1)).enumerate() {
+                    if i > 0 {
+                        tokio::time::sleep(gap).await;
+                    }
+                    line.write_all(piece).await?;
+                    line.flush().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes raw bytes on the line (several frames at once, noise, a frame without end).
+    pub async fn send_raw<W: AsyncWrite + Unpin>(line: &mut W, bytes: &[u8]) -> io::Result<()> {
+        line.write_all(bytes).await?;
         line.flush().await
     }
 
@@ -125,6 +167,16 @@ mod tests {
         assert_eq!(
             sim.wire_bytes(&SimFrame::new(&b"]C1\x1d01"[..])),
             b"\x02]C1\x1d01\x03\r\n".to_vec()
+        );
+        let sim = ScannerSim {
+            aim: Some("]d2".into()),
+            noise: vec![0x00],
+            terminator: b"\r".to_vec(),
+            ..ScannerSim::default()
+        };
+        assert_eq!(
+            sim.wire_bytes(&SimFrame::new(&b"0109506000134352"[..])),
+            b"\x00]d20109506000134352\r".to_vec()
         );
     }
 }

@@ -1,0 +1,139 @@
+//! The connection life cycle every driver shares: open, run a session, and on any failure
+//! report the device down, wait (backoff with jitter) and open again — until cancelled. A
+//! device that goes away (unplugged, powered off, cable cut) is a normal event: its driver
+//! says so once and keeps trying; other devices and the daemon carry on.
+//!
+//! ```text
+//!              open ok                      session lost (read error, EOF, unplugged)
+//!  ┌────────────┐ ───────▶ ┌──────┐ ─────────────────────────────────▶ ┌──────┐
+//!  │ Connecting │          │  Up  │   session: reads ─▶ DeviceEvent    │ Down │
+//!  └────────────┘ ◀─┐      └──────┘                                    └──────┘
+//!        │ open failed  └───────────── backoff elapsed (jittered, capped) ◀──┘
+//!        └──────────────▶ Down
+//!  cancel (any state) ─▶ Stopped
+//! ```
+//!
+//! State changes are reported once per transition, so a device that stays unplugged for a day
+//! is one `Down` event, not one per retry.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Reconnect;
+use crate::read::{DeviceEvent, DeviceState};
+
+/// How a connected session ended.
+#[derive(Debug)]
+pub enum SessionEnd {
+    /// Cancelled: the daemon is stopping.
+    Cancelled,
+    /// The pipeline side of the channel is gone: the daemon is shutting down.
+    ChannelClosed,
+    /// The device went away; why, in words for status and logs.
+    Lost(String),
+}
+
+/// A device a driver connects to and reads from.
+pub trait Device: Send {
+    /// An open connection.
+    type Conn: Send;
+
+    /// Opens the device; the error says what failed, naming the port or device.
+    fn open(&mut self) -> impl Future<Output = Result<Self::Conn, String>> + Send;
+
+    /// Reads from an open connection until it fails or `cancel` fires.
+    fn session(
+        &mut self,
+        conn: Self::Conn,
+        events: &mpsc::Sender<DeviceEvent>,
+        cancel: &CancellationToken,
+    ) -> impl Future<Output = SessionEnd> + Send;
+
+    /// What to call the device in logs (`port /dev/ttyACM0`, `HID 0c2e:0b61`).
+    fn describe(&self) -> String;
+}
+
+/// Runs `device`'s life cycle for `id` until `cancel` fires or the channel closes.
+pub async fn run<D: Device>(
+    id: Arc<str>,
+    mut device: D,
+    mut reconnect: Reconnect,
+    events: mpsc::Sender<DeviceEvent>,
+    cancel: CancellationToken,
+) {
+    let mut states = StateReporter::new(id.clone(), events.clone());
+    loop {
+        if !states.is(DeviceState::Down) {
+            states.set(DeviceState::Connecting, None).await;
+        }
+        let detail = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            opened = device.open() => match opened {
+                Ok(conn) => {
+                    tracing::info!(device = %id, on = %device.describe(), "device connected");
+                    states.set(DeviceState::Up, None).await;
+                    reconnect.reset();
+                    match device.session(conn, &events, &cancel).await {
+                        SessionEnd::Cancelled | SessionEnd::ChannelClosed => break,
+                        SessionEnd::Lost(why) => why,
+                    }
+                }
+                Err(why) => why,
+            },
+        };
+        if !states.is(DeviceState::Down) {
+            tracing::warn!(device = %id, "device down: {detail}; retrying");
+        }
+        states.set(DeviceState::Down, Some(detail)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(reconnect.next_delay()) => {}
+            _ = cancel.cancelled() => break,
+        }
+    }
+    states.set(DeviceState::Stopped, None).await;
+}
+
+/// Sends a device's state changes, once per transition.
+#[derive(Debug)]
+pub struct StateReporter {
+    device: Arc<str>,
+    events: mpsc::Sender<DeviceEvent>,
+    reported: Option<DeviceState>,
+}
+
+impl StateReporter {
+    /// A reporter for `device`.
+    pub fn new(device: Arc<str>, events: mpsc::Sender<DeviceEvent>) -> Self {
+        StateReporter {
+            device,
+            events,
+            reported: None,
+        }
+    }
+
+    /// Whether `state` is the last one reported.
+    pub fn is(&self, state: DeviceState) -> bool {
+        self.reported == Some(state)
+    }
+
+    /// Reports `state` unless it is already the current one. Best effort: at shutdown the
+    /// receiver may be gone.
+    pub async fn set(&mut self, state: DeviceState, detail: Option<String>) {
+        if self.is(state) {
+            return;
+        }
+        self.reported = Some(state);
+        let _ = self
+            .events
+            .send(DeviceEvent::State {
+                device: self.device.clone(),
+                state,
+                detail,
+            })
+            .await;
+    }
+}
