@@ -61,11 +61,16 @@ async fn context_changes_by_command_apply_at_once_and_persist() {
     let config = TestConfig::new(broker.port, "", &devices);
     let mut sub = Subscriber::connect(
         broker.port,
-        &["tracegate/gw-test/events", "tracegate/gw-test/reply/+"],
+        &[
+            "tracegate/gw-test/events",
+            "tracegate/gw-test/reply/+",
+            "tracegate/gw-test/status",
+        ],
     )
     .await;
     let mut daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
+    sub.wait_online(daemon.pid()).await;
 
     scan(&mut pty, "]d20109506000134352211").await;
     assert_eq!(
@@ -123,6 +128,7 @@ async fn context_changes_by_command_apply_at_once_and_persist() {
     assert!(daemon.terminate().success());
     let mut daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
+    sub.wait_online(daemon.pid()).await;
     let reply = command(&mut sub, "c4", json!({"device": "door"})).await;
     assert_eq!(
         reply["result"]["context"]["biz_step"], "shipping",

@@ -1,13 +1,15 @@
 //! `tracegate decode` as a user meets it: the exact JSON line format, stdin with GS bytes kept,
 //! exit code 0 when inputs are invalid and 2 on misuse.
 
+mod support;
+
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{Value, json};
 
 fn decode(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracegate"))
+    let mut child = support::tracegate_command()
         .arg("decode")
         .args(args)
         .stdin(Stdio::piped())

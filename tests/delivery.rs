@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Broker, Daemon, Received, Subscriber, TestConfig, serial_scanner};
+use support::{Broker, Daemon, Proxy, Received, Subscriber, TestConfig, serial_scanner};
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
 
@@ -45,12 +45,8 @@ async fn ten_thousand_scans_arrive_in_order_none_missing() {
     })
     .await;
     assert_eq!(got.first_arrivals(), codes, "every scan, in scan order");
-    // Batching: far fewer messages than events.
-    assert!(
-        got.documents < SCANS / 5,
-        "{} documents for {SCANS} events",
-        got.documents
-    );
+    // How many events share a message here depends on how fast the broker acknowledges
+    // relative to the scan rate; batching itself is asserted exactly below.
 
     // Everything acknowledged is marked delivered in the outbox.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -76,4 +72,52 @@ async fn ten_thousand_scans_arrive_in_order_none_missing() {
     })
     .await;
     assert_eq!(got.statuses.last().unwrap()["reason"], "shutdown");
+}
+
+/// A backlog — 1,000 scans captured while the uplink is cut — goes out in full batches of
+/// `mqtt.batch_max_events` (200 by default), not one message per event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_goes_out_in_full_batches() {
+    const BACKLOG: usize = 1000;
+    let broker = Broker::start();
+    let proxy = Proxy::start(broker.port).await;
+    proxy.cut();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = TestConfig::new(proxy.port, "", &serial_scanner("scanner-1", pty.path()));
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/events"]).await;
+    let daemon = Daemon::start(&config.path);
+    daemon.wait_devices_up().await;
+
+    let codes: Vec<String> = (0..BACKLOG)
+        .map(|n| format!("]d20109506000134352218{n:06}"))
+        .collect();
+    ScannerSim::default()
+        .run(
+            pty.master(),
+            codes.iter().map(|c| SimFrame::new(c.as_bytes())),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = daemon.status().await.unwrap();
+        if status["queue"]["undelivered"] == BACKLOG as u64 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backlog not committed: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    proxy.restore();
+    let mut got = Received::default();
+    got.collect_until(&mut sub, Duration::from_secs(60), |r| {
+        r.first_arrivals().len() >= BACKLOG
+    })
+    .await;
+    assert_eq!(got.first_arrivals(), codes);
+    assert_eq!(got.batch_sizes, vec![200; BACKLOG / 200]);
 }

@@ -1,12 +1,14 @@
 //! `tracegate epcis hash` reproduces the expected hash files published with the reference
 //! implementation of the CBV 2.0 event hash, byte for byte, for every example document.
 
+mod support;
+
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn hash(input: &[u8], args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracegate"))
+    let mut child = support::tracegate_command()
         .args(["epcis", "hash"])
         .args(args)
         .stdin(Stdio::piped())

@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
 
 fn hash_ids(document: &[u8]) -> Vec<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracegate"))
+    let mut child = support::tracegate_command()
         .args(["epcis", "hash"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

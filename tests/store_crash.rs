@@ -5,11 +5,14 @@
 //! The writer is this same test binary re-run as a child (selected by an environment
 //! variable), printing each acknowledged seq on stdout.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::target_command;
 use tracegate::config::{StoreConfig, WhenFull};
 use tracegate::store::{AppendOutcome, NewEvent, OutboxReader, Store};
 
@@ -71,7 +74,7 @@ fn kill_minus_nine_at_any_instant_loses_no_acknowledged_commit() {
     let path = dir.path().join("outbox.db");
     let mut acknowledged: Vec<i64> = Vec::new();
     for round in 0..8u64 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut child = target_command(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "child_writer",

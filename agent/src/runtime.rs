@@ -1,8 +1,9 @@
 //! The daemon: start every part, run until told to stop, stop them in the order that keeps
 //! the durability contract.
 //!
-//! Start: outbox (lock, open, migrate) → control socket → pipeline → devices → uplink.
-//! Stop: devices (no new reads) → pipeline drains (every read has its commit outcome) →
+//! Start: outbox (lock, open, migrate) → control socket → pipeline → devices → uplink →
+//! systemd READY=1 once every device has been tried, then the watchdog ([`crate::systemd`]).
+//! Stop: STOPPING=1, watchdog → devices (no new reads) → pipeline drains (every read has its commit outcome) →
 //! outbox flush → uplink goodbye (in-flight acks, status offline, DISCONNECT) → outbox close
 //! (final commit, WAL checkpoint) → control socket removed.
 
@@ -21,10 +22,12 @@ use crate::control::ControlServer;
 use crate::devices;
 use crate::event::build::EventBuilder;
 use crate::event::ids::IdMapper;
+use crate::health;
 use crate::pipeline::Pipeline;
 use crate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
 use crate::store::Store;
 use crate::sync::Sync;
+use crate::systemd;
 
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -60,6 +63,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
     let contexts = ContextRegistry::load(&config, Some(store.clone()));
     let (device_tx, device_rx) = mpsc::channel(1024);
+    let (pipeline_probe, pipeline_responder) = health::probe("capture pipeline");
     let pipeline = tokio::spawn(
         Pipeline::new(
             &config,
@@ -69,6 +73,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             builder.clone(),
             clock.clone(),
         )
+        .with_probe(pipeline_responder)
         .run(device_rx),
     );
     let release_cancel = CancellationToken::new();
@@ -118,8 +123,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
         "tracegate running"
     );
+    let supervisor_cancel = CancellationToken::new();
+    let supervisor = tokio::spawn(supervise(
+        registry.clone(),
+        store.clone(),
+        status.clone(),
+        vec![
+            systemd::Vital::probe(pipeline_probe),
+            systemd::Vital::store(store.clone()),
+        ],
+        supervisor_cancel.clone(),
+    ));
+
     shutdown.cancelled().await;
     tracing::info!("shutting down");
+    systemd::notify(&[sd_notify::NotifyState::Stopping]);
+    // The watchdog stops first: the loops it probes are about to stop on purpose.
+    supervisor_cancel.cancel();
+    let _ = supervisor.await;
 
     device_cancel.cancel();
     while device_tasks.join_next().await.is_some() {}
@@ -142,6 +163,48 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let _ = control_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tells systemd (when it started us) that the daemon is ready once the devices have been
+/// tried, then serves the watchdog and the status line until `cancel`.
+async fn supervise(
+    devices: DeviceRegistry,
+    store: Store,
+    status: Arc<StatusCollector>,
+    vitals: Vec<systemd::Vital>,
+    cancel: CancellationToken,
+) {
+    use sd_notify::NotifyState;
+    if !systemd::managed() {
+        return;
+    }
+    tokio::select! {
+        _ = cancel.cancelled() => return,
+        _ = systemd::devices_settled(&devices, systemd::READY_WAIT) => {}
+    }
+    let line = || systemd::status_line(&devices, &store, status.broker().is_connected());
+    systemd::notify(&[NotifyState::Ready, NotifyState::Status(&line())]);
+    let watchdog = systemd::watchdog_period();
+    match watchdog {
+        Some(period) => tracing::info!("systemd watchdog on: pinging every {:?}", period / 2),
+        None => tracing::debug!("no systemd watchdog requested (WatchdogSec=)"),
+    }
+    systemd::watchdog(
+        vitals,
+        systemd::round_period(watchdog),
+        cancel,
+        |round| match round {
+            systemd::Round::Alive if watchdog.is_some() => {
+                systemd::notify(&[NotifyState::Watchdog, NotifyState::Status(&line())])
+            }
+            systemd::Round::Alive => systemd::notify(&[NotifyState::Status(&line())]),
+            systemd::Round::Stalled(loops) => systemd::notify(&[NotifyState::Status(&format!(
+                "STALLED: {} not answering",
+                loops.join(", ")
+            ))]),
+        },
+    )
+    .await;
 }
 
 /// The event builder `[identifiers]` and `[gateway] time_zone` ask for.

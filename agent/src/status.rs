@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tracegate_drivers::DeviceState;
 
 use crate::config::{Config, DeviceKind};
+use crate::latency::LatencySnapshot;
 use crate::store::{OutboxReader, Store};
 
 /// Broker connection figures, updated by the sync task.
@@ -21,6 +22,7 @@ pub struct BrokerStatus {
     events_published_total: AtomicU64,
     events_acked_total: AtomicU64,
     last_error: Mutex<Option<String>>,
+    publish_rate: RateWindow,
 }
 
 impl BrokerStatus {
@@ -66,6 +68,8 @@ impl BrokerStatus {
 
     fn report(&self, host: &str, port: u16) -> BrokerReport {
         let connected = self.is_connected();
+        let connects_total = self.connects_total.load(Ordering::Relaxed);
+        let published = self.events_published_total.load(Ordering::Relaxed);
         BrokerReport {
             connected,
             host: host.to_string(),
@@ -74,8 +78,10 @@ impl BrokerStatus {
                 .then(|| ms_to_rfc3339(self.connected_since_ms.load(Ordering::Relaxed)))
                 .flatten(),
             last_ack_at: ms_to_rfc3339(self.last_ack_ms.load(Ordering::Relaxed)),
-            connects_total: self.connects_total.load(Ordering::Relaxed),
-            events_published_total: self.events_published_total.load(Ordering::Relaxed),
+            connects_total,
+            reconnects_total: connects_total.saturating_sub(1),
+            events_published_total: published,
+            publish_rate_per_s: self.publish_rate.rate(published),
             events_acked_total: self.events_acked_total.load(Ordering::Relaxed),
             last_error: self
                 .last_error
@@ -246,6 +252,9 @@ pub struct DaemonReport {
     pub started_at: Option<String>,
     /// Seconds since start.
     pub uptime_s: Option<u64>,
+    /// Resident memory (RSS), bytes.
+    #[serde(default)]
+    pub rss_bytes: Option<u64>,
 }
 
 /// The outbox.
@@ -278,6 +287,12 @@ pub struct QueueReport {
     pub when_full: String,
     /// The latest append found the outbox full.
     pub full: bool,
+    /// Transactions committed since start.
+    #[serde(default)]
+    pub commits_total: u64,
+    /// How long transactions took, since start (absent when the daemon is not running).
+    #[serde(default)]
+    pub commit_latency: Option<LatencySnapshot>,
 }
 
 /// The uplink.
@@ -295,6 +310,12 @@ pub struct BrokerReport {
     pub last_ack_at: Option<String>,
     /// Sessions established since start.
     pub connects_total: u64,
+    /// Sessions established after the first: how often the uplink came back.
+    #[serde(default)]
+    pub reconnects_total: u64,
+    /// Events handed to the client per second, averaged over the last minute or so.
+    #[serde(default)]
+    pub publish_rate_per_s: f64,
     /// Events handed to the client since start (resends included).
     pub events_published_total: u64,
     /// Events acknowledged since start.
@@ -385,6 +406,7 @@ impl StatusCollector {
                 pid: Some(std::process::id()),
                 started_at: Some(format!("{:.3}", self.started)),
                 uptime_s: Some(now.duration_since(self.started).as_secs().max(0) as u64),
+                rss_bytes: resident_bytes(),
             },
             queue: QueueReport {
                 undelivered: stats.undelivered,
@@ -400,6 +422,8 @@ impl StatusCollector {
                 max_bytes: limits.max_bytes,
                 when_full: limits.when_full.as_str().to_string(),
                 full: stats.full,
+                commits_total: stats.commits_total,
+                commit_latency: Some(self.store.commit_latency().snapshot()),
             },
             broker: self.broker.report(&self.host, self.port),
             devices: self.devices.iter().map(|d| d.report()).collect(),
@@ -417,6 +441,51 @@ impl StatusCollector {
         let oldest = reader.oldest_undelivered_ms().unwrap_or(None);
         let bytes = reader.db_bytes().unwrap_or(0);
         (oldest, bytes)
+    }
+}
+
+/// This process's resident set size, from `VmRSS` in /proc/self/status (Linux; kB there).
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A per-second rate of a growing total over roughly the last minute, from samples taken
+/// when a report is made (at least one second apart).
+#[derive(Debug, Default)]
+struct RateWindow {
+    samples: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
+}
+
+impl RateWindow {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn rate(&self, total: u64) -> f64 {
+        let now = std::time::Instant::now();
+        let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        if samples
+            .back()
+            .is_none_or(|(at, _)| now.duration_since(*at) >= std::time::Duration::from_secs(1))
+        {
+            samples.push_back((now, total));
+        }
+        while samples.len() > 2
+            && samples
+                .get(1)
+                .is_some_and(|(at, _)| now.duration_since(*at) >= Self::WINDOW)
+        {
+            samples.pop_front();
+        }
+        let Some(&(since, base)) = samples.front() else {
+            return 0.0;
+        };
+        let elapsed = now.duration_since(since).as_secs_f64();
+        if elapsed < 1.0 {
+            return 0.0;
+        }
+        total.saturating_sub(base) as f64 / elapsed
     }
 }
 
@@ -441,6 +510,7 @@ pub fn offline_report(
             pid: None,
             started_at: None,
             uptime_s: None,
+            rss_bytes: None,
         },
         queue: QueueReport {
             undelivered: counts.undelivered,
@@ -456,6 +526,8 @@ pub fn offline_report(
             max_bytes: config.store.max_bytes.as_u64(),
             when_full: config.store.when_full.as_str().to_string(),
             full: false,
+            commits_total: 0,
+            commit_latency: None,
         },
         broker: BrokerStatus::default().report(&config.mqtt.host, config.mqtt.port),
         devices: config

@@ -12,9 +12,35 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-/// A free TCP port on 127.0.0.1 (free when asked; tests bind it right away).
 pub mod epcis_schema;
 
+/// A command that runs `program`, a binary built for the test target, through the runner
+/// in `TRACEGATE_TEST_RUNNER` when one is set (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`
+/// when the tests themselves run under qemu-user: there is no binfmt_misc to start a foreign
+/// binary directly). `scripts/test-cross` sets it.
+pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match std::env::var("TRACEGATE_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut words = runner.split_whitespace();
+            let mut command = Command::new(words.next().expect("non-empty runner"));
+            command.args(words).arg(program);
+            command
+        }
+        _ => Command::new(program),
+    }
+}
+
+/// A command running the `tracegate` binary under test: the one cargo built for this test
+/// run, or the one `TRACEGATE_TEST_BINARY` names — `scripts/test-cross` points it at the
+/// release binary that is packaged, so the binary that ships is the binary that was tested.
+pub fn tracegate_command() -> Command {
+    match std::env::var_os("TRACEGATE_TEST_BINARY") {
+        Some(binary) if !binary.is_empty() => target_command(binary),
+        _ => target_command(env!("CARGO_BIN_EXE_tracegate")),
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; tests bind it right away).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -228,6 +254,25 @@ impl Subscriber {
             .unwrap();
     }
 
+    /// Waits for the retained status of the daemon with process id `pid` saying online. The
+    /// daemon subscribes to its command topic before it publishes that status, so from then
+    /// on a command reaches it: this is what a platform waits for before sending one.
+    /// Other messages read meanwhile are dropped. Needs a subscription to the status topic.
+    pub async fn wait_online(&mut self, pid: u32) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some((topic, payload)) = self.next(Duration::from_millis(200)).await
+                && topic.ends_with("/status")
+                && let Ok(status) = serde_json::from_slice::<Value>(&payload)
+                && status["online"] == true
+                && status["daemon"]["pid"] == pid
+            {
+                return;
+            }
+        }
+        panic!("no online status from the daemon with pid {pid} in 30 s");
+    }
+
     /// The next message, or `None` after `timeout` without one.
     pub async fn next(&mut self, timeout: Duration) -> Option<(String, Vec<u8>)> {
         tokio::time::timeout(timeout, self.rx.recv())
@@ -249,6 +294,8 @@ pub struct Received {
     pub events: Vec<Value>,
     pub statuses: Vec<Value>,
     pub documents: usize,
+    /// Events per document, in arrival order.
+    pub batch_sizes: Vec<usize>,
 }
 
 impl Received {
@@ -260,14 +307,10 @@ impl Received {
                 doc["type"], "EPCISDocument",
                 "events topic carries EPCIS documents"
             );
+            let list = doc["epcisBody"]["eventList"].as_array().expect("eventList");
             self.documents += 1;
-            self.events.extend(
-                doc["epcisBody"]["eventList"]
-                    .as_array()
-                    .expect("eventList")
-                    .iter()
-                    .cloned(),
-            );
+            self.batch_sizes.push(list.len());
+            self.events.extend(list.iter().cloned());
         } else if topic.ends_with("/status") {
             self.statuses.push(doc);
         }
@@ -354,11 +397,18 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `tracegate run --config config`.
     pub fn start(config: &Path) -> Daemon {
+        Daemon::start_with_env(config, &[])
+    }
+
+    /// Starts `tracegate run --config config` with extra environment variables (as systemd
+    /// sets `NOTIFY_SOCKET` and `WATCHDOG_USEC`).
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let log = config.with_extension(format!("log.{}", free_port()));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tracegate"))
+        let child = tracegate_command()
             .args(["run", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .env("TRACEGATE_LOG", "debug,rumqttc=info")
             .stdout(Stdio::null())
             .stderr(file)
@@ -380,6 +430,11 @@ impl Daemon {
         )
         .await
         .ok()
+    }
+
+    /// The daemon's process id (that of its runner, which is the same process, under qemu).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// Waits until the daemon answers and every device is up.
@@ -437,7 +492,7 @@ impl Drop for Daemon {
 
 /// Runs `tracegate` with `args` and returns (exit code, stdout, stderr).
 pub fn tracegate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracegate"))
+    let out = tracegate_command()
         .args(args)
         .output()
         .expect("run tracegate");

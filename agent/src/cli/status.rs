@@ -35,9 +35,14 @@ pub fn render(report: &StatusReport) -> String {
     let mut out = String::new();
     let daemon = if report.daemon.running {
         format!(
-            "daemon running (pid {}, up {})",
+            "daemon running (pid {}, up {}{})",
             report.daemon.pid.unwrap_or(0),
-            duration(report.daemon.uptime_s.unwrap_or(0))
+            duration(report.daemon.uptime_s.unwrap_or(0)),
+            report
+                .daemon
+                .rss_bytes
+                .map(|b| format!(", RSS {}", bytesize::ByteSize::b(b).display().iec()))
+                .unwrap_or_default()
         )
     } else {
         "daemon NOT running (figures from the outbox file)".to_string()
@@ -68,7 +73,15 @@ pub fn render(report: &StatusReport) -> String {
         .map(ago)
         .map(|a| format!(" · last ack {a}"))
         .unwrap_or_default();
-    out.push_str(&format!("broker   {broker}{ack}\n"));
+    let traffic = if report.daemon.running {
+        format!(
+            " · {:.1} events/s · {} acked · {} reconnects",
+            b.publish_rate_per_s, b.events_acked_total, b.reconnects_total
+        )
+    } else {
+        String::new()
+    };
+    out.push_str(&format!("broker   {broker}{ack}{traffic}\n"));
     let q = &report.queue;
     let oldest = q
         .oldest_undelivered_age_s
@@ -87,6 +100,14 @@ pub fn render(report: &StatusReport) -> String {
             String::new()
         }
     ));
+    if let Some(latency) = q.commit_latency.as_ref().filter(|l| l.count > 0) {
+        out.push_str(&format!(
+            "commits  {} · p50 {:.2} ms · p99 {:.2} ms\n",
+            latency.count,
+            latency.p50_ms.unwrap_or(0.0),
+            latency.p99_ms.unwrap_or(0.0)
+        ));
+    }
     out.push_str("devices\n");
     if report.devices.is_empty() {
         out.push_str("  (none configured)\n");

@@ -32,9 +32,18 @@ use crate::event::build::{EventBuilder, Outcome};
 use crate::event::context::EventKind;
 use crate::event::ids::Mapped;
 use crate::event::model::Event;
+use crate::health::{self, Responder};
 use crate::status::{DeviceRegistry, DeviceStatus};
 use crate::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use verdict::Verdict;
+
+/// The next liveness question, if a watchdog asks any.
+async fn asked(responder: &mut Option<Responder>) -> tokio::sync::oneshot::Sender<()> {
+    match responder {
+        Some(r) => r.asked().await,
+        None => std::future::pending().await,
+    }
+}
 
 /// A read waiting for its commit.
 struct Pending {
@@ -74,6 +83,7 @@ pub struct Pipeline {
     contexts: ContextRegistry,
     builder: EventBuilder,
     clock: Arc<dyn Clock>,
+    responder: Option<Responder>,
 }
 
 impl Pipeline {
@@ -110,7 +120,14 @@ impl Pipeline {
             contexts,
             builder,
             clock,
+            responder: None,
         }
+    }
+
+    /// Answers the watchdog's liveness probe between reads.
+    pub fn with_probe(mut self, responder: Responder) -> Self {
+        self.responder = Some(responder);
+        self
     }
 
     /// Processes device events until every driver has dropped its sender, then waits until
@@ -118,7 +135,18 @@ impl Pipeline {
     pub async fn run(mut self, mut events: mpsc::Receiver<DeviceEvent>) {
         let (pending_tx, pending_rx) = mpsc::channel::<Pending>(8192);
         let feedback = tokio::spawn(feedback(pending_rx));
-        while let Some(event) = events.recv().await {
+        let mut responder = self.responder.take();
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => event,
+                    None => break,
+                },
+                question = asked(&mut responder) => {
+                    health::answer(question);
+                    continue;
+                }
+            };
             let device_id = event.device().clone();
             let Some(station) = self.stations.get_mut(&device_id) else {
                 tracing::warn!(device = %device_id, "event from an unknown device ignored");

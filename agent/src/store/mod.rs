@@ -27,6 +27,7 @@ pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts};
 pub use schema::LATEST as SCHEMA_VERSION;
 
 use crate::config::{StoreConfig, WhenFull};
+use crate::latency::LatencyHistogram;
 use writer::{Op, Writer};
 
 /// An event to store.
@@ -165,6 +166,7 @@ pub struct Store {
     stats: watch::Receiver<StoreStats>,
     path: Arc<PathBuf>,
     limits: Limits,
+    commit_latency: Arc<LatencyHistogram>,
 }
 
 /// The writer thread; [`join`](StoreThread::join) it after [`Store::close`] at shutdown.
@@ -204,8 +206,9 @@ impl Store {
         let lock = open::lock(&path)?;
         let conn = open::open_for_writing(&path, config.quick_check)?;
         let limits = Limits::from(config);
-        let (writer, stats) =
-            Writer::new(conn, path.clone(), limits).map_err(|cause| OpenError::Sqlite {
+        let commit_latency = Arc::new(LatencyHistogram::default());
+        let (writer, stats) = Writer::new(conn, path.clone(), limits, commit_latency.clone())
+            .map_err(|cause| OpenError::Sqlite {
                 path: path.clone(),
                 cause,
             })?;
@@ -223,6 +226,7 @@ impl Store {
                 stats,
                 path: Arc::new(path),
                 limits,
+                commit_latency,
             },
             StoreThread {
                 handle,
@@ -317,6 +321,18 @@ impl Store {
     /// The configured limits.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// How long each transaction took, from `BEGIN` to the end of its fsync, since start.
+    pub fn commit_latency(&self) -> &LatencyHistogram {
+        &self.commit_latency
+    }
+
+    /// Liveness probe: resolves once the writer has taken a transaction through to its
+    /// commit. A writer stuck on a lock or a stalled disk does not answer.
+    pub async fn probe(&self) -> bool {
+        let (done, rx) = oneshot::channel();
+        self.ops.send(Op::Flush { done }).await.is_ok() && rx.await.is_ok()
     }
 
     /// A new read connection on this outbox.

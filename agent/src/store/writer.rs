@@ -24,6 +24,7 @@
 //! and logged, rate-limited, never silently.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
@@ -32,6 +33,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::open;
 use super::{AppendOutcome, HeldRow, Limits, NewEvent, NewHeld, ReleaseFn, StoreStats};
 use crate::config::WhenFull;
+use crate::latency::LatencyHistogram;
 
 /// Most ops applied in one transaction; bounds commit latency under a flood.
 pub(super) const MAX_OPS_PER_COMMIT: usize = 4096;
@@ -106,6 +108,7 @@ pub(super) struct Writer {
     generation: u64,
     commits_total: u64,
     stats_tx: watch::Sender<StoreStats>,
+    commit_latency: Arc<LatencyHistogram>,
 }
 
 impl Writer {
@@ -113,6 +116,7 @@ impl Writer {
         conn: Connection,
         path: PathBuf,
         limits: Limits,
+        commit_latency: Arc<LatencyHistogram>,
     ) -> rusqlite::Result<(Self, watch::Receiver<StoreStats>)> {
         let (totals, counters, last_seq) = load_state(&conn)?;
         let state = State {
@@ -133,6 +137,7 @@ impl Writer {
             generation: 0,
             commits_total: 0,
             stats_tx,
+            commit_latency,
         };
         writer.publish_stats(Duration::ZERO);
         Ok((writer, stats_rx))
@@ -193,6 +198,7 @@ impl Writer {
         // Whatever the batch did not reach is dropped here: its senders close, which the
         // callers see as a failed append.
         ops.clear();
+        self.commit_latency.observe(started.elapsed());
         let failure = match result {
             Ok(()) => {
                 self.commits_total += 1;

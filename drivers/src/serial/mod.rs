@@ -1,9 +1,9 @@
 //! Serial line settings and opening a port (RS-232, USB CDC-ACM, USB-serial adapters, ptys).
 
-use std::time::Duration;
+mod line;
 
 use serde::Deserialize;
-use tokio_serial::{SerialPortBuilderExt, SerialStream};
+use tokio_serial::SerialStream;
 
 /// How a serial port is opened. Field names are the config keys of every serial device.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -117,38 +117,12 @@ impl SerialSettings {
         Ok(())
     }
 
-    /// Opens the port for async I/O with these settings. The port is opened exclusively
-    /// (TIOCEXCL), so a second process cannot steal frames from it.
+    /// Opens the port for async I/O with these settings: raw mode, the configured framing
+    /// and speed, and locked against other openers (`flock` + `TIOCEXCL`), so a second
+    /// process cannot steal frames from it. See [`line`] for how.
     pub fn open(&self) -> std::io::Result<SerialStream> {
         self.validate().map_err(std::io::Error::other)?;
-        let data_bits = match self.data_bits {
-            5 => tokio_serial::DataBits::Five,
-            6 => tokio_serial::DataBits::Six,
-            7 => tokio_serial::DataBits::Seven,
-            _ => tokio_serial::DataBits::Eight,
-        };
-        let parity = match self.parity {
-            Parity::None => tokio_serial::Parity::None,
-            Parity::Odd => tokio_serial::Parity::Odd,
-            Parity::Even => tokio_serial::Parity::Even,
-        };
-        let stop_bits = match self.stop_bits {
-            2 => tokio_serial::StopBits::Two,
-            _ => tokio_serial::StopBits::One,
-        };
-        let flow_control = match self.flow_control {
-            FlowControl::None => tokio_serial::FlowControl::None,
-            FlowControl::Software => tokio_serial::FlowControl::Software,
-            FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
-        };
-        tokio_serial::new(&self.port, self.baud)
-            .data_bits(data_bits)
-            .parity(parity)
-            .stop_bits(stop_bits)
-            .flow_control(flow_control)
-            .timeout(Duration::from_millis(100))
-            .open_native_async()
-            .map_err(std::io::Error::from)
+        line::open(self)
     }
 }
 
