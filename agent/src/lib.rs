@@ -16,6 +16,7 @@ pub mod health;
 pub mod identify;
 pub mod latency;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod runtime;
 pub mod status;

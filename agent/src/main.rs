@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Status { config, json } => {
-            let config = match Config::load(&config.config) {
+            let config = match Config::load_for_tools(&config.config) {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         } => {
             let path = match &args.db {
                 Some(db) => db.clone(),
-                None => match Config::load(&args.config) {
+                None => match Config::load_for_tools(&args.config) {
                     Ok(c) => c.store.path,
                     Err(e) => return config_error(e),
                 },
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         } => {
             let path = match &args.db {
                 Some(db) => db.clone(),
-                None => match Config::load(&args.config) {
+                None => match Config::load_for_tools(&args.config) {
                     Ok(c) => c.store.path,
                     Err(e) => return config_error(e),
                 },

@@ -1,7 +1,7 @@
 //! The daemon: start every part, run until told to stop, stop them in the order that keeps
 //! the durability contract.
 //!
-//! Start: outbox (lock, open, migrate) → control socket → pipeline → devices → uplink →
+//! Start: outbox (lock, open, migrate) → control socket (and metrics endpoint) → pipeline → devices → uplink →
 //! systemd READY=1 once every device has been tried, then the watchdog ([`crate::systemd`]).
 //! Stop: STOPPING=1, watchdog → devices (no new reads) → pipeline drains (every read has its commit outcome) →
 //! outbox flush → uplink goodbye (in-flight acks, status offline, DISCONNECT) → outbox close
@@ -23,6 +23,7 @@ use crate::devices;
 use crate::event::build::EventBuilder;
 use crate::event::ids::IdMapper;
 use crate::health;
+use crate::metrics::MetricsServer;
 use crate::pipeline::Pipeline;
 use crate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
 use crate::store::Store;
@@ -58,6 +59,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     })?;
     let control_cancel = CancellationToken::new();
     let control_task = tokio::spawn(control.serve(status.clone(), control_cancel.clone()));
+
+    let metrics_task = match config.metrics.listen {
+        None => None,
+        Some(addr) => {
+            let server = MetricsServer::bind(addr).await.with_context(|| {
+                format!(
+                    "cannot serve metrics on {addr} (metrics.listen): is another program \
+                     using the port? Choose another port or remove [metrics]"
+                )
+            })?;
+            tracing::info!("Prometheus metrics on http://{addr}/metrics");
+            Some(tokio::spawn(
+                server.serve(status.clone(), control_cancel.clone()),
+            ))
+        }
+    };
 
     let builder = event_builder(&config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
@@ -161,6 +178,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tokio::task::spawn_blocking(move || store_thread.join()).await?;
     control_cancel.cancel();
     let _ = control_task.await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

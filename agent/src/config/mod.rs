@@ -10,6 +10,7 @@ mod devices;
 mod error;
 pub mod fields;
 mod identifiers;
+mod metrics;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use devices::{
 };
 pub use error::{ConfigError, line_column};
 pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
+pub use metrics::MetricsConfig;
 pub use values::{GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
 
 /// The whole validated configuration.
@@ -44,6 +46,8 @@ pub struct Config {
     pub identifiers: IdentifiersConfig,
     /// `[clock]`
     pub clock: ClockConfig,
+    /// `[metrics]`
+    pub metrics: MetricsConfig,
     /// `[[devices]]`, in file order.
     pub devices: Vec<DeviceConfig>,
 }
@@ -173,6 +177,8 @@ struct RawConfig {
     identifiers: IdentifiersConfig,
     #[serde(default)]
     clock: ClockConfig,
+    #[serde(default)]
+    metrics: Option<metrics::RawMetrics>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,9 +258,28 @@ impl Config {
         Config::parse(path, &text)
     }
 
+    /// Reads and validates `path` for the tools that do not talk to the broker (`status`,
+    /// `events`): the MQTT password and TLS files are not read, so these work for an admin
+    /// while the daemon's credentials (`LoadCredential=`) exist only inside its service.
+    pub fn load_for_tools(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse_inner(path, &text, false)
+    }
+
     /// Validates `text` as if read from `path` (used for messages and relative paths).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let ctx = Ctx { path, text };
+        Config::parse_inner(path, text, true)
+    }
+
+    fn parse_inner(path: &Path, text: &str, read_secrets: bool) -> Result<Config, ConfigError> {
+        let ctx = Ctx {
+            path,
+            text,
+            read_secrets,
+        };
         let mut doc = toml::de::DeTable::parse(text)
             .map_err(|e| ConfigError::from_toml(path, text, &e, ""))?;
         let devices = doc.get_mut().remove("devices");
@@ -298,6 +323,10 @@ impl Config {
                 )
             })?;
         }
+        let metrics = match raw.metrics {
+            Some(m) => m.validate(&ctx)?,
+            None => MetricsConfig::default(),
+        };
         let mut identifiers = raw.identifiers;
         identifiers.validate().map_err(|m| ctx.error(None, m))?;
         identifiers.gcp_length_table = identifiers.gcp_length_table.map(|p| base.join(p));
@@ -309,6 +338,7 @@ impl Config {
             mqtt,
             identifiers,
             clock: raw.clock,
+            metrics,
             devices,
         })
     }
@@ -339,6 +369,8 @@ impl Config {
 pub(crate) struct Ctx<'a> {
     pub path: &'a Path,
     pub text: &'a str,
+    /// Read the MQTT password and check the TLS files (the daemon and `check-config`).
+    pub read_secrets: bool,
 }
 
 impl Ctx<'_> {
@@ -357,7 +389,7 @@ impl Ctx<'_> {
 
 impl RawMqtt {
     fn validate(
-        self,
+        mut self,
         ctx: &Ctx<'_>,
         base: &Path,
         gateway: &GatewayId,
@@ -393,21 +425,23 @@ impl RawMqtt {
                 "mqtt.max_inflight must be between 1 and 10000".into(),
             ));
         }
+        if let (Some(file), None) = (&self.password_file, &self.username) {
+            return Err(ctx.error(
+                Some(file.span()),
+                "mqtt.password_file is set but mqtt.username is not: MQTT sends a password only with a user name".into(),
+            ));
+        }
         let password = match &self.password_file {
             None => None,
+            // Tools that never connect do not need (and may not be allowed to read) it.
+            Some(_) if !ctx.read_secrets => None,
             Some(file) => {
-                if self.username.is_none() {
-                    return Err(ctx.error(
-                        Some(file.span()),
-                        "mqtt.password_file is set but mqtt.username is not: MQTT sends a password only with a user name".into(),
-                    ));
-                }
-                let full = base.join(file.get_ref());
+                let full = resolve_path(base, file.get_ref());
                 let text = std::fs::read_to_string(&full).map_err(|e| {
                     ctx.error(
                         Some(file.span()),
                         format!(
-                            "mqtt.password_file: cannot read {}: {e}. The file must be readable by the tracegate user (with systemd, pass it with LoadCredential=)",
+                            "mqtt.password_file: cannot read {}: {e}. The file must be readable by the tracegate user; with systemd, pass it with LoadCredential= and write password_file = \"${{CREDENTIALS_DIRECTORY}}/mqtt-password\"",
                             full.display()
                         ),
                     )
@@ -418,10 +452,19 @@ impl RawMqtt {
                 Some(Secret::new(secret.to_string()))
             }
         };
-        let tls = match self.tls {
+        let tls = match self.tls.take() {
             None => None,
             Some(tls) => Some(validate_tls(ctx, base, tls)?),
         };
+        self.finish(gateway, password, tls)
+    }
+
+    fn finish(
+        self,
+        gateway: &GatewayId,
+        password: Option<Secret>,
+        tls: Option<TlsConfig>,
+    ) -> Result<MqttConfig, ConfigError> {
         let port = self.port.unwrap_or(if tls.is_some() { 8883 } else { 1883 });
         Ok(MqttConfig {
             host: self.host,
@@ -432,7 +475,7 @@ impl RawMqtt {
             topic_prefix: self.topic_prefix.unwrap_or_default(),
             keep_alive_s: self.keep_alive_s.into_inner(),
             batch_max_events: self.batch_max_events.into_inner(),
-            batch_max_bytes: batch_max_bytes as usize,
+            batch_max_bytes: self.batch_max_bytes.get_ref().as_u64() as usize,
             max_inflight: self.max_inflight.into_inner(),
             username: self.username,
             password,
@@ -444,6 +487,27 @@ impl RawMqtt {
     }
 }
 
+/// Where systemd puts a unit's credentials when `$CREDENTIALS_DIRECTORY` is not set in our
+/// environment (a tool run by an admin beside the running service).
+const SERVICE_CREDENTIALS: &str = "/run/credentials/tracegate.service";
+
+/// A path from the file: `${CREDENTIALS_DIRECTORY}/…` (or `$CREDENTIALS_DIRECTORY/…`) is in
+/// the directory where systemd places the unit's `LoadCredential=` files; other relative paths
+/// are relative to the config file's directory.
+fn resolve_path(base: &Path, path: &Path) -> PathBuf {
+    let mut parts = path.components();
+    match parts.next().map(|c| c.as_os_str().to_string_lossy()) {
+        Some(first) if first == "${CREDENTIALS_DIRECTORY}" || first == "$CREDENTIALS_DIRECTORY" => {
+            let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(SERVICE_CREDENTIALS));
+            dir.join(parts.as_path())
+        }
+        _ => base.join(path),
+    }
+}
+
 fn validate_tls(
     ctx: &Ctx<'_>,
     base: &Path,
@@ -452,7 +516,10 @@ fn validate_tls(
     let span = tls.span();
     let tls = tls.into_inner();
     let readable = |key: &str, file: &Spanned<PathBuf>| -> Result<PathBuf, ConfigError> {
-        let full = base.join(file.get_ref());
+        let full = resolve_path(base, file.get_ref());
+        if !ctx.read_secrets {
+            return Ok(full);
+        }
         std::fs::File::open(&full).map_err(|e| {
             ctx.error(
                 Some(file.span()),

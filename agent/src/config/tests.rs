@@ -195,3 +195,63 @@ fn every_example_config_in_the_repository_loads() {
     }
     assert!(loaded >= 4, "demo, gate, packing-line, farm: {loaded}");
 }
+
+#[test]
+fn metrics_are_off_by_default_and_listen_on_loopback_only() {
+    assert_eq!(parse(MINIMAL).unwrap().metrics.listen, None);
+    let c = parse(&format!(
+        "{MINIMAL}\n[metrics]\nlisten = \"127.0.0.1:9180\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.metrics.listen, Some("127.0.0.1:9180".parse().unwrap()));
+    let c = parse(&format!("{MINIMAL}\n[metrics]\nlisten = \"[::1]:9180\"\n")).unwrap();
+    assert_eq!(c.metrics.listen, Some("[::1]:9180".parse().unwrap()));
+
+    let (line, message) = err(&format!(
+        "{MINIMAL}\n[metrics]\nlisten = \"0.0.0.0:9180\"\n"
+    ));
+    assert_eq!(line, 12);
+    assert!(message.contains("loopback only"), "{message}");
+    let (_, message) = err(&format!("{MINIMAL}\n[metrics]\nlisten = \"localhost\"\n"));
+    assert!(message.contains("not an address and port"), "{message}");
+}
+
+#[test]
+fn tools_load_without_reading_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    let text = MINIMAL.replace(
+        "host = \"127.0.0.1\"",
+        "host = \"127.0.0.1\"\nusername = \"gw\"\npassword_file = \"/nonexistent/tracegate-password\"\n[mqtt.tls]\nca = \"/nonexistent/ca.pem\"",
+    );
+    std::fs::write(&path, &text).unwrap();
+    assert!(Config::load(&path).is_err());
+    let c = Config::load_for_tools(&path).unwrap();
+    assert!(c.mqtt.password.is_none());
+    assert_eq!(c.mqtt.port, 8883, "TLS still decides the default port");
+}
+
+#[test]
+fn credential_paths_are_in_the_systemd_credentials_directory() {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/credentials/tracegate.service"));
+    let base = Path::new("/etc/tracegate");
+    for form in [
+        "${CREDENTIALS_DIRECTORY}/mqtt-password",
+        "$CREDENTIALS_DIRECTORY/mqtt-password",
+    ] {
+        assert_eq!(
+            super::resolve_path(base, Path::new(form)),
+            dir.join("mqtt-password")
+        );
+    }
+    assert_eq!(
+        super::resolve_path(base, Path::new("certs/ca.pem")),
+        Path::new("/etc/tracegate/certs/ca.pem")
+    );
+    assert_eq!(
+        super::resolve_path(base, Path::new("/abs/ca.pem")),
+        Path::new("/abs/ca.pem")
+    );
+}

@@ -1,0 +1,277 @@
+//! The status report as Prometheus text (exposition format 0.0.4), through
+//! `prometheus-client`'s encoder: one collector that turns a [`StatusReport`] into metric
+//! families at scrape time, so `/metrics`, the retained status message and `tracegate
+//! status` always show the same figures.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::latency::LatencySnapshot;
+use crate::status::StatusReport;
+
+/// The Content-Type of the body.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// `report` in the Prometheus text format.
+pub fn render(report: StatusReport) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ReportCollector(report)));
+    let mut out = String::with_capacity(8 * 1024);
+    prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
+        .expect("writing to a String cannot fail");
+    out
+}
+
+#[derive(Debug)]
+struct ReportCollector(StatusReport);
+
+type Fmt = Result<(), std::fmt::Error>;
+
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Fmt {
+    e.encode_descriptor(name, help, None, MetricType::Counter)?
+        .encode_counter::<NoLabelSet, _, u64>(&v, None)
+}
+
+fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, unit: Option<Unit>, v: f64) -> Fmt {
+    e.encode_descriptor(name, help, unit.as_ref(), MetricType::Gauge)?
+        .encode_gauge(&v)
+}
+
+fn histogram(e: &mut DescriptorEncoder, name: &str, help: &str, h: &LatencySnapshot) -> Fmt {
+    // The encoder wants per-bucket counts; the snapshot has cumulative ones.
+    let mut previous = 0;
+    let buckets: Vec<(f64, u64)> = h
+        .buckets
+        .iter()
+        .filter_map(|b| {
+            let le = b.le_s?;
+            let own = b.count - previous;
+            previous = b.count;
+            Some((le, own))
+        })
+        .collect();
+    e.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?
+        .encode_histogram::<NoLabelSet>(h.sum_s, h.count, &buckets, None)
+}
+
+/// One labelled sample per device.
+fn per_device(
+    e: &mut DescriptorEncoder,
+    report: &StatusReport,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    value: impl Fn(&crate::status::DeviceReport) -> u64,
+) -> Fmt {
+    let mut family = e.encode_descriptor(name, help, None, metric_type)?;
+    for d in &report.devices {
+        let labels = [("device", d.id.as_str()), ("kind", d.kind.as_str())];
+        let mut sample = family.encode_family(&labels)?;
+        match metric_type {
+            MetricType::Counter => sample.encode_counter::<NoLabelSet, _, u64>(&value(d), None)?,
+            _ => sample.encode_gauge(&value(d))?,
+        }
+    }
+    Ok(())
+}
+
+impl Collector for ReportCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> Fmt {
+        let r = &self.0;
+        let e = &mut e;
+
+        e.encode_descriptor(
+            "tracegate_build_info",
+            "tracegate version and gateway id (value is always 1).",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_family(&[
+            ("version", r.version.as_str()),
+            ("gateway", r.gateway.as_str()),
+        ])?
+        .encode_gauge(&1u64)?;
+        if let Some(rss) = r.daemon.rss_bytes {
+            gauge(
+                e,
+                "process_resident_memory",
+                "Resident memory size of the daemon.",
+                Some(Unit::Bytes),
+                rss as f64,
+            )?;
+        }
+        if let Some(uptime) = r.daemon.uptime_s {
+            gauge(
+                e,
+                "tracegate_uptime",
+                "Time since the daemon started.",
+                Some(Unit::Seconds),
+                uptime as f64,
+            )?;
+        }
+
+        // Devices.
+        per_device(
+            e,
+            r,
+            "tracegate_device_reads",
+            "Reads received from the device.",
+            MetricType::Counter,
+            |d| d.reads_total,
+        )?;
+        per_device(
+            e,
+            r,
+            "tracegate_device_rejects",
+            "Reads rejected by identifier validation (malformed or not accepted).",
+            MetricType::Counter,
+            |d| d.rejects_total,
+        )?;
+        per_device(
+            e,
+            r,
+            "tracegate_device_duplicates",
+            "Repeated reads dropped within the device's dedupe_ms window.",
+            MetricType::Counter,
+            |d| d.duplicates_total,
+        )?;
+        per_device(
+            e,
+            r,
+            "tracegate_device_errors",
+            "Bad frames and failed captures.",
+            MetricType::Counter,
+            |d| d.errors_total,
+        )?;
+        per_device(
+            e,
+            r,
+            "tracegate_device_up",
+            "1 while the device is connected, 0 while it is down or connecting.",
+            MetricType::Gauge,
+            |d| u64::from(d.state == "up"),
+        )?;
+
+        // Outbox.
+        let q = &r.queue;
+        gauge(
+            e,
+            "tracegate_outbox_undelivered_events",
+            "Events not yet acknowledged by the broker (held reads included).",
+            None,
+            q.undelivered as f64,
+        )?;
+        gauge(
+            e,
+            "tracegate_outbox_held_reads",
+            "Reads held until the clock is synchronised.",
+            None,
+            q.held as f64,
+        )?;
+        gauge(
+            e,
+            "tracegate_outbox_stored_events",
+            "Events in the outbox, undelivered and recently delivered.",
+            None,
+            q.stored_events as f64,
+        )?;
+        gauge(
+            e,
+            "tracegate_outbox_stored",
+            "Event bytes counted against store.max_bytes.",
+            Some(Unit::Bytes),
+            q.stored_bytes as f64,
+        )?;
+        gauge(
+            e,
+            "tracegate_outbox_db",
+            "Size of the outbox database on disk (file plus WAL).",
+            Some(Unit::Bytes),
+            q.db_bytes as f64,
+        )?;
+        gauge(
+            e,
+            "tracegate_outbox_oldest_undelivered_age",
+            "Age of the oldest undelivered event (0 when everything is delivered).",
+            Some(Unit::Seconds),
+            q.oldest_undelivered_age_s.unwrap_or(0) as f64,
+        )?;
+        gauge(
+            e,
+            "tracegate_outbox_full",
+            "1 when the latest append found the outbox full.",
+            None,
+            f64::from(u8::from(q.full)),
+        )?;
+        counter(
+            e,
+            "tracegate_outbox_delivered",
+            "Events acknowledged by the broker, ever.",
+            q.delivered_total,
+        )?;
+        counter(
+            e,
+            "tracegate_outbox_refused",
+            "Events refused because the outbox was full (when_full = refuse-new), ever.",
+            q.refused_total,
+        )?;
+        counter(
+            e,
+            "tracegate_outbox_dropped",
+            "Undelivered events dropped to make room (when_full = drop-oldest), ever.",
+            q.dropped_total,
+        )?;
+        if let Some(latency) = &q.commit_latency {
+            histogram(
+                e,
+                "tracegate_outbox_commit_duration",
+                "Outbox transactions from BEGIN to the end of their fsync.",
+                latency,
+            )?;
+        }
+
+        // Uplink.
+        let b = &r.broker;
+        gauge(
+            e,
+            "tracegate_mqtt_connected",
+            "1 while the MQTT session is up.",
+            None,
+            f64::from(u8::from(b.connected)),
+        )?;
+        counter(
+            e,
+            "tracegate_mqtt_connects",
+            "MQTT sessions established since start.",
+            b.connects_total,
+        )?;
+        counter(
+            e,
+            "tracegate_mqtt_reconnects",
+            "MQTT sessions established after the first since start.",
+            b.reconnects_total,
+        )?;
+        counter(
+            e,
+            "tracegate_mqtt_events_published",
+            "Events handed to the MQTT client since start (resends included).",
+            b.events_published_total,
+        )?;
+        counter(
+            e,
+            "tracegate_mqtt_events_acked",
+            "Events acknowledged by the broker (PUBACK) since start.",
+            b.events_acked_total,
+        )?;
+        gauge(
+            e,
+            "tracegate_mqtt_publish_rate_events_per_second",
+            "Events published per second over about the last minute.",
+            None,
+            b.publish_rate_per_s,
+        )?;
+        Ok(())
+    }
+}
