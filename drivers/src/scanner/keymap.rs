@@ -411,7 +411,10 @@ impl KeyTranslator {
         let shift = self.shift[0] || self.shift[1];
         if self.alt && !self.altgr {
             if let Some(d) = keypad_digit(code) {
-                self.alt_code = Some(self.alt_code.unwrap_or(0).saturating_mul(10) + u32::from(d));
+                // Saturating: a key held down with Alt (or line noise) must not overflow;
+                // anything past 255 types nothing anyway.
+                let n = self.alt_code.unwrap_or(0);
+                self.alt_code = Some(n.saturating_mul(10).saturating_add(u32::from(d)));
             }
             return None;
         }

@@ -120,6 +120,19 @@ fn alt_codes_caps_lock_and_keypad() {
 }
 
 #[test]
+fn an_endless_alt_code_types_nothing_and_does_not_overflow() {
+    // Found by fuzzing (fuzz/artifacts/key_events): Alt held over a run of keypad digits.
+    let mut ev = vec![(KEY_LEFTALT, 1)];
+    for _ in 0..40 {
+        ev.extend(tap(KEY_KP9));
+    }
+    ev.push((KEY_LEFTALT, 0));
+    ev.extend(tap(A));
+    ev.extend(tap(KEY_ENTER));
+    assert_eq!(scans(Layout::Us, &ev), vec![b"a".to_vec()]);
+}
+
+#[test]
 fn tab_terminated_scanners() {
     let mut t = KeyTranslator::new(Layout::Us, KeyTerminator::Tab);
     assert_eq!(t.feed(KEY_1, 1), Some(Typed::Bytes(b"1".to_vec())));
