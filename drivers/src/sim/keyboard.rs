@@ -1,26 +1,23 @@
 //! A simulated keyboard-emulation scanner: it types each scan as key events for its layout
 //! ([`type_events`]: Shift, AltGr, Ctrl+] for GS, Enter at the end), through the same
-//! [`KeyOpener`] / [`KeySource`] interface evdev implements, and can be unplugged.
+//! [`KeyOpener`] / [`KeySource`] interface evdev implements, and can be unplugged ([`Cable`]).
 
 use std::io;
-use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
-
+use super::cable::{Cable, Line};
 use crate::scanner::keymap::{Layout, type_events};
 use crate::scanner::wedge::{KeyOpener, KeySource};
 
-#[derive(Debug)]
-struct Plug {
-    plugged: bool,
-    line: Option<mpsc::UnboundedSender<io::Result<(u16, i32)>>>,
+/// What an evdev read reports once the device is gone (ENODEV).
+fn no_such_device() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "No such device")
 }
 
 /// The scanner side. Clone it freely.
 #[derive(Debug, Clone)]
 pub struct SimKeyboardScanner {
     layout: Layout,
-    plug: Arc<Mutex<Plug>>,
+    cable: Cable<(u16, i32)>,
 }
 
 impl SimKeyboardScanner {
@@ -28,15 +25,8 @@ impl SimKeyboardScanner {
     pub fn new(layout: Layout) -> Self {
         SimKeyboardScanner {
             layout,
-            plug: Arc::new(Mutex::new(Plug {
-                plugged: true,
-                line: None,
-            })),
+            cable: Cable::new(no_such_device),
         }
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut Plug) -> R) -> R {
-        f(&mut self.plug.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The driver side.
@@ -46,10 +36,7 @@ impl SimKeyboardScanner {
 
     /// Sends raw key events; false when no driver has the device open.
     pub fn send_events(&self, events: impl IntoIterator<Item = (u16, i32)>) -> bool {
-        self.with(|p| match &p.line {
-            Some(line) => events.into_iter().all(|e| line.send(Ok(e)).is_ok()),
-            None => false,
-        })
+        self.cable.send_all(events)
     }
 
     /// Types `code` and Enter; false when not open or the layout cannot type it.
@@ -62,25 +49,17 @@ impl SimKeyboardScanner {
 
     /// Whether a driver has the device open.
     pub fn is_open(&self) -> bool {
-        self.with(|p| p.line.as_ref().is_some_and(|l| !l.is_closed()))
+        self.cable.is_open()
     }
 
     /// Unplugs: the open device fails its next read; opening fails until plugged back in.
     pub fn unplug(&self) {
-        self.with(|p| {
-            p.plugged = false;
-            if let Some(line) = p.line.take() {
-                let _ = line.send(Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "No such device",
-                )));
-            }
-        });
+        self.cable.unplug();
     }
 
     /// Plugs back in.
     pub fn plug_in(&self) {
-        self.with(|p| p.plugged = true);
+        self.cable.plug_in();
     }
 }
 
@@ -92,14 +71,7 @@ impl KeyOpener for SimKeyboardOpener {
     type Source = SimKeySource;
 
     fn open(&mut self) -> io::Result<SimKeySource> {
-        self.0.with(|p| {
-            if !p.plugged {
-                return Err(io::Error::new(io::ErrorKind::NotFound, "No such device"));
-            }
-            let (tx, rx) = mpsc::unbounded_channel();
-            p.line = Some(tx);
-            Ok(SimKeySource(rx))
-        })
+        self.0.cable.open().map(SimKeySource)
     }
 
     fn describe(&self) -> String {
@@ -109,13 +81,10 @@ impl KeyOpener for SimKeyboardOpener {
 
 /// Key events from a [`SimKeyboardScanner`].
 #[derive(Debug)]
-pub struct SimKeySource(mpsc::UnboundedReceiver<io::Result<(u16, i32)>>);
+pub struct SimKeySource(Line<(u16, i32)>);
 
 impl KeySource for SimKeySource {
     async fn next_key(&mut self) -> io::Result<(u16, i32)> {
-        self.0
-            .recv()
-            .await
-            .unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::NotFound, "No such device")))
+        self.0.next().await
     }
 }

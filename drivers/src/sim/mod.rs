@@ -5,6 +5,7 @@
 //! path it runs against hardware. Simulators know bytes only; what codes they send is the
 //! caller's choice.
 
+pub mod cable;
 pub mod hid;
 pub mod keyboard;
 pub mod pty;
