@@ -391,13 +391,18 @@ fn commit_batch(
 }
 
 impl State {
+    /// Counts a capture refused because the outbox is full (`when_full = "refuse-new"`).
+    fn refuse(&mut self) -> AppendOutcome {
+        self.full = true;
+        self.counters.refused_total += 1;
+        self.full_log.refused += 1;
+        AppendOutcome::Refused
+    }
+
     fn hold(&mut self, tx: &Transaction<'_>, held: &NewHeld) -> rusqlite::Result<AppendOutcome> {
         let bytes = held.stored_bytes();
         if !self.make_room(tx, bytes)? {
-            self.full = true;
-            self.counters.refused_total += 1;
-            self.full_log.refused += 1;
-            return Ok(AppendOutcome::Refused);
+            return Ok(self.refuse());
         }
         tx.prepare_cached(
             "INSERT INTO held (device, boot_id, boottime_ns, wall_ms, draft, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -453,17 +458,7 @@ impl State {
                 continue;
             };
             let bytes = event.stored_bytes();
-            tx.prepare_cached(
-                "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                event.event_id,
-                event.captured_at_ms,
-                &*event.device,
-                event.body,
-                bytes as i64
-            ])?;
-            self.last_seq = tx.last_insert_rowid();
+            self.last_seq = insert_event(tx, &event, bytes)?;
             tx.prepare_cached("DELETE FROM held WHERE id = ?1")?
                 .execute(params![row.id])?;
             self.totals.bytes = self.totals.bytes + bytes - held_bytes as u64;
@@ -480,22 +475,9 @@ impl State {
     ) -> rusqlite::Result<AppendOutcome> {
         let bytes = event.stored_bytes();
         if !self.make_room(tx, bytes)? {
-            self.full = true;
-            self.counters.refused_total += 1;
-            self.full_log.refused += 1;
-            return Ok(AppendOutcome::Refused);
+            return Ok(self.refuse());
         }
-        tx.prepare_cached(
-            "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            event.event_id,
-            event.captured_at_ms,
-            &*event.device,
-            event.body,
-            bytes as i64
-        ])?;
-        let seq = tx.last_insert_rowid();
+        let seq = insert_event(tx, event, bytes)?;
         self.totals.rows += 1;
         self.totals.bytes += bytes;
         self.totals.undelivered += 1;
@@ -681,4 +663,19 @@ impl FullLog {
             }
         );
     }
+}
+
+/// Inserts `event` (of `bytes` stored bytes) into the outbox; its sequence number.
+fn insert_event(tx: &Transaction<'_>, event: &NewEvent, bytes: u64) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        event.event_id,
+        event.captured_at_ms,
+        &*event.device,
+        event.body,
+        bytes as i64
+    ])?;
+    Ok(tx.last_insert_rowid())
 }
