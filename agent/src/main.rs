@@ -56,24 +56,18 @@ fn main() -> ExitCode {
         Command::Events {
             command: EventsCommand::Tail(args),
         } => {
-            let path = match &args.db {
-                Some(db) => db.clone(),
-                None => match Config::load_for_tools(&args.config) {
-                    Ok(c) => c.store.path,
-                    Err(e) => return config_error(e),
-                },
+            let path = match outbox_path(args.db.as_ref(), &args.config) {
+                Ok(path) => path,
+                Err(e) => return config_error(e),
             };
             report(cli::events::tail(&path, &args))
         }
         Command::Events {
             command: EventsCommand::Export(args),
         } => {
-            let path = match &args.db {
-                Some(db) => db.clone(),
-                None => match Config::load_for_tools(&args.config) {
-                    Ok(c) => c.store.path,
-                    Err(e) => return config_error(e),
-                },
+            let path = match outbox_path(args.db.as_ref(), &args.config) {
+                Ok(path) => path,
+                Err(e) => return config_error(e),
             };
             let out = std::io::stdout().lock();
             match cli::events::export(&path, &args, out) {
@@ -109,6 +103,18 @@ fn main() -> ExitCode {
             eprintln!("sent {sent} scans");
             Ok(())
         }),
+    }
+}
+
+/// The outbox a read-only tool opens: `--db` if given, else the config's `[store] path`
+/// (loaded without secrets).
+fn outbox_path(
+    db: Option<&std::path::PathBuf>,
+    config: &std::path::Path,
+) -> Result<std::path::PathBuf, tracegate::config::ConfigError> {
+    match db {
+        Some(db) => Ok(db.clone()),
+        None => Config::load_for_tools(config).map(|c| c.store.path),
     }
 }
 

@@ -549,3 +549,38 @@ pub fn offline_report(
             .collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_publish_rate_is_the_growth_over_the_sampled_window() {
+        let w = RateWindow::default();
+        assert_eq!(w.rate(0), 0.0, "one sample is no rate");
+        // Pretend the first sample was taken 10 s ago.
+        {
+            let mut samples = w.samples.lock().unwrap();
+            let (at, total) = samples.front_mut().unwrap();
+            *at -= std::time::Duration::from_secs(10);
+            *total = 0;
+        }
+        let rate = w.rate(500);
+        assert!((rate - 50.0).abs() < 0.5, "{rate}");
+        // Samples older than the window are dropped, keeping the rate current.
+        {
+            let mut samples = w.samples.lock().unwrap();
+            for (at, _) in samples.iter_mut() {
+                *at -= std::time::Duration::from_secs(120);
+            }
+        }
+        w.rate(500);
+        assert!(w.samples.lock().unwrap().len() <= 2);
+    }
+
+    #[test]
+    fn resident_memory_is_read_from_proc() {
+        let rss = resident_bytes().expect("Linux /proc/self/status");
+        assert!(rss > 1024 * 1024, "{rss}");
+    }
+}
