@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod runtime;
+pub mod signals;
 pub mod status;
 pub mod store;
 pub mod sync;

@@ -80,6 +80,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
     let contexts = ContextRegistry::load(&config, Some(store.clone()));
     let (device_tx, device_rx) = mpsc::channel(1024);
+    let (signal_lines, mut host_commands) = crate::signals::lines(&config);
     let (pipeline_probe, pipeline_responder) = health::probe("capture pipeline");
     let pipeline = tokio::spawn(
         Pipeline::new(
@@ -91,6 +92,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             clock.clone(),
         )
         .with_probe(pipeline_responder)
+        .with_signals(signal_lines)
         .run(device_rx),
     );
     let release_cancel = CancellationToken::new();
@@ -106,6 +108,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     for device in &config.devices {
         devices::spawn(
             device,
+            host_commands.remove(&device.id),
             device_tx.clone(),
             device_cancel.clone(),
             &mut device_tasks,

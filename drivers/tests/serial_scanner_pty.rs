@@ -242,3 +242,50 @@ async fn unplug_and_replug_on_a_stable_path() {
     assert_eq!(next_read(&mut rig.rx).await, b"AFTER");
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn host_commands_reach_the_scanner_byte_for_byte_between_reads() {
+    let mut port = VirtualSerialPort::new().unwrap();
+    let settings = SerialScannerSettings {
+        serial: SerialSettings::new(port.path().to_string_lossy()),
+        frame: FrameSettings::default(),
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let (commands, commands_rx) = mpsc::channel(8);
+    let cancel = CancellationToken::new();
+    let driver = tokio::spawn(
+        SerialScanner::new(Arc::from("s1"), settings)
+            .with_host_commands(commands_rx)
+            .run(tx, cancel.clone()),
+    );
+    wait_state(&mut rx, DeviceState::Up).await;
+
+    let sim = ScannerSim::default();
+    sim.send(port.master(), &SimFrame::new(&b"]C1OK"[..]))
+        .await
+        .unwrap();
+    assert_eq!(next_read(&mut rx).await, b"]C1OK");
+    // Datalogic's good-read tone, then its "not on file" tone with a control byte.
+    commands
+        .send(bytes::Bytes::from_static(b"B"))
+        .await
+        .unwrap();
+    assert_eq!(port.receive(1, Duration::from_secs(5)).await.unwrap(), b"B");
+    commands
+        .send(bytes::Bytes::from_static(b"\x01F\r"))
+        .await
+        .unwrap();
+    assert_eq!(
+        port.receive(3, Duration::from_secs(5)).await.unwrap(),
+        b"\x01F\r"
+    );
+    // Reading carries on after writing.
+    sim.send(port.master(), &SimFrame::new(&b"NEXT"[..]))
+        .await
+        .unwrap();
+    assert_eq!(next_read(&mut rx).await, b"NEXT");
+
+    cancel.cancel();
+    wait_state(&mut rx, DeviceState::Stopped).await;
+    driver.await.unwrap();
+}

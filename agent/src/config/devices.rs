@@ -18,6 +18,7 @@ use tracegate_drivers::scanner::{
 use tracegate_drivers::serial::SerialSettings;
 
 use super::capture::CaptureSettings;
+use super::feedback::ScannerFeedback;
 use super::fields::field_names;
 use super::values::check_topic_level;
 use super::{ConfigError, Ctx};
@@ -37,6 +38,9 @@ pub struct DeviceConfig {
     pub context: BizContext,
     /// The kind's own settings.
     pub settings: DeviceSettings,
+    /// Bytes sent to the scanner when a read is accepted or rejected (`serial-scanner`; empty
+    /// for kinds that cannot take them).
+    pub feedback: ScannerFeedback,
 }
 
 /// The device kinds tracegate drives. The config spelling is [`DeviceKind::name`].
@@ -85,6 +89,7 @@ impl DeviceKind {
             DeviceKind::SerialScanner => vec![
                 field_names::<SerialSettings>(),
                 field_names::<FrameSettings>(),
+                field_names::<ScannerFeedback>(),
             ],
             DeviceKind::SimScanner => vec![field_names::<SimScannerSettings>()],
             DeviceKind::HidScanner => vec![field_names::<HidScannerSettings>()],
@@ -357,6 +362,7 @@ fn parse_one(
             format!("{label}: {message}"),
         )
     })?;
+    let mut feedback = ScannerFeedback::default();
     let settings = match kind {
         DeviceKind::SerialScanner => {
             let serial: SerialSettings = section(ctx, &label, next())?;
@@ -367,6 +373,7 @@ fn parse_one(
                 )
             })?;
             let frame: FrameSettings = section(ctx, &label, next())?;
+            feedback = section(ctx, &label, next())?;
             DeviceSettings::SerialScanner(SerialScannerSettings { serial, frame })
         }
         DeviceKind::SimScanner => {
@@ -401,6 +408,7 @@ fn parse_one(
         capture,
         context,
         settings,
+        feedback,
     })
 }
 

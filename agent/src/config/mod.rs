@@ -8,6 +8,7 @@
 mod capture;
 mod devices;
 mod error;
+mod feedback;
 pub mod fields;
 mod identifiers;
 mod metrics;
@@ -25,6 +26,7 @@ pub use devices::{
     SimScannerSettings, SimTerminator,
 };
 pub use error::{ConfigError, line_column};
+pub use feedback::ScannerFeedback;
 pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
 pub use metrics::MetricsConfig;
 pub use values::{GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};

@@ -16,17 +16,22 @@ use tracegate_drivers::sim::{ScannerSim, SimHidScanner, VirtualSerialPort};
 
 use crate::config::{DeviceConfig, DeviceSettings};
 
-/// Starts `device`'s tasks in `tasks`. They report into `events` and stop on `cancel`.
+/// Starts `device`'s tasks in `tasks`. They report into `events` and stop on `cancel`; a
+/// serial scanner writes what arrives on `host_commands` to the scanner.
 pub fn spawn(
     device: &DeviceConfig,
+    host_commands: Option<mpsc::Receiver<bytes::Bytes>>,
     events: mpsc::Sender<DeviceEvent>,
     cancel: CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> std::io::Result<()> {
     match &device.settings {
         DeviceSettings::SerialScanner(settings) => {
-            tasks
-                .spawn(SerialScanner::new(device.id.clone(), settings.clone()).run(events, cancel));
+            let mut driver = SerialScanner::new(device.id.clone(), settings.clone());
+            if let Some(commands) = host_commands {
+                driver = driver.with_host_commands(commands);
+            }
+            tasks.spawn(driver.run(events, cancel));
         }
         DeviceSettings::SimScanner(sim) => {
             let mut port = VirtualSerialPort::new()?;

@@ -3,13 +3,15 @@
 //! ```text
 //!  drivers ──DeviceEvent──▶ pipeline ──NewEvent──▶ store (group commit)
 //!                              │                       │ outcome, in order
-//!                              └── pending appends ──▶ feedback: counters, logs, latency
+//!                              └── pending appends ──▶ feedback: counters, logs, latency,
+//!                                                      signals to the scanner
 //! ```
 //!
 //! Every read is decoded and judged by its device's capture settings ([`verdict`]): accepted
 //! reads become events; rejected ones are refused (not recorded, the operator is told at once
 //! so the item can be rescanned while still in hand) or, with `on_reject = "flag"`, recorded
-//! as events that carry the error.
+//! as events that carry the error. A scanner with feedback configured is told each outcome
+//! ([`crate::signals`]): rejected at once, accepted once the event is committed.
 //!
 //! The pipeline never waits for a commit: it hands the pending append to the feedback task
 //! and takes the next read, so a slow fsync delays confirmations, not capture.
@@ -33,6 +35,7 @@ use crate::event::context::EventKind;
 use crate::event::ids::Mapped;
 use crate::event::model::Event;
 use crate::health::{self, Responder};
+use crate::signals::{SignalLine, SignalLines};
 use crate::status::{DeviceRegistry, DeviceStatus};
 use crate::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use verdict::Verdict;
@@ -50,6 +53,21 @@ struct Pending {
     device: Arc<DeviceStatus>,
     append: PendingAppend,
     read_at: Instant,
+    /// Where to signal the outcome, and whether the read was flagged (a reject, recorded).
+    signal: Option<SignalLine>,
+    flagged: bool,
+}
+
+/// What a read becomes.
+// Returned once per read and moved straight on, as the `Option<Event>` before it was.
+#[allow(clippy::large_enum_variant)]
+enum Decision {
+    /// Rejected and not recorded.
+    Refused,
+    /// Accepted, waiting in an open packing session for its container.
+    Waiting,
+    /// An event to store; `flagged` when it records a rejected read.
+    Record { event: Event, flagged: bool },
 }
 
 /// What the pipeline knows about one device.
@@ -60,6 +78,8 @@ struct Station {
     session: Vec<Mapped>,
     /// The previous read's payload and time, for `dedupe_ms`.
     last: Option<(bytes::Bytes, Instant)>,
+    /// Operator feedback through the scanner, if configured.
+    signal: Option<SignalLine>,
 }
 
 impl Station {
@@ -110,6 +130,7 @@ impl Pipeline {
                         capture,
                         session: Vec::new(),
                         last: None,
+                        signal: None,
                     },
                 ))
             })
@@ -122,6 +143,14 @@ impl Pipeline {
             clock,
             responder: None,
         }
+    }
+
+    /// Tells the scanners that have a feedback line each read's outcome.
+    pub fn with_signals(mut self, mut lines: SignalLines) -> Self {
+        for (id, station) in &mut self.stations {
+            station.signal = lines.remove(id);
+        }
+        self
     }
 
     /// Answers the watchdog's liveness probe between reads.
@@ -161,14 +190,29 @@ impl Pipeline {
                         tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");
                         continue;
                     }
-                    let Some(event) = self.event_for(&read) else {
-                        continue;
+                    let signal = station.signal.clone();
+                    let (event, flagged) = match self.event_for(&read) {
+                        Decision::Refused => {
+                            if let Some(signal) = &signal {
+                                signal.rejected();
+                            }
+                            continue;
+                        }
+                        Decision::Waiting => {
+                            if let Some(signal) = &signal {
+                                signal.accepted();
+                            }
+                            continue;
+                        }
+                        Decision::Record { event, flagged } => (event, flagged),
                     };
                     let append = self.capture(event, &read).await;
                     let pending = Pending {
                         device,
                         append,
                         read_at: read.mono,
+                        signal,
+                        flagged,
                     };
                     if pending_tx.send(pending).await.is_err() {
                         break;
@@ -192,9 +236,13 @@ impl Pipeline {
 
     /// The event a read makes now, if any: refused reads make none, and in a packing session
     /// contents wait for their container.
-    fn event_for(&mut self, read: &RawRead) -> Option<Event> {
-        let station = self.stations.get_mut(&read.device)?;
-        let context = self.contexts.get(&read.device)?;
+    fn event_for(&mut self, read: &RawRead) -> Decision {
+        let Some(station) = self.stations.get_mut(&read.device) else {
+            return Decision::Refused;
+        };
+        let Some(context) = self.contexts.get(&read.device) else {
+            return Decision::Refused;
+        };
         let at = if self.clock.synced() {
             Timestamp::try_from(read.at).unwrap_or_else(|_| self.clock.now())
         } else {
@@ -225,31 +273,43 @@ impl Pipeline {
                     if refused { "; rescan the item" } else { "" },
                 );
                 if refused {
-                    return None;
+                    return Decision::Refused;
                 }
-                return Some(self.builder.object_event(
-                    at,
-                    read,
-                    Outcome::Flagged(*kind, error),
-                    &context,
-                ));
+                return Decision::Record {
+                    event: self.builder.object_event(
+                        at,
+                        read,
+                        Outcome::Flagged(*kind, error),
+                        &context,
+                    ),
+                    flagged: true,
+                };
             }
             Verdict::Accept(id) => id,
         };
         match context.event {
-            EventKind::Object => Some(self.builder.read_event(at, read, id, &context)),
+            EventKind::Object => Decision::Record {
+                event: self.builder.read_event(at, read, id, &context),
+                flagged: false,
+            },
             EventKind::Aggregation | EventKind::Association => {
                 let mapped = self.builder.map(id, at);
                 if mapped.is_container() {
                     let children = std::mem::take(&mut station.session);
                     tracing::info!(device = %read.device, contents = children.len(), "packing session closed");
-                    Some(
-                        self.builder
-                            .parent_event(at, &read.device, &mapped, &children, &context),
-                    )
+                    Decision::Record {
+                        event: self.builder.parent_event(
+                            at,
+                            &read.device,
+                            &mapped,
+                            &children,
+                            &context,
+                        ),
+                        flagged: false,
+                    }
                 } else {
                     station.session.push(mapped);
-                    None
+                    Decision::Waiting
                 }
             }
         }
@@ -277,7 +337,14 @@ impl Pipeline {
 /// Awaits each read's commit in order and reports the outcome.
 async fn feedback(mut pending: mpsc::Receiver<Pending>) {
     while let Some(p) = pending.recv().await {
-        match p.append.await {
+        let outcome = p.append.await;
+        if let Some(signal) = &p.signal {
+            match outcome {
+                AppendOutcome::Committed { .. } if !p.flagged => signal.accepted(),
+                _ => signal.rejected(),
+            }
+        }
+        match outcome {
             AppendOutcome::Committed { seq } => {
                 tracing::trace!(device = %p.device.id, seq, latency_us = p.read_at.elapsed().as_micros() as u64, "captured");
             }

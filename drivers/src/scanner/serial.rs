@@ -3,12 +3,21 @@
 //! down with backoff, stopped) is [`crate::lifecycle`]'s; an unplugged scanner is a read error
 //! or EOF on the port, reported down and reopened by the same path — stable
 //! `/dev/serial/by-id/…` names survive the replug.
+//!
+//! The line is two-way: bytes handed over with [`SerialScanner::with_host_commands`] are
+//! written to the scanner between reads — the host commands with which RS-232 / USB-COM
+//! scanners sound their beeper or light their LED (e.g. Datalogic's `B` good-read tone and
+//! `F` "not on file" tone, Magellan 9800i Product Reference Guide, Appendix E "Host
+//! Commands"). Which bytes mean what is the caller's business; commands queued while the
+//! scanner is down are dropped when it comes back (they were about reads long gone).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_serial::SerialStream;
 use tokio_util::codec::FramedRead;
@@ -35,6 +44,7 @@ pub struct SerialScanner {
     device: Arc<str>,
     settings: SerialScannerSettings,
     reconnect: Reconnect,
+    host_commands: Option<mpsc::Receiver<Bytes>>,
 }
 
 impl SerialScanner {
@@ -44,7 +54,14 @@ impl SerialScanner {
             device,
             settings,
             reconnect: Reconnect::default(),
+            host_commands: None,
         }
+    }
+
+    /// Writes each byte string received on `commands` to the scanner, between reads.
+    pub fn with_host_commands(mut self, commands: mpsc::Receiver<Bytes>) -> Self {
+        self.host_commands = Some(commands);
+        self
     }
 
     /// Uses other reconnect delays (tests use short ones).
@@ -59,6 +76,7 @@ impl SerialScanner {
         let port = SerialPortDevice {
             id: self.device.clone(),
             settings: self.settings,
+            host_commands: self.host_commands,
         };
         lifecycle::run(self.device, port, self.reconnect, events, cancel).await;
     }
@@ -68,6 +86,18 @@ impl SerialScanner {
 struct SerialPortDevice {
     id: Arc<str>,
     settings: SerialScannerSettings,
+    host_commands: Option<mpsc::Receiver<Bytes>>,
+}
+
+/// Longest a host command may take to be written before it is dropped.
+const COMMAND_WRITE_LIMIT: Duration = Duration::from_millis(500);
+
+/// The next host command to write; never, when there are none.
+async fn next_command(commands: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {
+    match commands {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Device for SerialPortDevice {
@@ -94,7 +124,11 @@ impl Device for SerialPortDevice {
     ) -> SessionEnd {
         let idle = (self.settings.frame.frame_end == FrameEnd::None)
             .then(|| Duration::from_millis(self.settings.frame.idle_ms.max(1)));
-        let mut framed = FramedRead::new(port, FrameCodec::new(&self.settings.frame));
+        if let Some(rx) = &mut self.host_commands {
+            while rx.try_recv().is_ok() {} // stale: about reads from before the outage
+        }
+        let (reader, mut writer) = tokio::io::split(port);
+        let mut framed = FramedRead::new(reader, FrameCodec::new(&self.settings.frame));
         loop {
             // Without a terminator, reading is always bounded by the pause that ends a frame:
             // FramedRead would otherwise wait for more bytes after the first chunk and never
@@ -108,6 +142,32 @@ impl Device for SerialPortDevice {
             let item = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return SessionEnd::Cancelled,
+                command = next_command(&mut self.host_commands) => {
+                    match command {
+                        Some(bytes) => {
+                            // A scanner that stops taking bytes (XOFF held, a stuck line)
+                            // must not stop its reads: the command is dropped instead.
+                            match tokio::time::timeout(COMMAND_WRITE_LIMIT, writer.write_all(&bytes)).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => return SessionEnd::Lost(format!("write error: {e}")),
+                                Err(_) => {
+                                    let event = DeviceEvent::FrameError {
+                                        device: self.id.clone(),
+                                        message: format!(
+                                            "host command {:?} not taken by the scanner within {COMMAND_WRITE_LIMIT:?}; dropped (check flow_control)",
+                                            bytes.escape_ascii().to_string()
+                                        ),
+                                    };
+                                    if events.send(event).await.is_err() {
+                                        return SessionEnd::ChannelClosed;
+                                    }
+                                }
+                            }
+                        }
+                        None => self.host_commands = None, // the sender is gone: none to come
+                    }
+                    continue;
+                }
                 next = next => next,
             };
             let item = match item {

@@ -5,6 +5,9 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
 
 use tokio_serial::{SerialPort, SerialStream};
 
@@ -56,6 +59,21 @@ impl VirtualSerialPort {
     /// The device side of the line.
     pub fn master(&mut self) -> &mut SerialStream {
         &mut self.master
+    }
+
+    /// Reads exactly `n` bytes the host wrote to the device (a scanner's host commands), or
+    /// fails with `TimedOut` if they have not all arrived within `limit`.
+    pub async fn receive(&mut self, n: usize, limit: Duration) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0; n];
+        tokio::time::timeout(limit, self.master.read_exact(&mut buf))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{n} bytes not written to the device within {limit:?}"),
+                )
+            })??;
+        Ok(buf)
     }
 
     /// Simulates unplugging: the pty is closed (the driver's reads fail) and the symlink, if
