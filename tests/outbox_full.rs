@@ -4,20 +4,29 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{
-    Broker, Daemon, Received, Subscriber, TestConfig, codes, free_port, scan_in_background,
+    Broker, Daemon, Proxy, Received, Subscriber, TestConfig, codes, free_port, scan_in_background,
     serial_scanner, tracegate,
 };
 use tracegate::store::OutboxReader;
 use tracegate_drivers::sim::VirtualSerialPort;
 
-async fn fill(policy: &str) -> (TestConfig, Daemon, u16, Vec<String>) {
-    let port = free_port(); // no broker yet
+/// The uplink: the gateway talks to the broker's future port through a proxy that starts cut,
+/// so the test decides when the kept events may go out (after its subscriber is listening).
+struct Uplink {
+    proxy: Proxy,
+    broker_port: u16,
+}
+
+async fn fill(policy: &str) -> (TestConfig, Daemon, Uplink, Vec<String>) {
+    let broker_port = free_port(); // no broker yet
+    let proxy = Proxy::start(broker_port).await;
+    proxy.cut();
     let pty = VirtualSerialPort::new().unwrap();
     let config = TestConfig::new(
-        port,
+        proxy.port,
         &format!("max_events = 50\nwhen_full = \"{policy}\""),
         &serial_scanner("scanner-1", pty.path()),
     );
@@ -26,18 +35,15 @@ async fn fill(policy: &str) -> (TestConfig, Daemon, u16, Vec<String>) {
     let sent = codes("FULL", 80);
     let (scanner, _stop) = scan_in_background(pty, sent.clone(), 0.0);
     std::mem::forget(scanner.await.unwrap()); // keep the scanner plugged in
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = daemon.status().await.unwrap();
-        let counted = status["queue"]["refused_total"].as_u64().unwrap()
-            + status["queue"]["dropped_total"].as_u64().unwrap();
-        if counted >= 30 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never full: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (config, daemon, port, sent)
+    daemon
+        .wait_status(Duration::from_secs(20), "outbox full", |s| {
+            s["queue"]["refused_total"].as_u64().unwrap()
+                + s["queue"]["dropped_total"].as_u64().unwrap()
+                >= 30
+        })
+        .await;
+    let uplink = Uplink { proxy, broker_port };
+    (config, daemon, uplink, sent)
 }
 
 fn status_json(config: &TestConfig) -> serde_json::Value {
@@ -68,7 +74,7 @@ fn kept(config: &TestConfig) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuse_new_keeps_the_first_events_and_refuses_the_rest() {
-    let (config, mut daemon, port, sent) = fill("refuse-new").await;
+    let (config, mut daemon, uplink, sent) = fill("refuse-new").await;
     let status = status_json(&config);
     assert_eq!(status["queue"]["undelivered"], 50);
     assert_eq!(status["queue"]["refused_total"], 30);
@@ -82,9 +88,12 @@ async fn refuse_new_keeps_the_first_events_and_refuses_the_rest() {
     assert_eq!(kept(&config), sent[..50]);
     assert!(daemon.log().contains("OUTBOX FULL"), "logged, not silent");
 
-    // The broker appears: what was kept goes out.
-    let _broker = Broker::start_on(port, "");
-    let mut sub = Subscriber::connect(port, &["tracegate/gw-test/events"]).await;
+    // The broker appears and the link comes back: what was kept goes out. The subscriber is
+    // listening before the gateway can reach the broker; events are not retained, so a
+    // subscriber that came later would miss them.
+    let _broker = Broker::start_on(uplink.broker_port, "");
+    let mut sub = Subscriber::connect(uplink.broker_port, &["tracegate/gw-test/events"]).await;
+    uplink.proxy.restore();
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(30), |r| {
         r.first_arrivals().len() >= 50
@@ -100,7 +109,7 @@ async fn refuse_new_keeps_the_first_events_and_refuses_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_oldest_keeps_the_newest_events_and_counts_drops() {
-    let (config, mut daemon, _port, sent) = fill("drop-oldest").await;
+    let (config, mut daemon, _uplink, sent) = fill("drop-oldest").await;
     let status = status_json(&config);
     assert_eq!(status["queue"]["undelivered"], 50);
     assert_eq!(status["queue"]["dropped_total"], 30);
