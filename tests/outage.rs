@@ -48,9 +48,11 @@ async fn broker_restart_mid_stream_loses_nothing() {
     .await;
 
     broker.stop();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let during = daemon.status().await.unwrap();
-    assert_eq!(during["broker"]["connected"], false, "{during}");
+    daemon
+        .wait_status(Duration::from_secs(20), "broker seen gone", |s| {
+            s["broker"]["connected"] == false
+        })
+        .await;
     broker.restart();
 
     got.collect_until(&mut sub, Duration::from_secs(90), |r| {
@@ -91,8 +93,13 @@ async fn uplink_cut_publishes_last_will_and_resumes() {
         r.statuses.iter().any(|s| s["online"] == false)
     })
     .await;
-    let captured_during_cut = daemon.status().await.unwrap();
-    assert_eq!(captured_during_cut["broker"]["connected"], false);
+    // The broker sees the cut at once and publishes the will; the gateway learns of it from
+    // its own socket, a moment later on a slow machine (under qemu, it came after the will).
+    daemon
+        .wait_status(Duration::from_secs(20), "cut seen by the gateway", |s| {
+            s["broker"]["connected"] == false
+        })
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     proxy.restore();
 
