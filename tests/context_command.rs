@@ -7,20 +7,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Broker, Daemon, Received, Subscriber, TestConfig, serial_scanner};
-use tokio_util::sync::CancellationToken;
-use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
-
-async fn scan(pty: &mut VirtualSerialPort, code: &str) {
-    ScannerSim::default()
-        .run(
-            pty.master(),
-            std::iter::once(SimFrame::new(code.as_bytes())),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-}
+use support::{Broker, Daemon, Received, Subscriber, TestConfig, scan, serial_scanner};
+use tracegate_drivers::sim::VirtualSerialPort;
 
 async fn command(sub: &mut Subscriber, id: &str, body: Value) -> Value {
     let mut body = body;
@@ -72,7 +60,7 @@ async fn context_changes_by_command_apply_at_once_and_persist() {
     daemon.wait_devices_up().await;
     sub.wait_online(daemon.pid()).await;
 
-    scan(&mut pty, "]d20109506000134352211").await;
+    scan(&mut pty, &["]d20109506000134352211"]).await;
     assert_eq!(
         next_event(&mut sub, "]d20109506000134352211").await["bizStep"],
         "receiving"
@@ -90,7 +78,7 @@ async fn context_changes_by_command_apply_at_once_and_persist() {
     .await;
     assert_eq!(reply["ok"], true, "{reply}");
     assert_eq!(reply["result"]["context"]["biz_step"], "shipping");
-    scan(&mut pty, "]d20109506000134352212").await;
+    scan(&mut pty, &["]d20109506000134352212"]).await;
     let e = next_event(&mut sub, "]d20109506000134352212").await;
     assert_eq!(e["bizStep"], "shipping");
     assert_eq!(e["disposition"], "in_transit");
@@ -134,7 +122,7 @@ async fn context_changes_by_command_apply_at_once_and_persist() {
         reply["result"]["context"]["biz_step"], "shipping",
         "{reply}"
     );
-    scan(&mut pty, "]d20109506000134352213").await;
+    scan(&mut pty, &["]d20109506000134352213"]).await;
     assert_eq!(
         next_event(&mut sub, "]d20109506000134352213").await["bizStep"],
         "shipping"
@@ -144,7 +132,7 @@ async fn context_changes_by_command_apply_at_once_and_persist() {
     let reply = command(&mut sub, "c5", json!({"device": "door", "reset": true})).await;
     assert_eq!(reply["result"]["context"]["biz_step"], "receiving");
     assert!(reply["result"]["context"].get("biz_transactions").is_none());
-    scan(&mut pty, "]d20109506000134352214").await;
+    scan(&mut pty, &["]d20109506000134352214"]).await;
     assert_eq!(
         next_event(&mut sub, "]d20109506000134352214").await["bizStep"],
         "receiving"

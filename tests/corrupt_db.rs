@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{
     Daemon, TestConfig, codes, free_port, scan_in_background, serial_scanner, tracegate,
@@ -21,11 +21,11 @@ async fn corrupt_outbox_is_moved_aside_and_capture_continues() {
     daemon.wait_devices_up().await;
     let (scanner, _stop) = scan_in_background(pty, codes("AFTER", 3), 0.0);
     let _pty = scanner.await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while daemon.status().await.unwrap()["queue"]["undelivered"] != 3 {
-        assert!(Instant::now() < deadline, "capture did not continue");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    daemon
+        .wait_status(Duration::from_secs(10), "capture continues", |s| {
+            s["queue"]["undelivered"] == 3
+        })
+        .await;
     assert!(daemon.log().contains("OUTBOX UNUSABLE"), "said loudly");
     assert!(daemon.terminate().success());
 

@@ -5,9 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Broker, Daemon, Proxy, Received, Subscriber, TestConfig, serial_scanner};
-use tokio_util::sync::CancellationToken;
-use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
+use support::{Broker, Daemon, Proxy, Received, Subscriber, TestConfig, scan, serial_scanner};
+use tracegate_drivers::sim::VirtualSerialPort;
 
 const SCANS: usize = 10_000;
 
@@ -28,16 +27,7 @@ async fn ten_thousand_scans_arrive_in_order_none_missing() {
     let codes: Vec<String> = (0..SCANS)
         .map(|n| format!("]d20109506000134352217{n:06}"))
         .collect();
-    let sim = ScannerSim::default();
-    let sent = sim
-        .run(
-            pty.master(),
-            codes.iter().map(|c| SimFrame::new(c.as_bytes())),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(sent as usize, SCANS);
+    scan(&mut pty, &codes).await;
 
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(120), |r| {
@@ -49,21 +39,14 @@ async fn ten_thousand_scans_arrive_in_order_none_missing() {
     // relative to the scan rate; batching itself is asserted exactly below.
 
     // Everything acknowledged is marked delivered in the outbox.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = daemon.status().await.unwrap();
-        if status["queue"]["undelivered"] == 0 {
-            assert_eq!(status["queue"]["delivered_total"], SCANS as u64);
-            assert_eq!(status["devices"][0]["reads_total"], SCANS as u64);
-            assert_eq!(status["broker"]["connected"], true);
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "outbox not drained: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = daemon
+        .wait_status(Duration::from_secs(20), "outbox drained", |s| {
+            s["queue"]["undelivered"] == 0
+        })
+        .await;
+    assert_eq!(status["queue"]["delivered_total"], SCANS as u64);
+    assert_eq!(status["devices"][0]["reads_total"], SCANS as u64);
+    assert_eq!(status["broker"]["connected"], true);
     assert!(daemon.terminate().success());
 
     // SIGTERM is a clean shutdown: the gateway said goodbye itself (no Last Will).
@@ -91,26 +74,12 @@ async fn a_backlog_goes_out_in_full_batches() {
     let codes: Vec<String> = (0..BACKLOG)
         .map(|n| format!("]d20109506000134352218{n:06}"))
         .collect();
-    ScannerSim::default()
-        .run(
-            pty.master(),
-            codes.iter().map(|c| SimFrame::new(c.as_bytes())),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = daemon.status().await.unwrap();
-        if status["queue"]["undelivered"] == BACKLOG as u64 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "backlog not committed: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    scan(&mut pty, &codes).await;
+    daemon
+        .wait_status(Duration::from_secs(30), "backlog committed", |s| {
+            s["queue"]["undelivered"] == BACKLOG as u64
+        })
+        .await;
 
     proxy.restore();
     let mut got = Received::default();

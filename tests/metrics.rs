@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use prometheus_parse::{Scrape, Value};
 use serde_json::Value as Json;
-use support::{Broker, Daemon, Received, Subscriber, TestConfig, free_port, serial_scanner};
-use tokio_util::sync::CancellationToken;
-use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
+use support::{Broker, Daemon, Received, Subscriber, TestConfig, free_port, scan, serial_scanner};
+use tracegate_drivers::sim::VirtualSerialPort;
 
 /// `GET path` over HTTP/1.1; (status code, headers, body).
 fn http_get(port: u16, path: &str) -> (u16, HashMap<String, String>, String) {
@@ -102,23 +101,12 @@ async fn metrics_scrape_parses_and_matches_the_status_message() {
         .collect();
     codes.push("]d20109506000134353".into());
     codes.push("]d20109506000134353217999".into());
-    ScannerSim::default()
-        .run(
-            pty.master(),
-            codes.iter().map(|c| SimFrame::new(c.as_bytes())),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = daemon.status().await.unwrap();
-        if s["devices"][0]["reads_total"] == 7 && s["queue"]["delivered_total"] == 5 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    scan(&mut pty, &codes).await;
+    daemon
+        .wait_status(Duration::from_secs(30), "7 reads, 5 delivered", |s| {
+            s["devices"][0]["reads_total"] == 7 && s["queue"]["delivered_total"] == 5
+        })
+        .await;
 
     let (code, headers, body) = http_get(port, "/metrics");
     assert_eq!(code, 200, "{body}");
@@ -171,10 +159,9 @@ async fn metrics_scrape_parses_and_matches_the_status_message() {
         "tracegate_outbox_commit_duration_seconds_count",
         &[],
     );
-    assert!(
-        count >= 5.0,
-        "at least one commit per delivered read: {count}"
-    );
+    // Reads that reach the writer together share one transaction, so a loaded machine may
+    // commit the five reads in fewer than five: at least one commit is all that is certain.
+    assert!(count >= 1.0, "the five reads were committed: {count}");
     assert_eq!(buckets.last().unwrap().less_than, f64::INFINITY);
     assert_eq!(buckets.last().unwrap().count, count);
     assert!(buckets.windows(2).all(|w| w[0].count <= w[1].count));
@@ -200,7 +187,7 @@ async fn metrics_scrape_parses_and_matches_the_status_message() {
         .unwrap();
     assert_eq!(status["devices"][0]["rejects_total"], 2);
     assert!(status["daemon"]["rss_bytes"].as_u64().unwrap() > 1_000_000);
-    assert!(status["queue"]["commit_latency"]["count"].as_u64().unwrap() >= 5);
+    assert!(status["queue"]["commit_latency"]["count"].as_u64().unwrap() >= 1);
     assert!(
         status["queue"]["commit_latency"]["p99_ms"]
             .as_f64()

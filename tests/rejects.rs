@@ -5,25 +5,13 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Broker, Daemon, Received, Subscriber, TestConfig, serial_scanner};
-use tokio_util::sync::CancellationToken;
-use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
+use support::{Broker, Daemon, Received, Subscriber, TestConfig, scan, serial_scanner};
+use tracegate_drivers::sim::VirtualSerialPort;
 
 const GOOD: &str = "]d201095060001343522101";
 const BAD_CHECK_DIGIT: &str = "]d201095060001343532102";
 const EPC: &str = "3034257BF400B7800004CB2F";
 const LAST: &str = "]d201095060001343522199";
-
-async fn send(pty: &mut VirtualSerialPort, codes: &[&str]) {
-    ScannerSim::default()
-        .run(
-            pty.master(),
-            codes.iter().map(|c| SimFrame::new(c.as_bytes())),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_reads_are_not_recorded_and_flagged_reads_carry_their_error() {
@@ -41,8 +29,8 @@ async fn refused_reads_are_not_recorded_and_flagged_reads_carry_their_error() {
     daemon.wait_devices_up().await;
 
     let sequence = [GOOD, BAD_CHECK_DIGIT, EPC, "hello", LAST];
-    send(&mut line, &sequence).await;
-    send(&mut field, &sequence).await;
+    scan(&mut line, &sequence).await;
+    scan(&mut field, &sequence).await;
 
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(30), |r| {
@@ -108,4 +96,50 @@ async fn refused_reads_are_not_recorded_and_flagged_reads_carry_their_error() {
     assert!(log.contains("REFUSED"), "{log}");
     assert!(log.contains("rescan the item"), "{log}");
     assert!(log.contains("FLAGGED"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scanner_is_told_each_outcome_with_its_own_host_commands() {
+    let broker = Broker::start();
+    let mut line = VirtualSerialPort::new().unwrap();
+    let mut field = VirtualSerialPort::new().unwrap();
+    // Datalogic RS-232 host commands: `B` good-read tone, `F` "not on file" tone.
+    let devices = format!(
+        "{}accept = [\"gs1\"]\non_accept_send = \"B\"\non_reject_send = \"F\"\n\n\
+         {}on_reject = \"flag\"\naccept = [\"gs1\"]\non_reject_send = \"\\u0007\"\n",
+        serial_scanner("line", line.path()),
+        serial_scanner("field", field.path()),
+    );
+    let config = TestConfig::new(broker.port, "", &devices);
+    let (code, _, err) = support::tracegate(&["check-config", config.path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let daemon = Daemon::start(&config.path);
+    daemon.wait_devices_up().await;
+
+    // One read at a time, so each answer belongs to its read.
+    for (code, answer) in [
+        (GOOD, b"B"),
+        (BAD_CHECK_DIGIT, b"F"),
+        ("hello", b"F"),
+        (LAST, b"B"),
+    ] {
+        scan(&mut line, &[code]).await;
+        assert_eq!(
+            line.receive(1, Duration::from_secs(10)).await.unwrap(),
+            answer,
+            "after {code}"
+        );
+    }
+    // A flagged read is recorded but still a reject to the operator; an accepted read on a
+    // device with no accept bytes sends nothing, so the next byte is the second reject's.
+    scan(&mut field, &[BAD_CHECK_DIGIT, GOOD, "hello"]).await;
+    assert_eq!(
+        field.receive(2, Duration::from_secs(10)).await.unwrap(),
+        b"\x07\x07"
+    );
+    daemon
+        .wait_status(Duration::from_secs(10), "field reads counted", |s| {
+            s["devices"][1]["reads_total"] == 3
+        })
+        .await;
 }

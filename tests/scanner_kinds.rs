@@ -7,9 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Broker, Daemon, Received, Subscriber, TestConfig, serial_scanner};
-use tokio_util::sync::CancellationToken;
-use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
+use support::{Broker, Daemon, Received, Subscriber, TestConfig, scan, serial_scanner};
+use tracegate_drivers::sim::VirtualSerialPort;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serial_hid_and_keyboard_scanners_in_one_config() {
@@ -30,35 +29,22 @@ async fn serial_hid_and_keyboard_scanners_in_one_config() {
     let daemon = Daemon::start(&config.path);
 
     // The serial scanner and the simulated HID scanner come up; the absent ones are down.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let devices = loop {
-        if let Some(status) = daemon.status().await {
-            let d = status["devices"].as_array().unwrap().clone();
-            let state = |id: &str| {
-                d.iter()
-                    .find(|x| x["id"] == id)
-                    .map(|x| x["state"].as_str().unwrap().to_string())
-            };
-            if state("serial-1").as_deref() == Some("up")
-                && state("hid-sim").as_deref() == Some("up")
-                && state("hid-1").as_deref() == Some("down")
-                && state("wedge-1").as_deref() == Some("down")
-            {
-                break d;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "devices did not settle"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let device = |status: &serde_json::Value, id: &str| {
+        status["devices"]
+            .as_array()
+            .and_then(|d| d.iter().find(|x| x["id"] == id))
+            .cloned()
+            .unwrap_or_default()
     };
-    let detail = |id: &str| {
-        devices.iter().find(|x| x["id"] == id).unwrap()["detail"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let status = daemon
+        .wait_status(Duration::from_secs(20), "devices settled", |s| {
+            device(s, "serial-1")["state"] == "up"
+                && device(s, "hid-sim")["state"] == "up"
+                && device(s, "hid-1")["state"] == "down"
+                && device(s, "wedge-1")["state"] == "down"
+        })
+        .await;
+    let detail = |id: &str| device(&status, id)["detail"].as_str().unwrap().to_string();
     assert!(
         detail("hid-1").contains("HID 0c2e:0b61"),
         "{}",
@@ -70,14 +56,7 @@ async fn serial_hid_and_keyboard_scanners_in_one_config() {
         detail("wedge-1")
     );
 
-    ScannerSim::default()
-        .run(
-            pty.master(),
-            [SimFrame::new(&b"]C100106141411234567897"[..])],
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    scan(&mut pty, &["]C100106141411234567897"]).await;
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(20), |r| r.events.len() >= 4)
         .await;

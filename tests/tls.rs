@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use support::{
@@ -100,18 +100,14 @@ async fn a_broker_certificate_from_another_ca_is_refused() {
         ),
     );
     let daemon = Daemon::start(&config.path);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = daemon.status().await
-            && let Some(error) = status["broker"]["last_error"].as_str()
-        {
-            assert_eq!(status["broker"]["connected"], false);
-            assert!(error.to_lowercase().contains("certificate"), "{error}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "no TLS error reported");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = daemon
+        .wait_status(Duration::from_secs(20), "TLS error reported", |s| {
+            s["broker"]["last_error"].is_string()
+        })
+        .await;
+    assert_eq!(status["broker"]["connected"], false);
+    let error = status["broker"]["last_error"].as_str().unwrap();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
     assert_eq!(
         daemon.status().await.unwrap()["broker"]["connects_total"],
         0

@@ -99,13 +99,17 @@ fn sysusers_and_tmpfiles_create_the_user_directories_and_credential_files() {
         "{user}"
     );
 
-    let status = Command::new(tool("systemd-tmpfiles"))
-        .arg("--create")
-        .arg(format!("--root={}", root.path().display()))
-        .arg(repo("systemd/tracegate.tmpfile"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // As the package's postinst and every boot run it.
+    let create = || {
+        let status = Command::new(tool("systemd-tmpfiles"))
+            .arg("--create")
+            .arg(format!("--root={}", root.path().display()))
+            .arg(repo("systemd/tracegate.tmpfile"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    create();
     let check = |path: &str, mode: u32, owner: u32| {
         let meta = std::fs::metadata(root.path().join(path)).unwrap();
         assert_eq!(meta.permissions().mode() & 0o7777, mode, "{path}");
@@ -122,13 +126,7 @@ fn sysusers_and_tmpfiles_create_the_user_directories_and_credential_files() {
         "s3cret\n",
     )
     .unwrap();
-    let status = Command::new(tool("systemd-tmpfiles"))
-        .arg("--create")
-        .arg(format!("--root={}", root.path().display()))
-        .arg(repo("systemd/tracegate.tmpfile"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    create();
     assert_eq!(
         std::fs::read_to_string(root.path().join("etc/tracegate/credentials/mqtt-password"))
             .unwrap(),

@@ -437,23 +437,38 @@ impl Daemon {
         self.child.as_ref().expect("running").id()
     }
 
-    /// Waits until the daemon answers and every device is up.
-    pub async fn wait_devices_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    /// Polls the status report until `done` holds for it, and returns that report. Fails
+    /// the test after `within`, saying what was awaited and showing the last report.
+    pub async fn wait_status(
+        &self,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
         loop {
-            if let Some(status) = self.status().await {
-                let devices = status["devices"].as_array().cloned().unwrap_or_default();
-                if devices.iter().all(|d| d["state"] == "up") {
-                    return;
-                }
+            let status = self.status().await;
+            if let Some(status) = &status
+                && done(status)
+            {
+                return status.clone();
             }
             assert!(
                 Instant::now() < deadline,
-                "devices not up in 20 s; log:\n{}",
-                self.log()
+                "{what}: not within {within:?}; last status: {}",
+                status.map_or_else(|| "no answer".to_string(), |s| s.to_string())
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Waits until the daemon answers and every device is up.
+    pub async fn wait_devices_up(&self) {
+        self.wait_status(Duration::from_secs(20), "devices up", |status| {
+            let devices = status["devices"].as_array().cloned().unwrap_or_default();
+            devices.iter().all(|d| d["state"] == "up")
+        })
+        .await;
     }
 
     /// SIGTERM and wait for a clean exit.
@@ -560,6 +575,26 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Sends `codes` from a simulated scanner on `pty` as fast as the line takes them; returns
+/// once all are written.
+pub async fn scan<C: AsRef<[u8]>>(
+    pty: &mut tracegate_drivers::sim::VirtualSerialPort,
+    codes: &[C],
+) {
+    let frames = codes
+        .iter()
+        .map(|c| tracegate_drivers::sim::SimFrame::new(c.as_ref()));
+    let sent = tracegate_drivers::sim::ScannerSim::default()
+        .run(
+            pty.master(),
+            frames,
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent as usize, codes.len(), "every code written to the pty");
 }
 
 /// Sends `codes` from a simulated scanner on `pty`, paced at `per_second`, in the background.
