@@ -35,17 +35,10 @@ impl SignalLine {
         (line, rx)
     }
 
-    /// The read was recorded.
-    pub fn accepted(&self) {
-        self.send(&self.accept);
-    }
-
-    /// The read was refused, flagged, or could not be stored.
-    pub fn rejected(&self) {
-        self.send(&self.reject);
-    }
-
-    fn send(&self, bytes: &Bytes) {
+    /// Tells the scanner a read's outcome: `accepted` when it was recorded (or is waiting in
+    /// a packing session), otherwise it was refused, flagged, or could not be stored.
+    pub fn tell(&self, accepted: bool) {
+        let bytes = if accepted { &self.accept } else { &self.reject };
         if !bytes.is_empty() {
             let _ = self.tx.try_send(bytes.clone());
         }
@@ -80,8 +73,8 @@ mod tests {
             on_accept_send: String::new(),
             on_reject_send: "F".into(),
         });
-        line.accepted();
-        line.rejected();
+        line.tell(true);
+        line.tell(false);
         assert_eq!(rx.recv().await.unwrap(), "F");
         assert!(rx.try_recv().is_err(), "accept sends nothing when empty");
     }
@@ -93,7 +86,7 @@ mod tests {
             on_reject_send: String::new(),
         });
         for _ in 0..QUEUE * 2 {
-            line.accepted(); // never blocks
+            line.tell(true); // never blocks
         }
         let mut got = 0;
         while rx.try_recv().is_ok() {

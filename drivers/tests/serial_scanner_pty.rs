@@ -51,22 +51,28 @@ struct Rig {
     driver: tokio::task::JoinHandle<()>,
 }
 
+/// The driver for the scanner at `path`, reconnecting quickly.
+fn scanner(path: &std::path::Path, frame: FrameSettings) -> SerialScanner {
+    let settings = SerialScannerSettings {
+        serial: SerialSettings::new(path.to_string_lossy()),
+        frame,
+    };
+    SerialScanner::new(Arc::from("s1"), settings).with_reconnect(Reconnect::new(
+        Duration::from_millis(20),
+        Duration::from_millis(100),
+    ))
+}
+
 impl Rig {
     async fn start(path: &std::path::Path, frame: FrameSettings) -> Rig {
-        let settings = SerialScannerSettings {
-            serial: SerialSettings::new(path.to_string_lossy()),
-            frame,
-        };
+        Rig::run(scanner(path, frame)).await
+    }
+
+    /// Runs `driver` and waits until its port is open.
+    async fn run(driver: SerialScanner) -> Rig {
         let (tx, mut rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
-        let driver = tokio::spawn(
-            SerialScanner::new(Arc::from("s1"), settings)
-                .with_reconnect(Reconnect::new(
-                    Duration::from_millis(20),
-                    Duration::from_millis(100),
-                ))
-                .run(tx, cancel.clone()),
-        );
+        let driver = tokio::spawn(driver.run(tx, cancel.clone()));
         wait_state(&mut rx, DeviceState::Up).await;
         Rig { rx, cancel, driver }
     }
@@ -246,25 +252,16 @@ async fn unplug_and_replug_on_a_stable_path() {
 #[tokio::test]
 async fn host_commands_reach_the_scanner_byte_for_byte_between_reads() {
     let mut port = VirtualSerialPort::new().unwrap();
-    let settings = SerialScannerSettings {
-        serial: SerialSettings::new(port.path().to_string_lossy()),
-        frame: FrameSettings::default(),
-    };
-    let (tx, mut rx) = mpsc::channel(64);
     let (commands, commands_rx) = mpsc::channel(8);
-    let cancel = CancellationToken::new();
-    let driver = tokio::spawn(
-        SerialScanner::new(Arc::from("s1"), settings)
-            .with_host_commands(commands_rx)
-            .run(tx, cancel.clone()),
-    );
-    wait_state(&mut rx, DeviceState::Up).await;
+    let mut rig =
+        Rig::run(scanner(port.path(), FrameSettings::default()).with_host_commands(commands_rx))
+            .await;
 
     let sim = ScannerSim::default();
     sim.send(port.master(), &SimFrame::new(&b"]C1OK"[..]))
         .await
         .unwrap();
-    assert_eq!(next_read(&mut rx).await, b"]C1OK");
+    assert_eq!(next_read(&mut rig.rx).await, b"]C1OK");
     // Datalogic's good-read tone, then its "not on file" tone with a control byte.
     commands
         .send(bytes::Bytes::from_static(b"B"))
@@ -283,9 +280,7 @@ async fn host_commands_reach_the_scanner_byte_for_byte_between_reads() {
     sim.send(port.master(), &SimFrame::new(&b"NEXT"[..]))
         .await
         .unwrap();
-    assert_eq!(next_read(&mut rx).await, b"NEXT");
+    assert_eq!(next_read(&mut rig.rx).await, b"NEXT");
 
-    cancel.cancel();
-    wait_state(&mut rx, DeviceState::Stopped).await;
-    driver.await.unwrap();
+    rig.stop().await;
 }

@@ -455,8 +455,9 @@ impl Daemon {
             }
             assert!(
                 Instant::now() < deadline,
-                "{what}: not within {within:?}; last status: {}",
-                status.map_or_else(|| "no answer".to_string(), |s| s.to_string())
+                "{what}: not within {within:?}; last status: {}; log:\n{}",
+                status.map_or_else(|| "no answer".to_string(), |s| s.to_string()),
+                self.log()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

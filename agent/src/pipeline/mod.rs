@@ -192,19 +192,14 @@ impl Pipeline {
                     }
                     let signal = station.signal.clone();
                     let (event, flagged) = match self.event_for(&read) {
-                        Decision::Refused => {
-                            if let Some(signal) = &signal {
-                                signal.rejected();
-                            }
-                            continue;
-                        }
-                        Decision::Waiting => {
-                            if let Some(signal) = &signal {
-                                signal.accepted();
-                            }
-                            continue;
-                        }
                         Decision::Record { event, flagged } => (event, flagged),
+                        // Nothing to commit: the operator hears the verdict now.
+                        unrecorded => {
+                            if let Some(signal) = &signal {
+                                signal.tell(matches!(unrecorded, Decision::Waiting));
+                            }
+                            continue;
+                        }
                     };
                     let append = self.capture(event, &read).await;
                     let pending = Pending {
@@ -339,10 +334,7 @@ async fn feedback(mut pending: mpsc::Receiver<Pending>) {
     while let Some(p) = pending.recv().await {
         let outcome = p.append.await;
         if let Some(signal) = &p.signal {
-            match outcome {
-                AppendOutcome::Committed { .. } if !p.flagged => signal.accepted(),
-                _ => signal.rejected(),
-            }
+            signal.tell(matches!(outcome, AppendOutcome::Committed { .. }) && !p.flagged);
         }
         match outcome {
             AppendOutcome::Committed { seq } => {
