@@ -7,10 +7,15 @@
 //! the same wire protocols, used by the tests and the demo.
 
 pub mod backoff;
+pub mod command;
 pub mod lifecycle;
+pub mod output;
 pub mod read;
 pub mod scanner;
 pub mod serial;
 pub mod sim;
 
+pub use command::{
+    CommandDone, CommandError, CommandRequest, CommandResult, Commands, DeviceCommand,
+};
 pub use read::{DeviceEvent, DeviceState, RawRead, ReadMeta};

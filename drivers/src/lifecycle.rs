@@ -15,6 +15,11 @@
 //!
 //! State changes are reported once per transition, so a device that stays unplugged for a day
 //! is one `Down` event, not one per retry.
+//!
+//! Input and output devices share this life cycle. Commands ([`crate::command`]) reach the
+//! session while the device is up; one that arrives while it is connecting or down is
+//! answered `NotUp` at once (a light switched "captured" an hour late would be a lie), and a
+//! device whose session does not take commands has each one answered `Unsupported`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Reconnect;
+use crate::command::{CommandError, CommandRequest, Commands};
 use crate::read::{DeviceEvent, DeviceState};
 
 /// How a connected session ended.
@@ -41,14 +47,20 @@ pub trait Device: Send {
     /// An open connection.
     type Conn: Send;
 
+    /// Whether [`session`](Device::session) takes commands from its inbox itself; when not,
+    /// the life cycle answers each one `Unsupported` while the session runs.
+    const TAKES_COMMANDS: bool = false;
+
     /// Opens the device; the error says what failed, naming the port or device.
     fn open(&mut self) -> impl Future<Output = Result<Self::Conn, String>> + Send;
 
-    /// Reads from an open connection until it fails or `cancel` fires.
+    /// Reads from (and, with commands, writes to) an open connection until it fails or
+    /// `cancel` fires.
     fn session(
         &mut self,
         conn: Self::Conn,
         events: &mpsc::Sender<DeviceEvent>,
+        commands: &mut Commands,
         cancel: &CancellationToken,
     ) -> impl Future<Output = SessionEnd> + Send;
 
@@ -56,12 +68,14 @@ pub trait Device: Send {
     fn describe(&self) -> String;
 }
 
-/// Runs `device`'s life cycle for `id` until `cancel` fires or the channel closes.
+/// Runs `device`'s life cycle for `id` until `cancel` fires or the channel closes, taking
+/// commands from `commands`.
 pub async fn run<D: Device>(
     id: Arc<str>,
     mut device: D,
     mut reconnect: Reconnect,
     events: mpsc::Sender<DeviceEvent>,
+    mut commands: Commands,
     cancel: CancellationToken,
 ) {
     let mut states = StateReporter::new(id.clone(), events.clone());
@@ -69,32 +83,84 @@ pub async fn run<D: Device>(
         if !states.is(DeviceState::Down) {
             states.set(DeviceState::Connecting, None).await;
         }
-        let detail = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break,
-            opened = device.open() => match opened {
-                Ok(conn) => {
-                    tracing::info!(device = %id, on = %device.describe(), "device connected");
-                    states.set(DeviceState::Up, None).await;
-                    reconnect.reset();
-                    match device.session(conn, &events, &cancel).await {
-                        SessionEnd::Cancelled | SessionEnd::ChannelClosed => break,
-                        SessionEnd::Lost(why) => why,
-                    }
+        let opened = {
+            let open = device.open();
+            tokio::pin!(open);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break None,
+                    opened = &mut open => break Some(opened),
+                    request = commands.next() => not_up(request, "connecting"),
                 }
-                Err(why) => why,
-            },
+            }
+        };
+        let Some(opened) = opened else { break };
+        let detail = match opened {
+            Ok(conn) => {
+                tracing::info!(device = %id, on = %device.describe(), "device connected");
+                states.set(DeviceState::Up, None).await;
+                reconnect.reset();
+                let end = if D::TAKES_COMMANDS {
+                    device.session(conn, &events, &mut commands, &cancel).await
+                } else {
+                    let mut none = Commands::none();
+                    let session = device.session(conn, &events, &mut none, &cancel);
+                    refusing_commands(session, &mut commands).await
+                };
+                match end {
+                    SessionEnd::Cancelled | SessionEnd::ChannelClosed => break,
+                    SessionEnd::Lost(why) => why,
+                }
+            }
+            Err(why) => why,
         };
         if !states.is(DeviceState::Down) {
             tracing::warn!(device = %id, "device down: {detail}; retrying");
         }
-        states.set(DeviceState::Down, Some(detail)).await;
-        tokio::select! {
-            _ = tokio::time::sleep(reconnect.next_delay()) => {}
-            _ = cancel.cancelled() => break,
+        states.set(DeviceState::Down, Some(detail.clone())).await;
+        let retry = tokio::time::sleep(reconnect.next_delay());
+        tokio::pin!(retry);
+        loop {
+            tokio::select! {
+                _ = &mut retry => break,
+                _ = cancel.cancelled() => {
+                    states.set(DeviceState::Stopped, None).await;
+                    answer_stopped(&mut commands);
+                    return;
+                }
+                request = commands.next() => not_up(request, &format!("down: {detail}")),
+            }
         }
     }
     states.set(DeviceState::Stopped, None).await;
+    answer_stopped(&mut commands);
+}
+
+/// Answers a command that found the device not up.
+fn not_up(request: CommandRequest, why: &str) {
+    request.answer(Err(CommandError::NotUp(why.to_string())));
+}
+
+/// Answers what is still queued when the driver stops.
+fn answer_stopped(commands: &mut Commands) {
+    while let Some(request) = commands.try_next() {
+        request.answer(Err(CommandError::Stopped));
+    }
+}
+
+/// Runs `session`, answering each command `Unsupported` meanwhile.
+async fn refusing_commands(
+    session: impl Future<Output = SessionEnd>,
+    commands: &mut Commands,
+) -> SessionEnd {
+    tokio::pin!(session);
+    loop {
+        tokio::select! {
+            end = &mut session => return end,
+            request = commands.next() => request.unsupported(),
+        }
+    }
 }
 
 /// Sends a device's state changes, once per transition.

@@ -1,4 +1,4 @@
-//! What a driver hands to the pipeline: raw reads and link-state changes.
+//! What a driver hands to the pipeline: raw reads, link-state changes and output levels.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -82,6 +82,16 @@ pub enum DeviceEvent {
         /// What was wrong, in words an integrator can act on.
         message: String,
     },
+    /// An output line changed level (a command set it, a pulse ended, the session ended and
+    /// the line went to its safe state).
+    Output {
+        /// Which device.
+        device: Arc<str>,
+        /// The line's configured name.
+        line: String,
+        /// Its level now.
+        on: bool,
+    },
 }
 
 impl DeviceEvent {
@@ -89,7 +99,9 @@ impl DeviceEvent {
     pub fn device(&self) -> &Arc<str> {
         match self {
             DeviceEvent::Read(read) => &read.device,
-            DeviceEvent::State { device, .. } | DeviceEvent::FrameError { device, .. } => device,
+            DeviceEvent::State { device, .. }
+            | DeviceEvent::FrameError { device, .. }
+            | DeviceEvent::Output { device, .. } => device,
         }
     }
 }

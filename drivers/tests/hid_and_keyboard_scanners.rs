@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::backoff::Reconnect;
+use tracegate_drivers::command::Commands;
 use tracegate_drivers::scanner::keymap::{KeyTerminator, Layout};
 use tracegate_drivers::scanner::{HidScanner, KeyboardScanner, KeyboardScannerSettings};
 use tracegate_drivers::sim::{SimHidScanner, SimKeyboardScanner};
@@ -29,7 +30,7 @@ async fn next_read(rx: &mut mpsc::Receiver<DeviceEvent>) -> RawRead {
         match next_event(rx).await {
             DeviceEvent::Read(read) => return read,
             DeviceEvent::FrameError { message, .. } => panic!("unexpected error: {message}"),
-            DeviceEvent::State { .. } => {}
+            DeviceEvent::State { .. } | DeviceEvent::Output { .. } => {}
         }
     }
 }
@@ -39,7 +40,7 @@ async fn next_error(rx: &mut mpsc::Receiver<DeviceEvent>) -> String {
         match next_event(rx).await {
             DeviceEvent::FrameError { message, .. } => return message,
             DeviceEvent::Read(r) => panic!("unexpected read {:?}", r.payload),
-            DeviceEvent::State { .. } => {}
+            DeviceEvent::State { .. } | DeviceEvent::Output { .. } => {}
         }
     }
 }
@@ -62,7 +63,7 @@ async fn hid_pos_scans_arrive_with_their_symbology() {
     let driver = tokio::spawn(
         HidScanner::with_opener(Arc::from("hid1"), scanner.opener(), 4096)
             .with_reconnect(quick())
-            .run(tx, cancel.clone()),
+            .run(tx, Commands::none(), cancel.clone()),
     );
     wait_state(&mut rx, DeviceState::Up).await;
 
@@ -120,7 +121,7 @@ async fn a_missing_hid_scanner_is_down_not_fatal() {
     let driver = tokio::spawn(
         HidScanner::with_opener(Arc::from("hid1"), scanner.opener(), 4096)
             .with_reconnect(quick())
-            .run(tx, cancel.clone()),
+            .run(tx, Commands::none(), cancel.clone()),
     );
     let why = wait_state(&mut rx, DeviceState::Down).await.unwrap();
     assert!(why.contains("not connected"), "{why}");
@@ -146,7 +147,7 @@ async fn keyboard_scans_on_every_layout() {
         let driver = tokio::spawn(
             KeyboardScanner::with_opener(Arc::from("kbd"), scanner.opener(), &settings)
                 .with_reconnect(quick())
-                .run(tx, cancel.clone()),
+                .run(tx, Commands::none(), cancel.clone()),
         );
         wait_state(&mut rx, DeviceState::Up).await;
         let code = b"]d20109506000134352\x1d10ABC-12/x";

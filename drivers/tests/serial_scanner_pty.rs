@@ -8,6 +8,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::backoff::Reconnect;
+use tracegate_drivers::command::{
+    CommandDone, CommandError, CommandRequest, Commands, DeviceCommand,
+};
 use tracegate_drivers::scanner::{FrameEnd, FrameSettings, SerialScanner, SerialScannerSettings};
 use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
@@ -26,7 +29,7 @@ async fn next_item(rx: &mut mpsc::Receiver<DeviceEvent>) -> Result<Vec<u8>, Stri
         match next_event(rx).await {
             DeviceEvent::Read(read) => return Ok(read.payload.to_vec()),
             DeviceEvent::FrameError { message, .. } => return Err(message),
-            DeviceEvent::State { .. } => {}
+            DeviceEvent::State { .. } | DeviceEvent::Output { .. } => {}
         }
     }
 }
@@ -65,14 +68,14 @@ fn scanner(path: &std::path::Path, frame: FrameSettings) -> SerialScanner {
 
 impl Rig {
     async fn start(path: &std::path::Path, frame: FrameSettings) -> Rig {
-        Rig::run(scanner(path, frame)).await
+        Rig::run(scanner(path, frame), Commands::none()).await
     }
 
-    /// Runs `driver` and waits until its port is open.
-    async fn run(driver: SerialScanner) -> Rig {
+    /// Runs `driver` with `commands` and waits until its port is open.
+    async fn run(driver: SerialScanner, commands: Commands) -> Rig {
         let (tx, mut rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
-        let driver = tokio::spawn(driver.run(tx, cancel.clone()));
+        let driver = tokio::spawn(driver.run(tx, commands, cancel.clone()));
         wait_state(&mut rx, DeviceState::Up).await;
         Rig { rx, cancel, driver }
     }
@@ -253,28 +256,43 @@ async fn unplug_and_replug_on_a_stable_path() {
 async fn host_commands_reach_the_scanner_byte_for_byte_between_reads() {
     let mut port = VirtualSerialPort::new().unwrap();
     let (commands, commands_rx) = mpsc::channel(8);
-    let mut rig =
-        Rig::run(scanner(port.path(), FrameSettings::default()).with_host_commands(commands_rx))
-            .await;
+    let mut rig = Rig::run(
+        scanner(port.path(), FrameSettings::default()),
+        Commands::new(commands_rx),
+    )
+    .await;
 
     let sim = ScannerSim::default();
     sim.send(port.master(), &SimFrame::new(&b"]C1OK"[..]))
         .await
         .unwrap();
     assert_eq!(next_read(&mut rig.rx).await, b"]C1OK");
-    // Datalogic's good-read tone, then its "not on file" tone with a control byte.
-    commands
-        .send(bytes::Bytes::from_static(b"B"))
-        .await
-        .unwrap();
+    // Datalogic's good-read tone, answered once written; then its "not on file" tone with a
+    // control byte, fire and forget as operator feedback sends it.
+    let (request, answer) = CommandRequest::with_reply(DeviceCommand::Send("B".into()));
+    commands.send(request).await.unwrap();
     assert_eq!(port.receive(1, Duration::from_secs(5)).await.unwrap(), b"B");
+    assert_eq!(answer.await.unwrap(), Ok(CommandDone::Sent { bytes: 1 }));
     commands
-        .send(bytes::Bytes::from_static(b"\x01F\r"))
+        .send(CommandRequest::fire_and_forget(DeviceCommand::Send(
+            bytes::Bytes::from_static(b"\x01F\r"),
+        )))
         .await
         .unwrap();
     assert_eq!(
         port.receive(3, Duration::from_secs(5)).await.unwrap(),
         b"\x01F\r"
+    );
+    // A scanner has no output lines: the command is answered, not lost.
+    let (request, answer) = CommandRequest::with_reply(DeviceCommand::SetOutput {
+        line: "red".into(),
+        on: true,
+        for_ms: None,
+    });
+    commands.send(request).await.unwrap();
+    assert_eq!(
+        answer.await.unwrap(),
+        Err(CommandError::Unsupported("output"))
     );
     // Reading carries on after writing.
     sim.send(port.master(), &SimFrame::new(&b"NEXT"[..]))

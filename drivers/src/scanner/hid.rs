@@ -18,6 +18,7 @@ use super::frame::FrameItem;
 use super::hidpos::{Assembled, HidPosAssembler, REPORT_LEN};
 use super::serial::frame_event;
 use crate::backoff::Reconnect;
+use crate::command::Commands;
 use crate::lifecycle::{self, Device, SessionEnd};
 use crate::read::{DeviceEvent, ReadMeta};
 
@@ -128,14 +129,20 @@ impl<O: ReportOpener + 'static> HidScanner<O> {
         self
     }
 
-    /// Runs until `cancel` fires or the channel closes.
-    pub async fn run(self, events: mpsc::Sender<DeviceEvent>, cancel: CancellationToken) {
+    /// Runs until `cancel` fires or the channel closes. The scanner takes no commands: each
+    /// one on `commands` is answered unsupported.
+    pub async fn run(
+        self,
+        events: mpsc::Sender<DeviceEvent>,
+        commands: Commands,
+        cancel: CancellationToken,
+    ) {
         let device = HidDevice {
             id: self.id.clone(),
             opener: self.opener,
             max_len: self.max_len,
         };
-        lifecycle::run(self.id, device, self.reconnect, events, cancel).await;
+        lifecycle::run(self.id, device, self.reconnect, events, commands, cancel).await;
     }
 }
 
@@ -164,6 +171,7 @@ impl<O: ReportOpener> Device for HidDevice<O> {
         &mut self,
         mut source: O::Source,
         events: &mpsc::Sender<DeviceEvent>,
+        _commands: &mut Commands,
         cancel: &CancellationToken,
     ) -> SessionEnd {
         let mut assembler = HidPosAssembler::new(self.max_len);

@@ -4,18 +4,18 @@
 //! or EOF on the port, reported down and reopened by the same path — stable
 //! `/dev/serial/by-id/…` names survive the replug.
 //!
-//! The line is two-way: bytes handed over with [`SerialScanner::with_host_commands`] are
+//! The line is two-way: [`DeviceCommand::Send`] commands from the device's inbox are
 //! written to the scanner between reads — the host commands with which RS-232 / USB-COM
 //! scanners sound their beeper or light their LED (e.g. Datalogic's `B` good-read tone and
 //! `F` "not on file" tone, Magellan 9800i Product Reference Guide, Appendix E "Host
-//! Commands"). Which bytes mean what is the caller's business; commands queued while the
-//! scanner is down are dropped when it comes back (they were about reads long gone).
+//! Commands"). Which bytes mean what is the caller's business; a command that arrives while
+//! the scanner is down is answered "not up" by the life cycle, not kept for later (it was
+//! about a read long gone).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::frame::{FrameCodec, FrameEnd, FrameItem, FrameSettings};
 use crate::backoff::Reconnect;
+use crate::command::{CommandDone, CommandError, Commands, DeviceCommand};
 use crate::lifecycle::{self, Device, SessionEnd};
 use crate::read::{DeviceEvent, RawRead, ReadMeta};
 use crate::serial::SerialSettings;
@@ -44,7 +45,6 @@ pub struct SerialScanner {
     device: Arc<str>,
     settings: SerialScannerSettings,
     reconnect: Reconnect,
-    host_commands: Option<mpsc::Receiver<Bytes>>,
 }
 
 impl SerialScanner {
@@ -54,14 +54,7 @@ impl SerialScanner {
             device,
             settings,
             reconnect: Reconnect::default(),
-            host_commands: None,
         }
-    }
-
-    /// Writes each byte string received on `commands` to the scanner, between reads.
-    pub fn with_host_commands(mut self, commands: mpsc::Receiver<Bytes>) -> Self {
-        self.host_commands = Some(commands);
-        self
     }
 
     /// Uses other reconnect delays (tests use short ones).
@@ -71,14 +64,19 @@ impl SerialScanner {
     }
 
     /// Runs until `cancel` fires or the event channel closes, reconnecting whenever the port
-    /// goes away. Never returns an error: every failure is reported as a state change.
-    pub async fn run(self, events: mpsc::Sender<DeviceEvent>, cancel: CancellationToken) {
+    /// goes away, writing each [`DeviceCommand::Send`] from `commands` to the scanner between
+    /// reads. Never returns an error: every failure is reported as a state change.
+    pub async fn run(
+        self,
+        events: mpsc::Sender<DeviceEvent>,
+        commands: Commands,
+        cancel: CancellationToken,
+    ) {
         let port = SerialPortDevice {
             id: self.device.clone(),
             settings: self.settings,
-            host_commands: self.host_commands,
         };
-        lifecycle::run(self.device, port, self.reconnect, events, cancel).await;
+        lifecycle::run(self.device, port, self.reconnect, events, commands, cancel).await;
     }
 }
 
@@ -86,22 +84,14 @@ impl SerialScanner {
 struct SerialPortDevice {
     id: Arc<str>,
     settings: SerialScannerSettings,
-    host_commands: Option<mpsc::Receiver<Bytes>>,
 }
 
 /// Longest a host command may take to be written before it is dropped.
 const COMMAND_WRITE_LIMIT: Duration = Duration::from_millis(500);
 
-/// The next host command to write; never, when there are none.
-async fn next_command(commands: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {
-    match commands {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
 impl Device for SerialPortDevice {
     type Conn = SerialStream;
+    const TAKES_COMMANDS: bool = true;
 
     fn open(&mut self) -> impl Future<Output = Result<SerialStream, String>> + Send {
         let opened = self
@@ -120,13 +110,11 @@ impl Device for SerialPortDevice {
         &mut self,
         port: SerialStream,
         events: &mpsc::Sender<DeviceEvent>,
+        commands: &mut Commands,
         cancel: &CancellationToken,
     ) -> SessionEnd {
         let idle = (self.settings.frame.frame_end == FrameEnd::None)
             .then(|| Duration::from_millis(self.settings.frame.idle_ms.max(1)));
-        if let Some(rx) = &mut self.host_commands {
-            while rx.try_recv().is_ok() {} // stale: about reads from before the outage
-        }
         let (reader, mut writer) = tokio::io::split(port);
         let mut framed = FramedRead::new(reader, FrameCodec::new(&self.settings.frame));
         loop {
@@ -142,29 +130,32 @@ impl Device for SerialPortDevice {
             let item = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return SessionEnd::Cancelled,
-                command = next_command(&mut self.host_commands) => {
-                    match command {
-                        Some(bytes) => {
-                            // A scanner that stops taking bytes (XOFF held, a stuck line)
-                            // must not stop its reads: the command is dropped instead.
-                            match tokio::time::timeout(COMMAND_WRITE_LIMIT, writer.write_all(&bytes)).await {
-                                Ok(Ok(())) => {}
-                                Ok(Err(e)) => return SessionEnd::Lost(format!("write error: {e}")),
-                                Err(_) => {
-                                    let event = DeviceEvent::FrameError {
-                                        device: self.id.clone(),
-                                        message: format!(
-                                            "host command {:?} not taken by the scanner within {COMMAND_WRITE_LIMIT:?}; dropped (check flow_control)",
-                                            bytes.escape_ascii().to_string()
-                                        ),
-                                    };
-                                    if events.send(event).await.is_err() {
-                                        return SessionEnd::ChannelClosed;
-                                    }
-                                }
+                request = commands.next() => {
+                    let DeviceCommand::Send(bytes) = &request.command else {
+                        request.unsupported();
+                        continue;
+                    };
+                    // A scanner that stops taking bytes (XOFF held, a stuck line) must not
+                    // stop its reads: the command is dropped instead.
+                    let written = tokio::time::timeout(COMMAND_WRITE_LIMIT, writer.write_all(bytes)).await;
+                    let len = bytes.len();
+                    match written {
+                        Ok(Ok(())) => request.answer(Ok(CommandDone::Sent { bytes: len })),
+                        Ok(Err(e)) => {
+                            request.answer(Err(CommandError::Failed(format!("write error: {e}"))));
+                            return SessionEnd::Lost(format!("write error: {e}"));
+                        }
+                        Err(_) => {
+                            let message = format!(
+                                "host command {:?} not taken by the scanner within {COMMAND_WRITE_LIMIT:?}; dropped (check flow_control)",
+                                bytes.escape_ascii().to_string()
+                            );
+                            request.answer(Err(CommandError::Timeout(COMMAND_WRITE_LIMIT.as_millis() as u64)));
+                            let event = DeviceEvent::FrameError { device: self.id.clone(), message };
+                            if events.send(event).await.is_err() {
+                                return SessionEnd::ChannelClosed;
                             }
                         }
-                        None => self.host_commands = None, // the sender is gone: none to come
                     }
                     continue;
                 }

@@ -20,6 +20,7 @@ use super::frame::FrameItem;
 use super::keymap::{KeyTerminator, KeyTranslator, Layout, Typed};
 use super::serial::frame_event;
 use crate::backoff::Reconnect;
+use crate::command::Commands;
 use crate::lifecycle::{self, Device, SessionEnd};
 use crate::read::{DeviceEvent, ReadMeta};
 
@@ -112,15 +113,21 @@ impl<O: KeyOpener + 'static> KeyboardScanner<O> {
         self
     }
 
-    /// Runs until `cancel` fires or the channel closes.
-    pub async fn run(self, events: mpsc::Sender<DeviceEvent>, cancel: CancellationToken) {
+    /// Runs until `cancel` fires or the channel closes. The scanner takes no commands: each
+    /// one on `commands` is answered unsupported.
+    pub async fn run(
+        self,
+        events: mpsc::Sender<DeviceEvent>,
+        commands: Commands,
+        cancel: CancellationToken,
+    ) {
         let device = KeyboardDevice {
             id: self.id.clone(),
             opener: self.opener,
             translator: KeyTranslator::new(self.layout, self.terminator),
             max_len: self.max_len,
         };
-        lifecycle::run(self.id, device, self.reconnect, events, cancel).await;
+        lifecycle::run(self.id, device, self.reconnect, events, commands, cancel).await;
     }
 }
 
@@ -150,6 +157,7 @@ impl<O: KeyOpener> Device for KeyboardDevice<O> {
         &mut self,
         mut source: O::Source,
         events: &mpsc::Sender<DeviceEvent>,
+        _commands: &mut Commands,
         cancel: &CancellationToken,
     ) -> SessionEnd {
         self.translator.reset();

@@ -8,10 +8,12 @@
 pub mod cable;
 pub mod hid;
 pub mod keyboard;
+pub mod outputs;
 pub mod pty;
 pub mod scanner;
 
 pub use hid::SimHidScanner;
 pub use keyboard::SimKeyboardScanner;
+pub use outputs::SimOutputs;
 pub use pty::VirtualSerialPort;
 pub use scanner::{ScannerSim, SimFrame};

@@ -1,0 +1,213 @@
+//! What flows into a device: typed commands, each answered once.
+//!
+//! Every device session gets a [`Commands`] inbox. The agent's command router (and the
+//! pipeline's operator feedback) send [`CommandRequest`]s; the driver carries out what its
+//! device can do and answers through the request's reply channel. What a device cannot do is
+//! answered [`CommandError::Unsupported`]; a command that arrives while the device is not up
+//! is answered [`CommandError::NotUp`] by the life cycle ([`crate::lifecycle`]) — never left
+//! unanswered, never queued for a device that may be gone for a day.
+//!
+//! ```text
+//!  router / feedback ──CommandRequest──▶ Commands inbox ──▶ session (device up)
+//!          ▲                                   │               │ carries it out
+//!          │                                   └──▶ life cycle (connecting / down):
+//!          └────── Result<CommandDone, CommandError> ◀──────────── answers NotUp
+//! ```
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+/// A command to a device, typed by what it asks the device to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceCommand {
+    /// Write these bytes to the device as they are: a scanner's host commands (a good-read
+    /// tone, an LED). Which bytes mean what is the caller's business.
+    Send(Bytes),
+    /// Switch a named output line (a stack-light colour, a buzzer, a relay).
+    SetOutput {
+        /// The line's configured name.
+        line: String,
+        /// On or off.
+        on: bool,
+        /// Go back to the line's previous level after this many milliseconds (a pulse).
+        for_ms: Option<u64>,
+    },
+    /// Open (`true`) or close (`false`) a reader's read window.
+    ReadWindow(bool),
+}
+
+impl DeviceCommand {
+    /// A short name for logs and errors (`send`, `output`, `read-window`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeviceCommand::Send(_) => "send",
+            DeviceCommand::SetOutput { .. } => "output",
+            DeviceCommand::ReadWindow(_) => "read-window",
+        }
+    }
+}
+
+/// What a device did with a command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandDone {
+    /// The bytes were written to the device.
+    Sent {
+        /// How many.
+        bytes: usize,
+    },
+    /// The output line is now at this level.
+    Output {
+        /// The line.
+        line: String,
+        /// Its level now.
+        on: bool,
+    },
+    /// The read window is now open or closed.
+    ReadWindow {
+        /// Open?
+        open: bool,
+    },
+}
+
+/// Why a device did not carry out a command; each says what to do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    /// The device is connecting or down; the command was not kept for later.
+    #[error("device is not up ({0}); the command was not carried out")]
+    NotUp(String),
+    /// This kind of device cannot do that.
+    #[error("this device cannot do `{0}`")]
+    Unsupported(&'static str),
+    /// The device has no output line of that name.
+    #[error("no output line {line:?}; this device has: {known}")]
+    NoSuchLine {
+        /// The name asked for.
+        line: String,
+        /// The names it has, comma-separated.
+        known: String,
+    },
+    /// The device did not take the command in time (flow control held, a stuck line).
+    #[error("the device did not take the command within {0} ms")]
+    Timeout(u64),
+    /// The device refused or failed; the text is the device's or the OS's own.
+    #[error("{0}")]
+    Failed(String),
+    /// The device's driver stopped before answering (shutdown, reload).
+    #[error("the device stopped before answering")]
+    Stopped,
+}
+
+/// What a command gets back.
+pub type CommandResult = Result<CommandDone, CommandError>;
+
+/// A command with the channel its answer goes to (none: nobody waits, as for operator
+/// feedback tones).
+#[derive(Debug)]
+pub struct CommandRequest {
+    /// What to do.
+    pub command: DeviceCommand,
+    reply: Option<oneshot::Sender<CommandResult>>,
+}
+
+impl CommandRequest {
+    /// A command whose answer nobody waits for.
+    pub fn fire_and_forget(command: DeviceCommand) -> Self {
+        CommandRequest {
+            command,
+            reply: None,
+        }
+    }
+
+    /// A command and the receiver its answer arrives on.
+    pub fn with_reply(command: DeviceCommand) -> (Self, oneshot::Receiver<CommandResult>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            CommandRequest {
+                command,
+                reply: Some(tx),
+            },
+            rx,
+        )
+    }
+
+    /// Answers the command (a requester that stopped waiting is not an error).
+    pub fn answer(self, result: CommandResult) {
+        if let Some(reply) = self.reply {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Answers that this device cannot do it.
+    pub fn unsupported(self) {
+        let name = self.command.name();
+        self.answer(Err(CommandError::Unsupported(name)));
+    }
+}
+
+/// A device's command inbox, as its session sees it.
+#[derive(Debug)]
+pub struct Commands {
+    rx: Option<mpsc::Receiver<CommandRequest>>,
+}
+
+impl Commands {
+    /// An inbox fed by `rx`.
+    pub fn new(rx: mpsc::Receiver<CommandRequest>) -> Self {
+        Commands { rx: Some(rx) }
+    }
+
+    /// An inbox that never yields (nobody sends this device commands).
+    pub fn none() -> Self {
+        Commands { rx: None }
+    }
+
+    /// The next command; pending forever when there are none to come, so a `select!` arm on
+    /// it is simply never taken.
+    pub async fn next(&mut self) -> CommandRequest {
+        match &mut self.rx {
+            Some(rx) => match rx.recv().await {
+                Some(request) => request,
+                None => {
+                    self.rx = None; // every sender is gone
+                    std::future::pending().await
+                }
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// A command already queued, if any.
+    pub fn try_next(&mut self) -> Option<CommandRequest> {
+        self.rx.as_mut()?.try_recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_is_answered_once_and_a_gone_requester_is_no_error() {
+        let (request, rx) = CommandRequest::with_reply(DeviceCommand::ReadWindow(true));
+        request.answer(Ok(CommandDone::ReadWindow { open: true }));
+        assert_eq!(
+            rx.await.unwrap(),
+            Ok(CommandDone::ReadWindow { open: true })
+        );
+
+        let (request, rx) = CommandRequest::with_reply(DeviceCommand::Send(Bytes::from("B")));
+        drop(rx);
+        request.unsupported(); // no panic
+        CommandRequest::fire_and_forget(DeviceCommand::ReadWindow(false)).unsupported();
+    }
+
+    #[tokio::test]
+    async fn an_inbox_without_senders_pends_instead_of_spinning() {
+        let (tx, rx) = mpsc::channel(1);
+        let mut inbox = Commands::new(rx);
+        drop(tx);
+        let next = tokio::time::timeout(std::time::Duration::from_millis(20), inbox.next()).await;
+        assert!(next.is_err(), "no command and no busy loop");
+        assert!(inbox.try_next().is_none());
+    }
+}
