@@ -12,13 +12,13 @@ use support::epcis_schema::assert_schema_valid;
 use support::{Broker, Subscriber};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracegate::capture::event::build::EventBuilder;
+use tracegate::capture::event::ids::IdMapper;
+use tracegate::capture::event::model::Event;
+use tracegate::capture::store::Store;
+use tracegate::capture::sync::Sync;
 use tracegate::config::Config;
-use tracegate::event::build::EventBuilder;
-use tracegate::event::ids::IdMapper;
-use tracegate::event::model::Event;
-use tracegate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
-use tracegate::store::Store;
-use tracegate::sync::Sync;
+use tracegate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
 
 /// One event of each type, as the model reads them.
 fn events() -> Vec<Event> {

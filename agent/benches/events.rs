@@ -14,11 +14,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use tracegate::capture::event::build::EventBuilder;
+use tracegate::capture::event::context::{BizContext, TransactionRef};
+use tracegate::capture::event::ids::IdMapper;
+use tracegate::capture::pipeline::verdict::{Verdict, judge};
 use tracegate::config::{CaptureSettings, IdentifiersConfig};
-use tracegate::event::build::EventBuilder;
-use tracegate::event::context::{BizContext, TransactionRef};
-use tracegate::event::ids::IdMapper;
-use tracegate::pipeline::verdict::{Verdict, judge};
 use tracegate_drivers::{RawRead, ReadMeta};
 
 fn rate(budget: Duration, mut f: impl FnMut(usize)) -> f64 {

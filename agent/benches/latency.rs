@@ -14,14 +14,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracegate::clock::{Clock, SystemClock};
+use tracegate::capture::clock::{Clock, SystemClock};
+use tracegate::capture::contexts::ContextRegistry;
+use tracegate::capture::devices::kinds::serial_scanner::SerialScannerConfig;
+use tracegate::capture::event::build::EventBuilder;
+use tracegate::capture::event::ids::IdMapper;
+use tracegate::capture::pipeline::Pipeline;
+use tracegate::capture::store::Store;
 use tracegate::config::{Config, SyncCheck};
-use tracegate::contexts::ContextRegistry;
-use tracegate::event::build::EventBuilder;
-use tracegate::event::ids::IdMapper;
-use tracegate::pipeline::Pipeline;
-use tracegate::status::DeviceRegistry;
-use tracegate::store::Store;
+use tracegate::ops::status::DeviceRegistry;
+use tracegate_drivers::Commands;
 use tracegate_drivers::scanner::{FrameSettings, SerialScanner, SerialScannerSettings};
 use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
@@ -47,7 +49,11 @@ async fn transport_only() -> Vec<Duration> {
     };
     let (tx, mut rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let driver = tokio::spawn(SerialScanner::new(Arc::from("s"), settings).run(tx, cancel.clone()));
+    let driver = tokio::spawn(SerialScanner::new(Arc::from("s"), settings).run(
+        tx,
+        Commands::none(),
+        cancel.clone(),
+    ));
     while !matches!(
         rx.recv().await,
         Some(DeviceEvent::State {
@@ -101,12 +107,16 @@ async fn scan_to_commit() -> Vec<Duration> {
     let (tx, rx) = mpsc::channel(1024);
     let run = tokio::spawn(pipeline.run(rx));
     let cancel = CancellationToken::new();
-    let settings = match &config.devices[0].settings {
-        tracegate::config::DeviceSettings::SerialScanner(s) => s.clone(),
-        _ => unreachable!(),
-    };
-    let driver =
-        tokio::spawn(SerialScanner::new(Arc::from("line-1"), settings).run(tx, cancel.clone()));
+    let settings = config.devices[0]
+        .settings_as::<SerialScannerConfig>()
+        .expect("a serial scanner")
+        .scanner
+        .clone();
+    let driver = tokio::spawn(SerialScanner::new(Arc::from("line-1"), settings).run(
+        tx,
+        Commands::none(),
+        cancel.clone(),
+    ));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut stats = store.watch_stats();
     let sim = ScannerSim::default();

@@ -18,13 +18,13 @@ use std::time::{Duration, Instant, SystemTime};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracegate::capture::event::build::EventBuilder;
+use tracegate::capture::event::ids::IdMapper;
+use tracegate::capture::pipeline::verdict::{Verdict, judge};
+use tracegate::capture::store::{NewEvent, Store};
+use tracegate::capture::sync::Sync;
 use tracegate::config::{CaptureSettings, Config};
-use tracegate::event::build::EventBuilder;
-use tracegate::event::ids::IdMapper;
-use tracegate::pipeline::verdict::{Verdict, judge};
-use tracegate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
-use tracegate::store::{NewEvent, Store};
-use tracegate::sync::Sync;
+use tracegate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
 use tracegate_drivers::{RawRead, ReadMeta};
 
 fn sample_events(n: usize) -> Vec<NewEvent> {
@@ -33,7 +33,7 @@ fn sample_events(n: usize) -> Vec<NewEvent> {
         IdMapper::from_config(&config.identifiers).unwrap(),
         jiff::tz::TimeZone::UTC,
     );
-    let context = tracegate::event::context::BizContext::default();
+    let context = tracegate::capture::event::context::BizContext::default();
     (0..n)
         .map(|i| {
             let read = RawRead {
@@ -218,8 +218,10 @@ async fn one_message_per_event(events: &[NewEvent]) -> f64 {
     let bodies: Vec<Vec<u8>> = events
         .iter()
         .map(|e| {
-            let mut doc =
-                tracegate::event::DocumentWriter::new(jiff::Timestamp::now(), e.body.len());
+            let mut doc = tracegate::capture::event::DocumentWriter::new(
+                jiff::Timestamp::now(),
+                e.body.len(),
+            );
             doc.push(&e.body);
             doc.finish()
         })

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
-            tracegate::logging::init();
+            tracegate::ops::logging::init();
             runtime(async move {
                 let shutdown = CancellationToken::new();
                 tokio::spawn(stop_on_signal(shutdown.clone()));
@@ -51,6 +51,41 @@ fn main() -> ExitCode {
                     print!("{}", cli::status::render(&report));
                 }
                 Ok(())
+            })
+        }
+        Command::Cmd(args) => {
+            let config = match Config::load_for_tools(&args.config.config) {
+                Ok(c) => c,
+                Err(e) => return config_error(e),
+            };
+            let object = match cli::cmd::arguments(&args.name, &args.args) {
+                Ok(object) => object,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            runtime(async move {
+                let request =
+                    serde_json::json!({"cmd": "command", "name": args.name, "args": object});
+                let socket = config.control_socket();
+                let reply = tracegate::ops::control::request(&socket, &request)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "no daemon answered on {} ({e}); is tracegate running with this config?",
+                            socket.display()
+                        )
+                    })?;
+                println!("{}", serde_json::to_string_pretty(&reply)?);
+                if reply["ok"] == serde_json::Value::Bool(true) {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!(
+                        "{}",
+                        reply["error"].as_str().unwrap_or("the command failed")
+                    ))
+                }
             })
         }
         Command::Events {

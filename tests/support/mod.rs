@@ -424,7 +424,7 @@ impl Daemon {
     /// The daemon's status report, over its control socket.
     pub async fn status(&self) -> Option<Value> {
         let config = tracegate::config::Config::load_for_tools(&self.config).ok()?;
-        tracegate::control::request(
+        tracegate::ops::control::request(
             &config.control_socket(),
             &serde_json::json!({"cmd": "status"}),
         )

@@ -206,7 +206,7 @@ pub fn corrected_time(clock: &dyn Clock, boot_id: &str, boottime_ns: i64) -> Opt
 pub fn estimated_time(wall_ms: i64, last_good_ms: Option<i64>) -> Timestamp {
     let floor = floor().as_millisecond();
     let ms = wall_ms.max(last_good_ms.unwrap_or(floor)).max(floor);
-    Timestamp::from_millisecond(ms).unwrap_or_else(|_| crate::clock::floor())
+    Timestamp::from_millisecond(ms).unwrap_or_else(|_| crate::capture::clock::floor())
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value};
 
+use crate::capture::event::context::BizContext;
+use crate::capture::store::Store;
 use crate::config::Config;
-use crate::event::context::BizContext;
-use crate::store::Store;
 
 /// Setting name under which a device's changed context is kept.
 fn setting_name(device: &str) -> String {
@@ -26,10 +26,21 @@ struct Entry {
     current: RwLock<Arc<BizContext>>,
 }
 
-/// Every device's context.
+impl Entry {
+    fn new(configured: BizContext, current: BizContext) -> Arc<Entry> {
+        Arc::new(Entry {
+            configured,
+            current: RwLock::new(Arc::new(current)),
+        })
+    }
+}
+
+type Entries = HashMap<Arc<str>, Arc<Entry>>;
+
+/// Every input device's context.
 #[derive(Debug, Clone)]
 pub struct ContextRegistry {
-    entries: Arc<HashMap<Arc<str>, Entry>>,
+    entries: Arc<RwLock<Entries>>,
     store: Option<Store>,
 }
 
@@ -47,8 +58,8 @@ impl ContextRegistry {
         let entries = config
             .devices
             .iter()
-            .map(|d| {
-                let configured = d.context.clone();
+            .filter_map(|d| Some((d, &d.input.as_ref()?.context)))
+            .map(|(d, configured)| {
                 let current = kept
                     .get(&setting_name(&d.id))
                     .and_then(|json| {
@@ -67,31 +78,59 @@ impl ContextRegistry {
                         }
                     })
                     .unwrap_or_else(|| configured.clone());
-                (
-                    d.id.clone(),
-                    Entry {
-                        configured,
-                        current: RwLock::new(Arc::new(current)),
-                    },
-                )
+                (d.id.clone(), Entry::new(configured.clone(), current))
             })
             .collect();
         ContextRegistry {
-            entries: Arc::new(entries),
+            entries: Arc::new(RwLock::new(entries)),
             store,
+        }
+    }
+
+    /// Takes the input devices of a reloaded `config`: a device whose configured context is
+    /// unchanged keeps its current one (a change by command included); a device whose
+    /// configured context changed starts from the new one (the file wins, the kept change is
+    /// forgotten); a removed device's context is forgotten.
+    pub async fn set_devices(&self, config: &Config) {
+        let mut forget = Vec::new();
+        {
+            let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            let mut next = Entries::new();
+            for device in &config.devices {
+                let Some(input) = &device.input else { continue };
+                let entry = match entries.remove(&device.id) {
+                    Some(entry) if entry.configured == input.context => entry,
+                    old => {
+                        if old.is_some() {
+                            forget.push(device.id.clone());
+                        }
+                        Entry::new(input.context.clone(), input.context.clone())
+                    }
+                };
+                next.insert(device.id.clone(), entry);
+            }
+            forget.extend(entries.keys().cloned());
+            *entries = next;
+        }
+        for id in forget {
+            if let Err(e) = self.keep(&id, None).await {
+                tracing::warn!(device = %id, "{e}");
+            }
         }
     }
 
     /// Device `id`'s context now.
     pub fn get(&self, id: &str) -> Option<Arc<BizContext>> {
-        self.entries
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
             .get(id)
             .map(|e| e.current.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
     /// Every device's context now, in no particular order.
     pub fn all(&self) -> Vec<(Arc<str>, Arc<BizContext>)> {
-        self.entries
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
             .iter()
             .map(|(id, e)| {
                 (
@@ -134,11 +173,15 @@ impl ContextRegistry {
         Ok(configured)
     }
 
-    fn entry(&self, id: &str) -> Result<&Entry, String> {
-        self.entries.get(id).ok_or_else(|| {
-            let mut ids: Vec<&str> = self.entries.keys().map(|k| &**k).collect();
+    fn entry(&self, id: &str) -> Result<Arc<Entry>, String> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(id).cloned().ok_or_else(|| {
+            let mut ids: Vec<&str> = entries.keys().map(|k| &**k).collect();
             ids.sort_unstable();
-            format!("no device {id:?}; devices: {}", ids.join(", "))
+            format!(
+                "no device {id:?} with an input role; input devices: {}",
+                ids.join(", ")
+            )
         })
     }
 

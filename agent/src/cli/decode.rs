@@ -12,7 +12,7 @@ use std::io::{BufRead, Write};
 
 use serde::Serialize;
 
-use crate::identify::{self, DecodeError, Decoding, Mode, Rules};
+use crate::capture::identify::{self, DecodeError, Decoding, Mode, Rules};
 
 /// Arguments of `decode`.
 #[derive(Debug, clap::Args)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::event::document::write_document;
-use crate::store::{EventRow, OutboxReader};
+use crate::capture::event::document::write_document;
+use crate::capture::store::{EventRow, OutboxReader};
 
 /// Arguments of `events tail`.
 #[derive(Debug, clap::Args)]

@@ -1,5 +1,6 @@
-//! The command line: `tracegate run | status | events | decode | epcis | check-config | sim`.
+//! The command line: `tracegate run | status | cmd | events | decode | epcis | check-config | sim`.
 
+pub mod cmd;
 pub mod decode;
 pub mod epcis;
 pub mod events;
@@ -55,6 +56,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send a command to the running daemon (the same commands the platform sends over MQTT):
+    /// `tracegate cmd output light-1 red`, `tracegate cmd reload`, `tracegate cmd ping`.
+    ///
+    /// Prints the command's final reply as JSON; exit code 1 when it failed.
+    Cmd(cmd::CmdArgs),
     /// Inspect the events in the outbox.
     Events {
         #[command(subcommand)]

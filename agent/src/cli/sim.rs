@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::ScannerSim;
 
-use crate::config::{SimScannerSettings, SimTerminator};
-use crate::devices::sim_codes;
+use crate::capture::devices::kinds::sim_scanner::{SimScannerSettings, SimTerminator};
+use crate::capture::devices::sim_codes;
 
 /// Arguments of `sim scanner`.
 #[derive(Debug, clap::Args)]

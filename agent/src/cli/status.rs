@@ -2,14 +2,14 @@
 
 use jiff::Timestamp;
 
+use crate::capture::store::OutboxReader;
 use crate::config::Config;
-use crate::status::{StatusReport, offline_report};
-use crate::store::OutboxReader;
+use crate::ops::status::{StatusReport, offline_report};
 
 /// The report from the running daemon, or from the outbox file.
 pub async fn collect(config: &Config) -> anyhow::Result<StatusReport> {
     let socket = config.control_socket();
-    match crate::control::request(&socket, &serde_json::json!({"cmd": "status"})).await {
+    match crate::ops::control::request(&socket, &serde_json::json!({"cmd": "status"})).await {
         Ok(answer) => {
             if let Some(error) = answer.get("error") {
                 anyhow::bail!("the daemon answered with an error: {error}");

@@ -20,11 +20,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::capture::devices::Registry;
+
 pub use capture::{CaptureSettings, OnReject};
-pub use devices::{
-    DeviceConfig, DeviceKind, DeviceSettings, SimCodeSource, SimHidScannerSettings,
-    SimScannerSettings, SimTerminator,
-};
+pub use devices::{DeviceConfig, InputSettings, KindKeys};
 pub use error::{ConfigError, line_column};
 pub use feedback::ScannerFeedback;
 pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
@@ -52,6 +51,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[[devices]]`, in file order.
     pub devices: Vec<DeviceConfig>,
+    /// Every top-level table but `[[devices]]` as canonical TOML, by name: a reload compares
+    /// them to say which settings changed that only a restart applies.
+    pub sections: std::collections::BTreeMap<String, String>,
 }
 
 /// `[gateway]`: who this gateway is.
@@ -276,7 +278,22 @@ impl Config {
         Config::parse_inner(path, text, true)
     }
 
+    /// Validates `text` with the device kinds of `registry` (an integration's own kinds, or a
+    /// test's).
+    pub fn parse_with(path: &Path, text: &str, registry: &Registry) -> Result<Config, ConfigError> {
+        Config::parse_in(path, text, true, registry)
+    }
+
     fn parse_inner(path: &Path, text: &str, read_secrets: bool) -> Result<Config, ConfigError> {
+        Config::parse_in(path, text, read_secrets, &Registry::builtin())
+    }
+
+    fn parse_in(
+        path: &Path,
+        text: &str,
+        read_secrets: bool,
+        registry: &Registry,
+    ) -> Result<Config, ConfigError> {
         let ctx = Ctx {
             path,
             text,
@@ -285,11 +302,26 @@ impl Config {
         let mut doc = toml::de::DeTable::parse(text)
             .map_err(|e| ConfigError::from_toml(path, text, &e, ""))?;
         let devices = doc.get_mut().remove("devices");
+        let sections = doc
+            .get_ref()
+            .iter()
+            .map(|(name, value)| {
+                let canonical =
+                    toml::Value::deserialize(toml::de::ValueDeserializer::from(value.clone()))
+                        .ok()
+                        .and_then(|v| toml::to_string(&v).ok())
+                        .unwrap_or_default();
+                (name.get_ref().to_string(), canonical)
+            })
+            .collect();
         let raw = RawConfig::deserialize(toml::de::Deserializer::from(doc))
             .map_err(|e| ConfigError::from_toml(path, text, &e, ""))?;
-        let mut devices = devices::parse(&ctx, devices)?;
+        let mut devices = devices::parse(&ctx, registry, devices)?;
         for device in &mut devices {
-            let c = &mut device.context;
+            let Some(input) = &mut device.input else {
+                continue;
+            };
+            let c = &mut input.context;
             if c.read_point.is_none() {
                 c.read_point = raw
                     .location
@@ -304,6 +336,10 @@ impl Config {
                     .as_ref()
                     .map(|u| u.as_str().to_string());
             }
+            // The resolved context is part of what a device is: a changed [location] restarts it.
+            device
+                .fingerprint
+                .push_str(&serde_json::to_string(&input.context).expect("contexts serialise"));
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let mqtt = raw.mqtt.validate(&ctx, base, &raw.gateway.id)?;
@@ -342,6 +378,7 @@ impl Config {
             clock: raw.clock,
             metrics,
             devices,
+            sections,
         })
     }
 

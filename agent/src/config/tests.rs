@@ -48,9 +48,10 @@ fn serial_scanner_device_is_parsed_into_driver_settings() {
         "{MINIMAL}\n[[devices]]\nid = \"scanner-1\"\nkind = \"serial-scanner\"\nport = \"/dev/ttyACM0\"\nbaud = 115200\nframe_end = \"crlf\"\nparity = \"even\"\ndata_bits = 7\n"
     ))
     .unwrap();
-    let DeviceSettings::SerialScanner(s) = &c.devices[0].settings else {
-        panic!("wrong kind")
-    };
+    let s = &c.devices[0]
+        .settings_as::<crate::capture::devices::kinds::serial_scanner::SerialScannerConfig>()
+        .expect("a serial scanner")
+        .scanner;
     assert_eq!(&*c.devices[0].id, "scanner-1");
     assert_eq!(s.serial.port, "/dev/ttyACM0");
     assert_eq!(s.serial.baud, 115200);

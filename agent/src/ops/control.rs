@@ -1,7 +1,9 @@
 //! The control socket: a Unix socket on which the daemon answers local tools
-//! (`tracegate status`). One JSON request per line, one JSON answer per line.
+//! (`tracegate status`, `tracegate cmd`). One JSON request per line, one JSON answer per line.
 //!
-//! Requests: `{"cmd":"status"}`. Answers: the status report, or `{"error":"…"}`.
+//! Requests: `{"cmd":"status"}` (answer: the status report) and
+//! `{"cmd":"command","name":"output","args":{…}}` (answer: the command's final reply, from the
+//! same router the platform's commands go through); `{"error":"…"}` for a bad request.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::status::StatusCollector;
+use crate::capture::commands::Router;
+use crate::ops::status::StatusCollector;
 
 /// A bound control socket.
 #[derive(Debug)]
@@ -25,7 +28,15 @@ pub struct ControlServer {
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 enum Request {
     Status,
+    Command {
+        name: String,
+        #[serde(default)]
+        args: serde_json::Map<String, serde_json::Value>,
+    },
 }
+
+/// Request id of commands from the control socket (their replies stay on the socket).
+const LOCAL_ID: &str = "local";
 
 impl ControlServer {
     /// Binds `path`, replacing a stale socket left by a crashed daemon.
@@ -49,7 +60,12 @@ impl ControlServer {
     }
 
     /// Answers requests until `cancel`, then removes the socket file.
-    pub async fn serve(self, status: Arc<StatusCollector>, cancel: CancellationToken) {
+    pub async fn serve(
+        self,
+        status: Arc<StatusCollector>,
+        router: Router,
+        cancel: CancellationToken,
+    ) {
         loop {
             let accepted = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -57,7 +73,7 @@ impl ControlServer {
             };
             match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(answer(stream, status.clone()));
+                    tokio::spawn(answer(stream, status.clone(), router.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(socket = %self.path.display(), "control socket accept failed: {e}");
@@ -69,7 +85,7 @@ impl ControlServer {
     }
 }
 
-async fn answer(stream: UnixStream, status: Arc<StatusCollector>) {
+async fn answer(stream: UnixStream, status: Arc<StatusCollector>, router: Router) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read.take(64 * 1024)).lines();
     while let Ok(Ok(Some(line))) =
@@ -83,12 +99,30 @@ async fn answer(stream: UnixStream, status: Arc<StatusCollector>) {
                     Err(e) => error_json(&format!("status failed: {e}")),
                 }
             }
+            Ok(Request::Command { name, mut args }) => {
+                args.insert("id".into(), LOCAL_ID.into());
+                let payload = serde_json::to_vec(&args).unwrap_or_default();
+                command(&router, &name, &payload).await
+            }
             Err(e) => error_json(&format!("bad request: {e}")),
         };
         if write.write_all(&reply).await.is_err() || write.write_all(b"\n").await.is_err() {
             break;
         }
     }
+}
+
+/// Runs a command through the router and returns its final reply.
+async fn command(router: &Router, name: &str, payload: &[u8]) -> Vec<u8> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    router.dispatch(name, payload, &tx).await;
+    drop(tx);
+    while let Some(reply) = rx.recv().await {
+        if reply.last {
+            return reply.payload;
+        }
+    }
+    error_json("the command got no final reply")
 }
 
 fn error_json(message: &str) -> Vec<u8> {
@@ -114,7 +148,7 @@ pub async fn request(
     write.write_all(&line).await?;
     let mut answer = String::new();
     tokio::time::timeout(
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         BufReader::new(read).read_line(&mut answer),
     )
     .await

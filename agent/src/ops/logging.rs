@@ -23,3 +23,111 @@ pub fn init() {
         builder.with_ansi(false).init();
     }
 }
+
+/// Keeps a repeated warning from filling the disk: the first `burst` occurrences in a window
+/// are logged, the rest only counted, and the next line logged says how many were left out.
+/// The exact counts are in status and metrics; the log only has to say it is happening.
+///
+/// ```text
+///  window opens ──▶ burst lines logged ──▶ quiet (counted) ──window over──▶ next line logged
+///                                                              "(N more like it were not logged)"
+/// ```
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    burst: u32,
+    window: std::time::Duration,
+    opened: Option<std::time::Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+/// What [`Throttle::check`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// Log it; `suppressed` lines like it were left out since the last one logged.
+    Log {
+        /// How many were counted but not logged before this one.
+        suppressed: u64,
+    },
+    /// Leave it out (it is counted).
+    Quiet,
+}
+
+impl Throttled {
+    /// A suffix for the logged line: empty, or how many like it were left out.
+    pub fn note(self) -> String {
+        match self {
+            Throttled::Log { suppressed } if suppressed > 0 => {
+                format!(" ({suppressed} more like this were not logged; see status for counts)")
+            }
+            _ => String::new(),
+        }
+    }
+}
+
+impl Default for Throttle {
+    /// 5 lines per 10 s.
+    fn default() -> Self {
+        Throttle::new(5, std::time::Duration::from_secs(10))
+    }
+}
+
+impl Throttle {
+    /// At most `burst` lines per `window`.
+    pub fn new(burst: u32, window: std::time::Duration) -> Self {
+        Throttle {
+            burst,
+            window,
+            opened: None,
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// Whether to log one more occurrence now.
+    pub fn check(&mut self) -> Throttled {
+        self.check_at(std::time::Instant::now())
+    }
+
+    fn check_at(&mut self, now: std::time::Instant) -> Throttled {
+        if self
+            .opened
+            .is_none_or(|opened| now.saturating_duration_since(opened) >= self.window)
+        {
+            self.opened = Some(now);
+            self.logged = 0;
+        }
+        if self.logged < self.burst {
+            self.logged += 1;
+            Throttled::Log {
+                suppressed: std::mem::take(&mut self.suppressed),
+            }
+        } else {
+            self.suppressed += 1;
+            Throttled::Quiet
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_flood_logs_a_burst_per_window_and_then_says_what_it_left_out() {
+        let mut throttle = Throttle::new(3, Duration::from_secs(10));
+        let t0 = Instant::now();
+        let decisions: Vec<_> = (0..1000).map(|_| throttle.check_at(t0)).collect();
+        let logged = decisions.iter().filter(|d| **d != Throttled::Quiet).count();
+        assert_eq!(logged, 3);
+        // The next window's first line carries the count of the left-out ones.
+        let next = throttle.check_at(t0 + Duration::from_secs(10));
+        assert_eq!(next, Throttled::Log { suppressed: 997 });
+        assert!(next.note().contains("997 more"));
+        assert_eq!(
+            throttle.check_at(t0 + Duration::from_secs(11)),
+            Throttled::Log { suppressed: 0 }
+        );
+    }
+}

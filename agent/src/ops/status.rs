@@ -1,16 +1,17 @@
 //! Live figures of the daemon, and the status report built from them: the same JSON is the
 //! retained MQTT status message and the answer to `tracegate status --json`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tracegate_drivers::DeviceState;
 
-use crate::config::{Config, DeviceKind};
-use crate::latency::LatencySnapshot;
-use crate::store::{OutboxReader, Store};
+use crate::capture::store::{OutboxReader, Store};
+use crate::config::{Config, DeviceConfig};
+use crate::ops::latency::LatencySnapshot;
 
 /// Broker connection figures, updated by the sync task.
 #[derive(Debug, Default)]
@@ -92,6 +93,59 @@ impl BrokerStatus {
     }
 }
 
+/// Command figures, updated by the router and the uplink.
+#[derive(Debug, Default)]
+pub struct CommandStats {
+    received_total: AtomicU64,
+    refused_total: AtomicU64,
+    failed_total: AtomicU64,
+    replies_dropped_total: AtomicU64,
+}
+
+impl CommandStats {
+    /// A command arrived.
+    pub fn received(&self) {
+        self.received_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A command was refused before anything was done (malformed, unknown, oversized, busy).
+    pub fn refused(&self) {
+        self.refused_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A command was carried out and failed (a device refused, a reload did not load).
+    pub fn failed(&self) {
+        self.failed_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A reply could not be queued for the broker (the uplink's queue was full).
+    pub fn reply_dropped(&self) {
+        self.replies_dropped_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn report(&self) -> CommandReport {
+        CommandReport {
+            received_total: self.received_total.load(Ordering::Relaxed),
+            refused_total: self.refused_total.load(Ordering::Relaxed),
+            failed_total: self.failed_total.load(Ordering::Relaxed),
+            replies_dropped_total: self.replies_dropped_total.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Commands since start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CommandReport {
+    /// Commands received (MQTT and control socket).
+    pub received_total: u64,
+    /// Refused before anything was done: malformed, unknown, oversized, or busy.
+    pub refused_total: u64,
+    /// Carried out and failed.
+    pub failed_total: u64,
+    /// Replies that could not be queued for the broker.
+    pub replies_dropped_total: u64,
+}
+
 fn ms_to_rfc3339(ms: i64) -> Option<String> {
     (ms > 0)
         .then(|| Timestamp::from_millisecond(ms).ok())
@@ -104,9 +158,10 @@ fn ms_to_rfc3339(ms: i64) -> Option<String> {
 pub struct DeviceStatus {
     /// Device id.
     pub id: Arc<str>,
-    /// Device kind.
-    pub kind: DeviceKind,
+    /// Device kind (`kind = "…"`).
+    pub kind: &'static str,
     state: Mutex<(DeviceState, Option<String>, i64)>,
+    outputs: Mutex<BTreeMap<String, bool>>,
     reads_total: AtomicU64,
     errors_total: AtomicU64,
     rejects_total: AtomicU64,
@@ -116,10 +171,11 @@ pub struct DeviceStatus {
 }
 
 impl DeviceStatus {
-    fn new(id: Arc<str>, kind: DeviceKind) -> Self {
+    fn new(id: Arc<str>, kind: &'static str) -> Self {
         DeviceStatus {
             id,
             kind,
+            outputs: Mutex::new(BTreeMap::new()),
             state: Mutex::new((
                 DeviceState::Connecting,
                 None,
@@ -143,6 +199,14 @@ impl DeviceStatus {
     /// The current state.
     pub fn state(&self) -> DeviceState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// An output line is now at `on`.
+    pub fn set_output(&self, line: String, on: bool) {
+        self.outputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(line, on);
     }
 
     /// A read arrived.
@@ -177,7 +241,7 @@ impl DeviceStatus {
         let (state, detail, since) = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         DeviceReport {
             id: self.id.to_string(),
-            kind: self.kind.name().to_string(),
+            kind: self.kind.to_string(),
             state: state.as_str().to_string(),
             since: ms_to_rfc3339(since),
             detail,
@@ -191,34 +255,53 @@ impl DeviceStatus {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             last_read_at: ms_to_rfc3339(self.last_read_ms.load(Ordering::Relaxed)),
+            outputs: self
+                .outputs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }
 
-/// Every configured device's figures.
+/// Every configured device's figures; a reload changes which devices there are.
 #[derive(Debug, Clone)]
-pub struct DeviceRegistry(Arc<Vec<Arc<DeviceStatus>>>);
+pub struct DeviceRegistry(Arc<RwLock<Vec<Arc<DeviceStatus>>>>);
 
 impl DeviceRegistry {
     /// One entry per configured device.
     pub fn new(config: &Config) -> Self {
-        DeviceRegistry(Arc::new(
-            config
-                .devices
-                .iter()
-                .map(|d| Arc::new(DeviceStatus::new(d.id.clone(), d.kind)))
-                .collect(),
-        ))
+        let registry = DeviceRegistry(Arc::new(RwLock::new(Vec::new())));
+        registry.set(&config.devices);
+        registry
+    }
+
+    /// One entry per device of `devices`, in their order: a device of the same id and kind
+    /// keeps its entry (and its counters) across a reload; the others start afresh.
+    pub fn set(&self, devices: &[DeviceConfig]) {
+        let mut entries = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let next = devices
+            .iter()
+            .map(|d| {
+                entries
+                    .iter()
+                    .find(|e| e.id == d.id && e.kind == d.kind)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(DeviceStatus::new(d.id.clone(), d.kind)))
+            })
+            .collect();
+        *entries = next;
     }
 
     /// The entry of device `id`.
-    pub fn get(&self, id: &str) -> Option<&Arc<DeviceStatus>> {
-        self.0.iter().find(|d| &*d.id == id)
+    pub fn get(&self, id: &str) -> Option<Arc<DeviceStatus>> {
+        let entries = self.0.read().unwrap_or_else(|p| p.into_inner());
+        entries.iter().find(|d| &*d.id == id).cloned()
     }
 
     /// All entries, in config order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<DeviceStatus>> {
-        self.0.iter()
+    pub fn all(&self) -> Vec<Arc<DeviceStatus>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -239,6 +322,9 @@ pub struct StatusReport {
     pub broker: BrokerReport,
     /// Each device.
     pub devices: Vec<DeviceReport>,
+    /// Commands from the platform and the CLI.
+    #[serde(default)]
+    pub commands: CommandReport,
 }
 
 /// The daemon process.
@@ -351,6 +437,9 @@ pub struct DeviceReport {
     pub last_reject: Option<String>,
     /// Time of the latest read.
     pub last_read_at: Option<String>,
+    /// Output lines and their levels (devices with outputs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, bool>,
 }
 
 /// Builds status reports inside the daemon.
@@ -363,6 +452,7 @@ pub struct StatusCollector {
     store: Store,
     devices: DeviceRegistry,
     broker: Arc<BrokerStatus>,
+    commands: CommandStats,
     reader: Mutex<Option<(u64, OutboxReader)>>,
 }
 
@@ -382,8 +472,14 @@ impl StatusCollector {
             store,
             devices,
             broker,
+            commands: CommandStats::default(),
             reader: Mutex::new(None),
         }
+    }
+
+    /// The command figures.
+    pub fn commands(&self) -> &CommandStats {
+        &self.commands
     }
 
     /// The broker figures (shared with the sync task).
@@ -426,7 +522,8 @@ impl StatusCollector {
                 commit_latency: Some(self.store.commit_latency().snapshot()),
             },
             broker: self.broker.report(&self.host, self.port),
-            devices: self.devices.iter().map(|d| d.report()).collect(),
+            devices: self.devices.all().iter().map(|d| d.report()).collect(),
+            commands: self.commands.report(),
         }
     }
 
@@ -535,7 +632,7 @@ pub fn offline_report(
             .iter()
             .map(|d| DeviceReport {
                 id: d.id.to_string(),
-                kind: d.kind.name().to_string(),
+                kind: d.kind.to_string(),
                 state: "unknown".into(),
                 since: None,
                 detail: Some("daemon not running".into()),
@@ -545,8 +642,10 @@ pub fn offline_report(
                 duplicates_total: 0,
                 last_reject: None,
                 last_read_at: None,
+                outputs: BTreeMap::new(),
             })
             .collect(),
+        commands: CommandReport::default(),
     })
 }
 

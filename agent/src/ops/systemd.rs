@@ -23,15 +23,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::DeviceState;
 
-use crate::health::Probe;
-use crate::status::DeviceRegistry;
-use crate::store::Store;
+use crate::capture::store::Store;
+use crate::ops::health::Probe;
+use crate::ops::status::DeviceRegistry;
 
 /// Longest wait for the devices' first connection attempts before READY=1 is sent anyway:
 /// a scanner unplugged at boot must not keep the service from starting (it is reported
@@ -64,15 +65,20 @@ pub fn watchdog_period() -> Option<Duration> {
 pub async fn devices_settled(devices: &DeviceRegistry, max: Duration) {
     let deadline = tokio::time::Instant::now() + max;
     while tokio::time::Instant::now() < deadline {
-        if devices.iter().all(|d| d.state() != DeviceState::Connecting) {
+        if devices
+            .all()
+            .iter()
+            .all(|d| d.state() != DeviceState::Connecting)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let waiting: Vec<&str> = devices
+    let waiting: Vec<Arc<str>> = devices
+        .all()
         .iter()
         .filter(|d| d.state() == DeviceState::Connecting)
-        .map(|d| &*d.id)
+        .map(|d| d.id.clone())
         .collect();
     tracing::warn!(
         devices = ?waiting,
@@ -82,11 +88,9 @@ pub async fn devices_settled(devices: &DeviceRegistry, max: Duration) {
 
 /// The short status line for `systemctl status`.
 pub fn status_line(devices: &DeviceRegistry, store: &Store, broker_connected: bool) -> String {
-    let total = devices.iter().count();
-    let up = devices
-        .iter()
-        .filter(|d| d.state() == DeviceState::Up)
-        .count();
+    let all = devices.all();
+    let total = all.len();
+    let up = all.iter().filter(|d| d.state() == DeviceState::Up).count();
     let undelivered = store.stats().undelivered;
     format!(
         "{up}/{total} devices up · {undelivered} undelivered · broker {}",
@@ -204,7 +208,7 @@ pub fn round_period(watchdog: Option<Duration>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health;
+    use crate::ops::health;
 
     #[tokio::test]
     async fn a_stalled_loop_withholds_the_ping_until_it_answers_again() {

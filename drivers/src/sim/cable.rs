@@ -13,7 +13,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Debug)]
 struct Socket<T> {
@@ -26,6 +26,8 @@ struct Socket<T> {
 #[derive(Debug)]
 pub struct Cable<T> {
     socket: Arc<Mutex<Socket<T>>>,
+    /// Whether a driver has the device open, for whoever waits for that.
+    open: watch::Sender<bool>,
     /// The error the real transport reports when the device goes away mid-read.
     gone: fn() -> io::Error,
 }
@@ -34,6 +36,7 @@ impl<T> Clone for Cable<T> {
     fn clone(&self) -> Self {
         Cable {
             socket: Arc::clone(&self.socket),
+            open: self.open.clone(),
             gone: self.gone,
         }
     }
@@ -47,6 +50,7 @@ impl<T> Cable<T> {
                 plugged: true,
                 line: None,
             })),
+            open: watch::channel(false).0,
             gone,
         }
     }
@@ -68,6 +72,12 @@ impl<T> Cable<T> {
         self.with(|s| s.line.as_ref().is_some_and(|l| !l.is_closed()))
     }
 
+    /// A receiver that says whether a driver has the device open, to wait on instead of
+    /// polling [`is_open`](Self::is_open).
+    pub fn watch_open(&self) -> watch::Receiver<bool> {
+        self.open.subscribe()
+    }
+
     /// Pulls the cable: the open device fails its next read, and opening fails until
     /// [`plug_in`](Self::plug_in).
     pub fn unplug(&self) {
@@ -77,6 +87,7 @@ impl<T> Cable<T> {
                 let _ = line.send(Err((self.gone)()));
             }
         });
+        self.open.send_replace(false);
     }
 
     /// Plugs the cable back in.
@@ -92,9 +103,11 @@ impl<T> Cable<T> {
             }
             let (tx, rx) = mpsc::unbounded_channel();
             s.line = Some(tx);
+            self.open.send_replace(true);
             Ok(Line {
                 rx,
                 gone: self.gone,
+                open: self.open.clone(),
             })
         })
     }
@@ -105,6 +118,14 @@ impl<T> Cable<T> {
 pub struct Line<T> {
     rx: mpsc::UnboundedReceiver<io::Result<T>>,
     gone: fn() -> io::Error,
+    open: watch::Sender<bool>,
+}
+
+impl<T> Drop for Line<T> {
+    /// The driver closed the device.
+    fn drop(&mut self) {
+        self.open.send_replace(false);
+    }
 }
 
 impl<T> Line<T> {
@@ -126,8 +147,10 @@ mod tests {
     async fn items_reach_the_open_line_until_the_cable_is_pulled() {
         let cable: Cable<u8> = Cable::new(gone);
         assert!(!cable.send_all([1]), "nothing is open yet");
+        let opened = cable.watch_open();
         let mut line = cable.open().unwrap();
         assert!(cable.is_open());
+        assert!(*opened.borrow());
         assert!(cable.send_all([1, 2]));
         assert_eq!(line.next().await.unwrap(), 1);
         assert_eq!(line.next().await.unwrap(), 2);

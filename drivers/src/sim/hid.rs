@@ -54,6 +54,11 @@ impl SimHidScanner {
         self.cable.is_open()
     }
 
+    /// A receiver that says whether a driver has the device open (to wait on, not poll).
+    pub fn watch_open(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.cable.watch_open()
+    }
+
     /// Pulls the cable: the open device fails its next read, and opening fails until
     /// [`plug_in`](Self::plug_in).
     pub fn unplug(&self) {

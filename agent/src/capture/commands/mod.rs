@@ -1,117 +1,301 @@
-//! Commands from the platform: `{prefix}/{gateway}/cmd/{name}` in, a reply on
-//! `{prefix}/{gateway}/reply/{id}` out.
+//! The command router: the one place that maps a platform command to what carries it out,
+//! and answers every command.
 //!
-//! A command payload is a JSON object with a request `id` (any string without `/`, `+`, `#`)
-//! and the command's arguments. The reply is `{"id": …, "ok": true, "result": …}` or
-//! `{"id": …, "ok": false, "error": "…"}`. A command without a usable id cannot be answered and
-//! is logged and dropped.
+//! Commands arrive on `{prefix}/{gateway}/cmd/{name}` (and, from `tracegate cmd`, through the
+//! control socket); the payload is a JSON object with a request `id` and the command's
+//! arguments ([`request::Command`]). Replies go to `{prefix}/{gateway}/reply/{id}`:
+//!
+//! ```text
+//!  cmd/{name} ──parse──▶ Command ──┬─ ping, status, context ──────────────▶ done | failed
+//!       │ malformed, unknown,      └─ reload, output, read-window, send ──▶ received
+//!       │ oversized, busy                  (a task: the device's inbox,      then done | failed
+//!       ▼                                   or the reload)
+//!  failed, naming the problem (reply/_ when no usable id could be read)
+//! ```
+//!
+//! A reply is `{"id", "state": "received" | "done" | "failed", "ok", "result" | "error"}`;
+//! `done` and `failed` are final. Nothing a command carries can stop the daemon: every
+//! problem is an error reply, counted in status (`commands`).
+
+pub mod request;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracegate_drivers::{CommandDone, CommandRequest, DeviceCommand};
 
-use crate::contexts::ContextRegistry;
-use crate::status::StatusCollector;
-use crate::sync::{IncomingCommand, Reply};
+use crate::capture::contexts::ContextRegistry;
+use crate::capture::devices::Routes;
+use crate::capture::sync::{IncomingCommand, Reply};
+use crate::ops::status::{CommandStats, StatusCollector};
+use crate::runtime::reload::ReloadRequest;
+pub use request::{Command, MAX_COMMAND_BYTES};
+use request::{Level, WindowAction};
 
-/// What a command handler produced.
-type Outcome = Result<Value, String>;
+/// The reply topic level used when a command has no usable id.
+pub const NO_ID: &str = "_";
+
+/// Commands carried out by tasks at once (device commands, reloads); more are refused busy.
+const MAX_RUNNING: usize = 32;
+
+/// Longest a device may take to answer a command.
+const DEVICE_ANSWER: Duration = Duration::from_secs(10);
+
+/// Progress of a command, as its replies say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplyState {
+    /// Taken; the work has started and a final reply follows.
+    Received,
+    /// Carried out (final).
+    Done,
+    /// Not carried out (final); `error` says why.
+    Failed,
+}
 
 #[derive(Debug, Serialize)]
 struct ReplyBody<'a> {
-    id: &'a str,
+    id: Option<&'a str>,
+    state: ReplyState,
     ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
-/// Handles commands until the sync task drops its sender.
-pub async fn run(
-    mut commands: mpsc::Receiver<IncomingCommand>,
-    replies: mpsc::Sender<Reply>,
-    status: Arc<StatusCollector>,
-    contexts: ContextRegistry,
-) {
-    while let Some(command) = commands.recv().await {
-        let request: Value = match serde_json::from_slice(&command.payload) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
-                tracing::warn!(command = %command.name, "command ignored: the payload is not a JSON object");
-                continue;
-            }
-        };
-        let Some(id) = request_id(&request) else {
-            tracing::warn!(command = %command.name, "command ignored: no usable \"id\" to reply to");
-            continue;
-        };
-        let outcome = handle(&command.name, &request, &status, &contexts).await;
-        if let Err(e) = &outcome {
-            tracing::warn!(command = %command.name, id, "command failed: {e}");
-        }
-        let body = match outcome {
-            Ok(result) => ReplyBody {
-                id,
-                ok: true,
-                result: Some(result),
-                error: None,
-            },
-            Err(error) => ReplyBody {
-                id,
-                ok: false,
-                result: None,
-                error: Some(error),
-            },
-        };
-        let payload = serde_json::to_vec(&body).expect("reply serialises");
-        if replies
-            .send(Reply {
-                id: id.to_string(),
-                payload,
-            })
-            .await
-            .is_err()
-        {
-            break;
-        }
+/// A reply to request `id` (none: unreadable) for `command`.
+pub fn reply(id: Option<&str>, command: &str, outcome: Result<Option<Value>, String>) -> Reply {
+    let (state, result, error) = match outcome {
+        Ok(Some(result)) => (ReplyState::Done, Some(result), None),
+        Ok(None) => (ReplyState::Received, None, None),
+        Err(error) => (ReplyState::Failed, None, Some(error)),
+    };
+    let body = ReplyBody {
+        id,
+        state,
+        ok: state != ReplyState::Failed,
+        command: Some(command),
+        result,
+        error,
+    };
+    Reply {
+        id: id.unwrap_or(NO_ID).to_string(),
+        payload: serde_json::to_vec(&body).expect("replies serialise"),
+        last: state != ReplyState::Received,
     }
 }
 
-/// The request id, if it can be a topic level.
-fn request_id(request: &Value) -> Option<&str> {
-    let id = request.get("id")?.as_str()?;
-    crate::config::check_topic_level(id, "id").ok()?;
-    Some(id)
+/// The busy reply for a command that could not even be queued (the sync task sends it).
+pub fn busy(name: &str, payload: &[u8]) -> Reply {
+    let request = request::parse(name, payload);
+    reply(
+        request.id.as_deref(),
+        name,
+        Err("busy: too many commands at once; try again".into()),
+    )
 }
 
-async fn handle(
-    name: &str,
-    request: &Value,
-    status: &Arc<StatusCollector>,
-    contexts: &ContextRegistry,
-) -> Outcome {
-    match name {
-        "ping" => Ok(serde_json::json!({ "pong": jiff::Timestamp::now().to_string() })),
-        "status" => {
-            let status = status.clone();
-            let report = tokio::task::spawn_blocking(move || status.report())
-                .await
-                .map_err(|e| format!("status failed: {e}"))?;
-            serde_json::to_value(report).map_err(|e| e.to_string())
+/// Maps commands to what carries them out.
+#[derive(Debug, Clone)]
+pub struct Router {
+    status: Arc<StatusCollector>,
+    contexts: ContextRegistry,
+    routes: Routes,
+    reload: mpsc::Sender<ReloadRequest>,
+    running: Arc<Semaphore>,
+}
+
+impl Router {
+    /// A router over the daemon's parts.
+    pub fn new(
+        status: Arc<StatusCollector>,
+        contexts: ContextRegistry,
+        routes: Routes,
+        reload: mpsc::Sender<ReloadRequest>,
+    ) -> Self {
+        Router {
+            status,
+            contexts,
+            routes,
+            reload,
+            running: Arc::new(Semaphore::new(MAX_RUNNING)),
         }
-        "context" => context(request, contexts).await,
-        other => Err(format!(
-            "unknown command {other:?}; known commands: ping, status, context"
-        )),
+    }
+
+    fn stats(&self) -> &CommandStats {
+        self.status.commands()
+    }
+
+    /// Handles command `name` with `payload`; every reply goes to `replies`, the last one
+    /// final. Returns once the command is answered or handed to a task that will answer it.
+    pub async fn dispatch(&self, name: &str, payload: &[u8], replies: &mpsc::Sender<Reply>) {
+        self.stats().received();
+        let request = request::parse(name, payload);
+        let id = request.id.as_deref();
+        let command = match request.command {
+            Ok(command) => command,
+            Err(error) => {
+                self.stats().refused();
+                tracing::warn!(command = name, id, "command refused: {error}");
+                let _ = replies.send(reply(id, name, Err(error))).await;
+                return;
+            }
+        };
+        let outcome = match command {
+            Command::Ping {} => {
+                Ok(serde_json::json!({ "pong": jiff::Timestamp::now().to_string() }))
+            }
+            Command::Status {} => self.status_report().await,
+            Command::Context { device, set, reset } => {
+                context(&self.contexts, device.as_deref(), set, reset).await
+            }
+            long => {
+                let Ok(permit) = self.running.clone().try_acquire_owned() else {
+                    self.stats().refused();
+                    let error =
+                        format!("busy: {MAX_RUNNING} commands are being carried out; try again");
+                    let _ = replies.send(reply(id, name, Err(error))).await;
+                    return;
+                };
+                let _ = replies.send(reply(id, name, Ok(None))).await;
+                let router = self.clone();
+                let replies = replies.clone();
+                let (id, name) = (request.id.clone(), name.to_string());
+                tokio::spawn(async move {
+                    let outcome = router.carry_out(long).await;
+                    router.finish(id.as_deref(), &name, outcome, &replies).await;
+                    drop(permit);
+                });
+                return;
+            }
+        };
+        self.finish(id, name, outcome, replies).await;
+    }
+
+    async fn finish(
+        &self,
+        id: Option<&str>,
+        name: &str,
+        outcome: Result<Value, String>,
+        replies: &mpsc::Sender<Reply>,
+    ) {
+        if let Err(e) = &outcome {
+            self.stats().failed();
+            tracing::warn!(command = name, id, "command failed: {e}");
+        }
+        let _ = replies.send(reply(id, name, outcome.map(Some))).await;
+    }
+
+    async fn status_report(&self) -> Result<Value, String> {
+        let status = self.status.clone();
+        let report = tokio::task::spawn_blocking(move || status.report())
+            .await
+            .map_err(|e| format!("status failed: {e}"))?;
+        serde_json::to_value(report).map_err(|e| e.to_string())
+    }
+
+    /// The commands that take a while: a device's or the reload's.
+    async fn carry_out(&self, command: Command) -> Result<Value, String> {
+        let (device, command) = match command {
+            Command::Reload {} => return self.reload().await,
+            Command::Output {
+                device,
+                line,
+                state,
+                for_ms,
+            } => (
+                device,
+                DeviceCommand::SetOutput {
+                    line,
+                    on: state == Level::On,
+                    for_ms,
+                },
+            ),
+            Command::ReadWindow { device, action } => (
+                device,
+                DeviceCommand::ReadWindow(action == WindowAction::Start),
+            ),
+            Command::Send { device, data } => (device, DeviceCommand::Send(data.into())),
+            Command::Ping {} | Command::Status {} | Command::Context { .. } => {
+                unreachable!("answered inline")
+            }
+        };
+        let (request, answer) = CommandRequest::with_reply(command);
+        self.routes
+            .try_send(&device, request)
+            .map_err(|e| match e {
+                crate::capture::devices::running::RouteError::NoDevice(_) => format!(
+                    "{e}; devices: {}",
+                    self.routes
+                        .ids()
+                        .iter()
+                        .map(|id| &**id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                other => other.to_string(),
+            })?;
+        let done = tokio::time::timeout(DEVICE_ANSWER, answer)
+            .await
+            .map_err(|_| format!("device {device:?} did not answer within {DEVICE_ANSWER:?}"))?
+            .map_err(|_| format!("device {device:?} stopped before answering"))?
+            .map_err(|e| format!("device {device:?}: {e}"))?;
+        Ok(match done {
+            CommandDone::Sent { bytes } => {
+                serde_json::json!({ "device": device, "sent_bytes": bytes })
+            }
+            CommandDone::Output { line, on } => {
+                serde_json::json!({ "device": device, "line": line, "on": on })
+            }
+            CommandDone::ReadWindow { open } => {
+                serde_json::json!({ "device": device, "open": open })
+            }
+        })
+    }
+
+    async fn reload(&self) -> Result<Value, String> {
+        let (done, answer) = oneshot::channel();
+        self.reload
+            .send(ReloadRequest { done })
+            .await
+            .map_err(|_| "the daemon is shutting down".to_string())?;
+        let report = answer
+            .await
+            .map_err(|_| "the daemon is shutting down".to_string())??;
+        serde_json::to_value(report).map_err(|e| e.to_string())
+    }
+}
+
+/// Handles commands from the uplink until it drops its sender.
+pub async fn run(
+    mut commands: mpsc::Receiver<IncomingCommand>,
+    replies: mpsc::Sender<Reply>,
+    router: Router,
+) {
+    while let Some(command) = commands.recv().await {
+        router
+            .dispatch(&command.name, &command.payload, &replies)
+            .await;
     }
 }
 
 /// `context`: read, change or reset a device's business context.
-pub async fn context(request: &Value, contexts: &ContextRegistry) -> Outcome {
-    let Some(device) = request.get("device") else {
+pub async fn context(
+    contexts: &ContextRegistry,
+    device: Option<&str>,
+    set: Option<serde_json::Map<String, Value>>,
+    reset: bool,
+) -> Result<Value, String> {
+    let Some(device) = device else {
+        if set.is_some() || reset {
+            return Err("give the \"device\" whose context to change".into());
+        }
         let mut all: Vec<_> = contexts.all();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let map: serde_json::Map<String, Value> = all
@@ -125,23 +309,9 @@ pub async fn context(request: &Value, contexts: &ContextRegistry) -> Outcome {
             .collect();
         return Ok(Value::Object(map));
     };
-    let device = device
-        .as_str()
-        .ok_or("\"device\" must be a device id (a string)")?;
-    let set = request.get("set");
-    let reset = request
-        .get("reset")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let context = match (set, reset) {
         (Some(_), true) => return Err("give either \"set\" or \"reset\", not both".into()),
-        (Some(Value::Object(changes)), false) => contexts.change(device, changes).await?,
-        (Some(_), false) => {
-            return Err(
-                "\"set\" must be an object of context keys, e.g. {\"biz_step\": \"shipping\"}"
-                    .into(),
-            );
-        }
+        (Some(changes), false) => contexts.change(device, &changes).await?,
         (None, true) => contexts.reset(device).await?,
         (None, false) => contexts
             .get(device)
@@ -151,17 +321,4 @@ pub async fn context(request: &Value, contexts: &ContextRegistry) -> Outcome {
         "device": device,
         "context": serde_json::to_value(&*context).expect("context serialises"),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_must_be_topic_levels() {
-        assert_eq!(request_id(&serde_json::json!({"id": "r-1"})), Some("r-1"));
-        assert_eq!(request_id(&serde_json::json!({"id": "a/b"})), None);
-        assert_eq!(request_id(&serde_json::json!({"id": 7})), None);
-        assert_eq!(request_id(&serde_json::json!({})), None);
-    }
 }

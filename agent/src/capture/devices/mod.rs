@@ -1,109 +1,149 @@
-//! Starting the configured devices: one driver task per device, and for simulated devices the
-//! simulator on the far side of the device's transport (a pseudo-terminal for serial scanners,
-//! the HID report interface for HID POS scanners).
+//! The device model: what a device kind is, the registry of kinds, and the running devices.
+//!
+//! A kind is one module under [`kinds`]: its config struct (serde, unknown keys are errors),
+//! how it is parsed ([`KindSpec`]), and how it starts — its driver and, for a simulated kind,
+//! the simulator beside it ([`DeviceSettings::start`]). The [`Registry`] lists the kinds;
+//! adding a kind is its module plus one line there.
+//!
+//! ```text
+//!                 commands (typed, per kind)                    DeviceEvent
+//!  router ─────────────────────────────────▶ device task ─────────────────────▶ pipeline
+//!  (MQTT cmd topic,  Routes: id → inbox         │  ▲        reads, link up/down,  / status
+//!   control socket,                             ▼  │ bytes  output levels
+//!   operator feedback)                        codec ◀── transport (pty, hidraw, TCP, lines)
+//! ```
+//!
+//! Roles decide which keys a device takes: an *input* (scanner, reader, GPIO input) has
+//! capture settings and a business context; an *output* (printer, light, buzzer) has neither;
+//! a device with both roles has what each needs. Every device, input or output, has the same
+//! life cycle (`tracegate_drivers::lifecycle`): connecting, up, down with a reason, reconnect
+//! with backoff, stopped.
 
+pub mod kinds;
+pub mod running;
 pub mod sim_codes;
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracegate_drivers::DeviceEvent;
-use tracegate_drivers::scanner::{
-    FrameSettings, HidScanner, KeyboardScanner, SerialScanner, SerialScannerSettings,
-};
-use tracegate_drivers::serial::SerialSettings;
-use tracegate_drivers::sim::{ScannerSim, SimHidScanner, VirtualSerialPort};
+use tracegate_drivers::{Commands, DeviceEvent};
 
-use crate::config::{DeviceConfig, DeviceSettings};
+use crate::config::{ConfigError, KindKeys, ScannerFeedback};
 
-/// Starts `device`'s tasks in `tasks`. They report into `events` and stop on `cancel`; a
-/// serial scanner writes what arrives on `host_commands` to the scanner.
-pub fn spawn(
-    device: &DeviceConfig,
-    host_commands: Option<mpsc::Receiver<bytes::Bytes>>,
-    events: mpsc::Sender<DeviceEvent>,
-    cancel: CancellationToken,
-    tasks: &mut JoinSet<()>,
-) -> std::io::Result<()> {
-    match &device.settings {
-        DeviceSettings::SerialScanner(settings) => {
-            let mut driver = SerialScanner::new(device.id.clone(), settings.clone());
-            if let Some(commands) = host_commands {
-                driver = driver.with_host_commands(commands);
-            }
-            tasks.spawn(driver.run(events, cancel));
-        }
-        DeviceSettings::SimScanner(sim) => {
-            let mut port = VirtualSerialPort::new()?;
-            let settings = SerialScannerSettings {
-                serial: SerialSettings::new(port.path().to_string_lossy()),
-                frame: FrameSettings::default(),
-            };
-            tracing::info!(device = %device.id, pty = %port.path().display(), "simulated scanner on a pseudo-terminal");
-            let writer = ScannerSim {
-                terminator: sim.terminator.bytes().to_vec(),
-                ..ScannerSim::default()
-            }
-            .with_rate(sim.rate_per_s);
-            let frames = sim_codes::frames(sim);
-            let sim_cancel = cancel.clone();
-            let id = device.id.clone();
-            tasks.spawn(async move {
-                match writer.run(port.master(), frames, &sim_cancel).await {
-                    Ok(sent) => tracing::debug!(device = %id, sent, "simulated scanner finished"),
-                    Err(e) => tracing::warn!(device = %id, "simulated scanner stopped: {e}"),
-                }
-                // Keep the pty open (the scanner "plugged in") until shutdown.
-                sim_cancel.cancelled().await;
-                drop(port);
-            });
-            tasks.spawn(SerialScanner::new(device.id.clone(), settings).run(events, cancel));
-        }
-        DeviceSettings::HidScanner(settings) => {
-            tasks.spawn(HidScanner::new(device.id.clone(), settings).run(events, cancel));
-        }
-        DeviceSettings::KeyboardScanner(settings) => {
-            tasks.spawn(KeyboardScanner::new(device.id.clone(), settings).run(events, cancel));
-        }
-        DeviceSettings::SimHidScanner(sim) => {
-            let scanner = SimHidScanner::new(device.id.to_string());
-            tracing::info!(device = %device.id, "simulated HID POS scanner");
-            let driver = HidScanner::with_opener(device.id.clone(), scanner.opener(), 4096);
-            let frames = sim_codes::frames(&sim.as_serial());
-            let every = (sim.rate_per_s > 0.0)
-                .then(|| std::time::Duration::from_secs_f64(1.0 / sim.rate_per_s));
-            let sim_cancel = cancel.clone();
-            tasks.spawn(async move {
-                let mut ticker = tokio::time::interval(
-                    every
-                        .unwrap_or_default()
-                        .max(std::time::Duration::from_micros(100)),
-                );
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                for frame in frames {
-                    tokio::select! {
-                        _ = sim_cancel.cancelled() => return,
-                        _ = ticker.tick() => {}
-                    }
-                    // A real HID POS scanner sends the AIM identifier in its own report field.
-                    let (symbology, data) = match frame.0.as_slice() {
-                        [b']', a, b, rest @ ..] => (
-                            Some(String::from_utf8_lossy(&[b']', *a, *b]).into_owned()),
-                            rest.to_vec(),
-                        ),
-                        data => (None, data.to_vec()),
-                    };
-                    while !scanner.is_open() {
-                        tokio::select! {
-                            _ = sim_cancel.cancelled() => return,
-                            _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
-                        }
-                    }
-                    scanner.scan(symbology.as_deref(), &data);
-                }
-            });
-            tasks.spawn(driver.run(events, cancel));
+pub use running::{Devices, Routes};
+
+/// What a device does: reads (input), is switched or printed to (output), or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Its reads become events: it has capture settings and a business context.
+    pub input: bool,
+    /// It takes commands that change the world (a light, a label).
+    pub output: bool,
+}
+
+impl Roles {
+    /// A device that only reads.
+    pub const INPUT: Roles = Roles {
+        input: true,
+        output: false,
+    };
+    /// A device that is only driven.
+    pub const OUTPUT: Roles = Roles {
+        input: false,
+        output: true,
+    };
+}
+
+/// A device kind: its name, roles and config keys, and how to parse them.
+pub trait KindSpec: Send + Sync + 'static {
+    /// The `kind = "…"` spelling.
+    fn name(&self) -> &'static str;
+    /// What devices of this kind do.
+    fn roles(&self) -> Roles;
+    /// The key sets of the kind's own settings structs, in the order [`parse`](Self::parse)
+    /// takes them with [`KindKeys::section`].
+    fn sections(&self) -> Vec<&'static [&'static str]>;
+    /// Parses and validates the kind's keys.
+    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError>;
+}
+
+/// A device's validated settings, which know how to start it.
+pub trait DeviceSettings: Debug + Send + Sync + Any {
+    /// Starts the device's tasks (driver, and simulator for a simulated kind) in
+    /// `start.tasks`; they report into `start.events`, take `start.commands`, stop on
+    /// `start.cancel`.
+    fn start(&self, start: Start<'_>) -> std::io::Result<()>;
+
+    /// The bytes the scanner takes as operator feedback, for kinds that have them.
+    fn feedback(&self) -> Option<&ScannerFeedback> {
+        None
+    }
+
+    /// Itself, for [`crate::config::DeviceConfig::settings_as`].
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// What a device's tasks are started with.
+pub struct Start<'a> {
+    /// The device id.
+    pub id: Arc<str>,
+    /// Where its reads and state changes go (the pipeline).
+    pub events: mpsc::Sender<DeviceEvent>,
+    /// Its command inbox.
+    pub commands: Commands,
+    /// Cancelled when the device is to stop (shutdown, removed or changed by a reload).
+    pub cancel: CancellationToken,
+    /// Its tasks; the device counts as stopped once all of them have ended.
+    pub tasks: &'a mut JoinSet<()>,
+}
+
+/// The device kinds a config may name.
+#[derive(Clone)]
+pub struct Registry {
+    kinds: Vec<&'static dyn KindSpec>,
+}
+
+impl Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Registry {
+    /// Every kind tracegate ships — one line per kind.
+    pub fn builtin() -> Registry {
+        Registry {
+            kinds: vec![
+                &kinds::serial_scanner::KIND,
+                &kinds::hid_scanner::KIND,
+                &kinds::keyboard_scanner::KIND,
+                &kinds::sim_scanner::KIND,
+                &kinds::sim_hid_scanner::KIND,
+                &kinds::sim_output::KIND,
+            ],
         }
     }
-    Ok(())
+
+    /// This registry and `kind` (an integration's own kind, or a test's).
+    pub fn with(mut self, kind: &'static dyn KindSpec) -> Registry {
+        self.kinds.push(kind);
+        self
+    }
+
+    /// The kind called `name`.
+    pub fn get(&self, name: &str) -> Option<&'static dyn KindSpec> {
+        self.kinds.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// Every kind's name, in registry order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.kinds.iter().map(|k| k.name()).collect()
+    }
 }
+
+#[cfg(test)]
+mod tests;

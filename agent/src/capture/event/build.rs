@@ -19,8 +19,8 @@ use super::ids::{IdMapper, Mapped, Subject};
 use super::model::{
     Action, AggregationEvent, AssociationEvent, Event, ObjectEvent, TimeZoneOffset, When,
 };
-use crate::identify::{DecodeError, Identified, Kind};
-use crate::store::NewEvent;
+use crate::capture::identify::{DecodeError, Identified, Kind};
+use crate::capture::store::NewEvent;
 
 /// Builds and finishes events.
 #[derive(Debug, Clone)]

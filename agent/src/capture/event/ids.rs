@@ -26,10 +26,10 @@ use jiff::civil::Date;
 use serde_json::{Map, Number, Value, json};
 
 use super::model::QuantityElement;
+use crate::capture::identify::epc::uri_escape;
+use crate::capture::identify::gcp::{GcpTable, GcpTableError};
+use crate::capture::identify::{AiValue, Identified, Kind, National, digital_link};
 use crate::config::{IdentifiersConfig, UriForm};
-use crate::identify::epc::uri_escape;
-use crate::identify::gcp::{GcpTable, GcpTableError};
-use crate::identify::{AiValue, Identified, Kind, National, digital_link};
 
 /// Namespace for identifiers no standard URN scheme covers (national codes), under the
 /// project's own domain.

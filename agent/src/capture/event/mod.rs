@@ -13,5 +13,5 @@ pub use document::DocumentWriter;
 
 /// Validation against GS1's EPCIS 2.0 JSON schema, for the tests.
 #[cfg(test)]
-#[path = "../../../tests/support/epcis_schema.rs"]
+#[path = "../../../../tests/support/epcis_schema.rs"]
 pub(crate) mod epcis_schema;

@@ -11,7 +11,7 @@
 //! reads become events; rejected ones are refused (not recorded, the operator is told at once
 //! so the item can be rescanned while still in hand) or, with `on_reject = "flag"`, recorded
 //! as events that carry the error. A scanner with feedback configured is told each outcome
-//! ([`crate::signals`]): rejected at once, accepted once the event is committed.
+//! ([`crate::capture::feedback`]): rejected at once, accepted once the event is committed.
 //!
 //! The pipeline never waits for a commit: it hands the pending append to the feedback task
 //! and takes the next read, so a slow fsync delays confirmations, not capture.
@@ -24,20 +24,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracegate_drivers::{DeviceEvent, RawRead};
 
-use crate::clock::Clock;
+use crate::capture::clock::Clock;
+use crate::capture::contexts::ContextRegistry;
+use crate::capture::devices::Routes;
+use crate::capture::event::build::{EventBuilder, Outcome};
+use crate::capture::event::context::EventKind;
+use crate::capture::event::ids::Mapped;
+use crate::capture::event::model::Event;
+use crate::capture::feedback::SignalLine;
+use crate::capture::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use crate::config::{CaptureSettings, Config, OnReject};
-use crate::contexts::ContextRegistry;
-use crate::event::build::{EventBuilder, Outcome};
-use crate::event::context::EventKind;
-use crate::event::ids::Mapped;
-use crate::event::model::Event;
-use crate::health::{self, Responder};
-use crate::signals::{SignalLine, SignalLines};
-use crate::status::{DeviceRegistry, DeviceStatus};
-use crate::store::{AppendOutcome, NewHeld, PendingAppend, Store};
+use crate::ops::health::{self, Responder};
+use crate::ops::status::{DeviceRegistry, DeviceStatus};
 use verdict::Verdict;
 
 /// The next liveness question, if a watchdog asks any.
@@ -96,10 +97,23 @@ impl Station {
     }
 }
 
+/// A new set of devices for the pipeline (a reload): sent once the devices that stop have
+/// stopped, so every read they made is already queued ahead of it; answered once applied.
+#[derive(Debug)]
+pub struct Reconfigure {
+    /// The config now in force.
+    pub config: Arc<Config>,
+    /// Answered once the reads queued before it are processed and the new stations are in.
+    pub done: oneshot::Sender<()>,
+}
+
 /// The capture pipeline.
 pub struct Pipeline {
     store: Store,
+    devices: DeviceRegistry,
+    routes: Routes,
     stations: HashMap<Arc<str>, Station>,
+    control: Option<mpsc::Receiver<Reconfigure>>,
     contexts: ContextRegistry,
     builder: EventBuilder,
     clock: Arc<dyn Clock>,
@@ -117,40 +131,66 @@ impl Pipeline {
         builder: EventBuilder,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let stations = config
-            .devices
-            .iter()
-            .filter_map(|d| {
-                let status = devices.get(&d.id)?.clone();
-                let capture = d.capture.clone();
-                Some((
-                    d.id.clone(),
-                    Station {
-                        status,
-                        capture,
-                        session: Vec::new(),
-                        last: None,
-                        signal: None,
-                    },
-                ))
-            })
-            .collect();
-        Pipeline {
+        let mut pipeline = Pipeline {
             store,
-            stations,
+            devices,
+            routes: Routes::default(),
+            stations: HashMap::new(),
+            control: None,
             contexts,
             builder,
             clock,
             responder: None,
-        }
+        };
+        pipeline.set_stations(config);
+        pipeline
     }
 
-    /// Tells the scanners that have a feedback line each read's outcome.
-    pub fn with_signals(mut self, mut lines: SignalLines) -> Self {
-        for (id, station) in &mut self.stations {
-            station.signal = lines.remove(id);
-        }
+    /// Tells the scanners that have feedback bytes each read's outcome, through `routes`.
+    pub fn with_routes(mut self, routes: Routes, config: &Config) -> Self {
+        self.routes = routes;
+        self.set_stations(config);
         self
+    }
+
+    /// Takes new device sets from `control` (reloads).
+    pub fn with_control(mut self, control: mpsc::Receiver<Reconfigure>) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// One station per input device of `config`: a device that stays keeps its open packing
+    /// session and dedupe memory; one that is gone has its open session reported, discarded.
+    fn set_stations(&mut self, config: &Config) {
+        let mut old = std::mem::take(&mut self.stations);
+        for device in &config.devices {
+            let (Some(input), Some(status)) = (&device.input, self.devices.get(&device.id)) else {
+                continue;
+            };
+            let signal = device
+                .settings
+                .feedback()
+                .map(|f| SignalLine::new(device.id.clone(), self.routes.clone(), f));
+            let (session, last) = match old.remove(&device.id) {
+                Some(station) => (station.session, station.last),
+                None => (Vec::new(), None),
+            };
+            self.stations.insert(
+                device.id.clone(),
+                Station {
+                    status,
+                    capture: input.capture.clone(),
+                    session,
+                    last,
+                    signal,
+                },
+            );
+        }
+        for (id, station) in old {
+            if !station.session.is_empty() {
+                tracing::warn!(device = %id, reads = station.session.len(), "device removed with an open packing session; its reads are discarded, rescan the unit");
+            }
+        }
     }
 
     /// Answers the watchdog's liveness probe between reads.
@@ -165,6 +205,7 @@ impl Pipeline {
         let (pending_tx, pending_rx) = mpsc::channel::<Pending>(8192);
         let feedback = tokio::spawn(feedback(pending_rx));
         let mut responder = self.responder.take();
+        let mut control = self.control.take();
         loop {
             let event = tokio::select! {
                 event = events.recv() => match event {
@@ -175,49 +216,21 @@ impl Pipeline {
                     health::answer(question);
                     continue;
                 }
-            };
-            let device_id = event.device().clone();
-            let Some(station) = self.stations.get_mut(&device_id) else {
-                tracing::warn!(device = %device_id, "event from an unknown device ignored");
-                continue;
-            };
-            let device = station.status.clone();
-            match event {
-                DeviceEvent::Read(read) => {
-                    device.read();
-                    if station.is_repeat(&read) {
-                        device.duplicate();
-                        tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");
-                        continue;
-                    }
-                    let signal = station.signal.clone();
-                    let (event, flagged) = match self.event_for(&read) {
-                        Decision::Record { event, flagged } => (event, flagged),
-                        // Nothing to commit: the operator hears the verdict now.
-                        unrecorded => {
-                            if let Some(signal) = &signal {
-                                signal.tell(matches!(unrecorded, Decision::Waiting));
-                            }
-                            continue;
+                Some(reconfigure) = next_reconfigure(&mut control) => {
+                    // Everything the stopped devices sent is queued ahead of this message:
+                    // it is processed under the old stations first.
+                    while let Ok(event) = events.try_recv() {
+                        if !self.process(event, &pending_tx).await {
+                            break;
                         }
-                    };
-                    let append = self.capture(event, &read).await;
-                    let pending = Pending {
-                        device,
-                        append,
-                        read_at: read.mono,
-                        signal,
-                        flagged,
-                    };
-                    if pending_tx.send(pending).await.is_err() {
-                        break;
                     }
+                    self.set_stations(&reconfigure.config);
+                    let _ = reconfigure.done.send(());
+                    continue;
                 }
-                DeviceEvent::State { state, detail, .. } => device.set_state(state, detail),
-                DeviceEvent::FrameError { message, .. } => {
-                    device.error();
-                    tracing::warn!(device = %device.id, "bad input: {message}");
-                }
+            };
+            if !self.process(event, &pending_tx).await {
+                break;
             }
         }
         for (id, station) in &self.stations {
@@ -227,6 +240,67 @@ impl Pipeline {
         }
         drop(pending_tx);
         let _ = feedback.await;
+    }
+
+    /// Handles one device event; false when the feedback task is gone (shutting down).
+    async fn process(&mut self, event: DeviceEvent, pending_tx: &mpsc::Sender<Pending>) -> bool {
+        let read = match event {
+            DeviceEvent::Read(read) => read,
+            DeviceEvent::State {
+                device,
+                state,
+                detail,
+            } => {
+                if let Some(status) = self.devices.get(&device) {
+                    status.set_state(state, detail);
+                }
+                return true;
+            }
+            DeviceEvent::FrameError { device, message } => {
+                if let Some(status) = self.devices.get(&device) {
+                    status.error();
+                }
+                tracing::warn!(device = %device, "bad input: {message}");
+                return true;
+            }
+            DeviceEvent::Output { device, line, on } => {
+                if let Some(status) = self.devices.get(&device) {
+                    status.set_output(line, on);
+                }
+                return true;
+            }
+        };
+        let Some(station) = self.stations.get_mut(&read.device) else {
+            tracing::warn!(device = %read.device, "read from a device without an input role ignored");
+            return true;
+        };
+        let device = station.status.clone();
+        device.read();
+        if station.is_repeat(&read) {
+            device.duplicate();
+            tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");
+            return true;
+        }
+        let signal = station.signal.clone();
+        let (event, flagged) = match self.event_for(&read) {
+            Decision::Record { event, flagged } => (event, flagged),
+            // Nothing to commit: the operator hears the verdict now.
+            unrecorded => {
+                if let Some(signal) = &signal {
+                    signal.tell(matches!(unrecorded, Decision::Waiting));
+                }
+                return true;
+            }
+        };
+        let append = self.capture(event, &read).await;
+        let pending = Pending {
+            device,
+            append,
+            read_at: read.mono,
+            signal,
+            flagged,
+        };
+        pending_tx.send(pending).await.is_ok()
     }
 
     /// The event a read makes now, if any: refused reads make none, and in a packing session
@@ -329,16 +403,33 @@ impl Pipeline {
     }
 }
 
+/// The next reconfiguration; never, without a control channel.
+async fn next_reconfigure(
+    control: &mut Option<mpsc::Receiver<Reconfigure>>,
+) -> Option<Reconfigure> {
+    match control {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Awaits each read's commit in order and reports the outcome.
 async fn feedback(mut pending: mpsc::Receiver<Pending>) {
     while let Some(p) = pending.recv().await {
         let outcome = p.append.await;
         if let Some(signal) = &p.signal {
-            signal.tell(matches!(outcome, AppendOutcome::Committed { .. }) && !p.flagged);
+            let captured = matches!(
+                outcome,
+                AppendOutcome::Committed { .. } | AppendOutcome::Held { .. }
+            );
+            signal.tell(captured && !p.flagged);
         }
         match outcome {
             AppendOutcome::Committed { seq } => {
                 tracing::trace!(device = %p.device.id, seq, latency_us = p.read_at.elapsed().as_micros() as u64, "captured");
+            }
+            AppendOutcome::Held { id } => {
+                tracing::trace!(device = %p.device.id, held = id, "captured, held until the clock is synchronised");
             }
             AppendOutcome::Refused => {
                 // Counted and logged (rate-limited) by the store; the device counts it too so

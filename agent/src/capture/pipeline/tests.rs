@@ -7,15 +7,15 @@ use serde_json::Value;
 use tracegate_drivers::ReadMeta;
 
 use super::*;
-use crate::clock::TestClock;
-use crate::event::ids::IdMapper;
-use crate::identify::gcp::GcpTable;
+use crate::capture::clock::TestClock;
+use crate::capture::event::ids::IdMapper;
+use crate::capture::identify::gcp::GcpTable;
 
 struct Rig {
     _dir: tempfile::TempDir,
     config: Config,
     store: Store,
-    thread: Option<crate::store::StoreThread>,
+    thread: Option<crate::capture::store::StoreThread>,
     builder: EventBuilder,
 }
 

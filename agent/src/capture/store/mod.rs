@@ -27,7 +27,7 @@ pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts};
 pub use schema::LATEST as SCHEMA_VERSION;
 
 use crate::config::{StoreConfig, WhenFull};
-use crate::latency::LatencyHistogram;
+use crate::ops::latency::LatencyHistogram;
 use writer::{Op, Writer};
 
 /// An event to store.
@@ -50,7 +50,7 @@ impl NewEvent {
     }
 }
 
-/// A read held while the clock cannot be trusted (see `crate::clock`).
+/// A read held while the clock cannot be trusted (see `crate::capture::clock`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewHeld {
     /// The device that read it.
@@ -89,8 +89,14 @@ pub struct HeldRow {
     pub draft: String,
 }
 
-/// Turns a held read into its event on release; `None` leaves it held.
-pub type ReleaseFn = Box<dyn FnMut(&HeldRow) -> Option<NewEvent> + Send>;
+/// A held read's event, made by the pipeline once the clock is right, to replace it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Released {
+    /// The held row it replaces ([`HeldRow::id`]).
+    pub held_id: i64,
+    /// Its event, re-timed and re-hashed.
+    pub event: NewEvent,
+}
 
 /// What became of an append.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +105,12 @@ pub enum AppendOutcome {
     Committed {
         /// Position in the outbox (arrival order).
         seq: i64,
+    },
+    /// Committed to stable storage as a held read (the clock cannot be trusted yet); it is
+    /// published once released.
+    Held {
+        /// Its position among the held reads.
+        id: i64,
     },
     /// The outbox is full and `when_full = "refuse-new"`: the event was not stored.
     Refused,
@@ -254,16 +266,11 @@ impl Store {
         }
     }
 
-    /// Releases up to `limit` held reads, oldest first, turning each into its event with
-    /// `fix` in one transaction. Returns how many were released.
-    pub async fn release(&self, fix: ReleaseFn, limit: usize) -> usize {
+    /// Replaces held reads with their events in one transaction; a held row already gone
+    /// (released before) is skipped. Returns how many were replaced.
+    pub async fn release(&self, released: Vec<Released>) -> usize {
         let (done, rx) = oneshot::channel();
-        if self
-            .ops
-            .send(Op::Release { fix, limit, done })
-            .await
-            .is_err()
-        {
+        if self.ops.send(Op::Release { released, done }).await.is_err() {
             return 0;
         }
         rx.await.unwrap_or(0)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::open;
+use super::{HeldRow, open};
 
 /// One undelivered event, as the publisher needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +117,24 @@ impl OutboxReader {
             });
         }
         Ok(out)
+    }
+
+    /// Held reads after `after_id`, in hold order, at most `limit`.
+    pub fn held_after(&mut self, after_id: i64, limit: usize) -> rusqlite::Result<Vec<HeldRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, device, boot_id, boottime_ns, wall_ms, draft FROM held WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        stmt.query_map(params![after_id, limit as i64], |r| {
+            Ok(HeldRow {
+                id: r.get(0)?,
+                device: r.get(1)?,
+                boot_id: r.get(2)?,
+                boottime_ns: r.get(3)?,
+                wall_ms: r.get(4)?,
+                draft: r.get(5)?,
+            })
+        })?
+        .collect()
     }
 
     /// Capture time (Unix ms) of the oldest undelivered event.

@@ -27,13 +27,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::open;
-use super::{AppendOutcome, HeldRow, Limits, NewEvent, NewHeld, ReleaseFn, StoreStats};
+use super::{AppendOutcome, Limits, NewEvent, NewHeld, Released, StoreStats};
 use crate::config::WhenFull;
-use crate::latency::LatencyHistogram;
+use crate::ops::latency::LatencyHistogram;
 
 /// Most ops applied in one transaction; bounds commit latency under a flood.
 pub(super) const MAX_OPS_PER_COMMIT: usize = 4096;
@@ -54,10 +56,9 @@ pub(super) enum Op {
         held: NewHeld,
         done: oneshot::Sender<AppendOutcome>,
     },
-    /// Turn up to `limit` held reads into events.
+    /// Replace held reads with the events the pipeline made of them.
     Release {
-        fix: ReleaseFn,
-        limit: usize,
+        released: Vec<Released>,
         done: oneshot::Sender<usize>,
     },
     /// Sets (or with `None` removes) a setting; answered after the commit.
@@ -353,12 +354,8 @@ fn commit_batch(
                 let outcome = state.hold(&tx, &held)?;
                 answers.push((done, outcome));
             }
-            Op::Release {
-                mut fix,
-                limit,
-                done,
-            } => {
-                let n = state.release(&tx, &mut fix, limit)?;
+            Op::Release { released, done } => {
+                let n = state.release(&tx, &released)?;
                 releases.push((done, n));
             }
             Op::MarkDelivered { first, last, at_ms } => {
@@ -420,52 +417,27 @@ impl State {
         self.totals.bytes += bytes;
         self.totals.undelivered += 1;
         self.totals.held += 1;
-        // Held reads are answered with their hold position, negative so it cannot be taken for
-        // an outbox seq.
-        Ok(AppendOutcome::Committed { seq: -id })
+        Ok(AppendOutcome::Held { id })
     }
 
-    /// Moves up to `limit` held reads, in hold order, into the outbox as `fix` makes them.
-    fn release(
-        &mut self,
-        tx: &Transaction<'_>,
-        fix: &mut ReleaseFn,
-        limit: usize,
-    ) -> rusqlite::Result<usize> {
-        let rows: Vec<(HeldRow, i64)> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, device, boot_id, boottime_ns, wall_ms, draft, bytes FROM held ORDER BY id LIMIT ?1",
-            )?;
-            stmt.query_map(params![limit as i64], |r| {
-                Ok((
-                    HeldRow {
-                        id: r.get(0)?,
-                        device: r.get(1)?,
-                        boot_id: r.get(2)?,
-                        boottime_ns: r.get(3)?,
-                        wall_ms: r.get(4)?,
-                        draft: r.get(5)?,
-                    },
-                    r.get(6)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()?
-        };
-        let mut released = 0;
-        for (row, held_bytes) in rows {
-            let Some(event) = fix(&row) else {
-                // Left held; the caller logged why. The others go on.
+    /// Replaces each held read of `released` with its event; one already gone is skipped.
+    fn release(&mut self, tx: &Transaction<'_>, released: &[Released]) -> rusqlite::Result<usize> {
+        let mut count = 0;
+        for Released { held_id, event } in released {
+            let held_bytes: Option<i64> = tx
+                .prepare_cached("DELETE FROM held WHERE id = ?1 RETURNING bytes")?
+                .query_row(params![held_id], |r| r.get(0))
+                .optional()?;
+            let Some(held_bytes) = held_bytes else {
                 continue;
             };
             let bytes = event.stored_bytes();
-            self.last_seq = insert_event(tx, &event, bytes)?;
-            tx.prepare_cached("DELETE FROM held WHERE id = ?1")?
-                .execute(params![row.id])?;
-            self.totals.bytes = self.totals.bytes + bytes - held_bytes as u64;
+            self.last_seq = insert_event(tx, event, bytes)?;
+            self.totals.bytes = (self.totals.bytes + bytes).saturating_sub(held_bytes as u64);
             self.totals.held -= 1;
-            released += 1;
+            count += 1;
         }
-        Ok(released)
+        Ok(count)
     }
 
     fn insert(

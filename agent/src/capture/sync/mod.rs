@@ -45,10 +45,10 @@ pub use inflight::{Inflight, Publish};
 pub use tls::{TlsError, client_config};
 pub use topics::Topics;
 
+use crate::capture::event::DocumentWriter;
+use crate::capture::store::{OutboxReader, OutboxRow, Store};
 use crate::config::Config;
-use crate::event::DocumentWriter;
-use crate::status::StatusCollector;
-use crate::store::{OutboxReader, OutboxRow, Store};
+use crate::ops::status::StatusCollector;
 
 /// A command received on `{prefix}/{gateway}/cmd/{name}`.
 #[derive(Debug, Clone)]
@@ -62,10 +62,12 @@ pub struct IncomingCommand {
 /// A reply to publish on `{prefix}/{gateway}/reply/{id}`.
 #[derive(Debug, Clone)]
 pub struct Reply {
-    /// The request id the reply answers.
+    /// The request id the reply answers (a topic level).
     pub id: String,
     /// JSON payload.
     pub payload: Vec<u8>,
+    /// Whether it is the command's final reply (done or failed).
+    pub last: bool,
 }
 
 /// The offline notice: the Last Will, and the goodbye on clean shutdown.
@@ -77,6 +79,13 @@ struct Offline<'a> {
     reason: &'a str,
     at: Option<String>,
 }
+
+/// Requests the MQTT client queues beyond the publish window (status, command replies).
+const REQUEST_QUEUE_SPARE: usize = 1024;
+
+/// Largest incoming packet read without dropping the session (mosquitto's own default
+/// `message_size_limit` is far larger; an incoming command above 64 KiB is refused anyway).
+pub const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
 
 /// The sync task.
 pub struct Sync {
@@ -146,8 +155,12 @@ impl Sync {
             let started = Instant::now();
             let end = match self.options() {
                 Ok(options) => {
-                    let (client, eventloop) =
-                        AsyncClient::new(options, self.config.mqtt.max_inflight as usize + 64);
+                    // Room for the publish window plus a burst of command replies: a reply
+                    // that finds the request queue full is dropped (and counted).
+                    let (client, eventloop) = AsyncClient::new(
+                        options,
+                        self.config.mqtt.max_inflight as usize + REQUEST_QUEUE_SPARE,
+                    );
                     self.session(client, eventloop, &cancel).await
                 }
                 Err(e) => SessionEnd::Failed {
@@ -202,7 +215,10 @@ impl Sync {
             // label) would be wrong by the time it arrived, so no persistent session.
             .set_clean_session(true)
             .set_inflight(mqtt.max_inflight.saturating_add(8))
-            .set_max_packet_size(1024 * 1024, mqtt.batch_max_bytes + 64 * 1024)
+            // Incoming: commands are refused above 64 KiB with a reply, but a larger message
+            // must still be read, or the client would drop the session over it; outgoing: the
+            // largest batch document plus its envelope.
+            .set_max_packet_size(MAX_INCOMING_PACKET, mqtt.batch_max_bytes + 64 * 1024)
             .set_last_will(LastWill::new(
                 self.topics.status.clone(),
                 self.offline_payload("connection lost", None),
@@ -334,16 +350,7 @@ impl Sync {
                     online.caught_up = false;
                     self.publish_status(online).await;
                 }
-                Step::Reply(reply) => {
-                    let topic = self.topics.reply_to(&reply.id);
-                    if online
-                        .client
-                        .try_publish(topic, QoS::AtLeastOnce, false, reply.payload)
-                        .is_ok()
-                    {
-                        online.inflight.queued(Publish::Control);
-                    }
-                }
+                Step::Reply(reply) => self.publish_reply(online, reply),
             }
         }
     }
@@ -370,11 +377,30 @@ impl Sync {
                     name: name.to_string(),
                     payload: publish.payload,
                 };
-                if self.commands.try_send(command).is_err() {
-                    tracing::warn!(topic = %publish.topic, "command dropped: the command queue is full or closed");
+                if let Err(e) = self.commands.try_send(command) {
+                    // Answered busy rather than dropped: the platform learns to retry.
+                    let command = e.into_inner();
+                    self.status.commands().received();
+                    self.status.commands().refused();
+                    let reply = crate::capture::commands::busy(&command.name, &command.payload);
+                    self.publish_reply(online, reply);
                 }
             }
             _ => {}
+        }
+    }
+
+    fn publish_reply(&mut self, online: &mut Online, reply: Reply) {
+        let topic = self.topics.reply_to(&reply.id);
+        match online
+            .client
+            .try_publish(topic, QoS::AtLeastOnce, false, reply.payload)
+        {
+            Ok(()) => online.inflight.queued(Publish::Control),
+            Err(e) => {
+                self.status.commands().reply_dropped();
+                tracing::debug!("reply to {} dropped: {e}", reply.id);
+            }
         }
     }
 

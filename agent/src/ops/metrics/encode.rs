@@ -8,8 +8,8 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::latency::LatencySnapshot;
-use crate::status::StatusReport;
+use crate::ops::latency::LatencySnapshot;
+use crate::ops::status::StatusReport;
 
 /// The Content-Type of the body.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -63,7 +63,7 @@ fn per_device(
     name: &str,
     help: &str,
     metric_type: MetricType,
-    value: impl Fn(&crate::status::DeviceReport) -> u64,
+    value: impl Fn(&crate::ops::status::DeviceReport) -> u64,
 ) -> Fmt {
     let mut family = e.encode_descriptor(name, help, None, metric_type)?;
     for d in &report.devices {

@@ -22,7 +22,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::status::StatusCollector;
+use crate::ops::status::StatusCollector;
 
 /// The bound endpoint, ready to serve.
 pub struct MetricsServer {

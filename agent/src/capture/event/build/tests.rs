@@ -4,13 +4,13 @@ use serde_json::Value;
 use tracegate_drivers::ReadMeta;
 
 use super::*;
+use crate::capture::event::DocumentWriter;
+use crate::capture::event::context::TransactionRef;
+use crate::capture::identify::gcp::GcpTable;
+use crate::capture::identify::{Mode, Rules, decode};
 use crate::config::UriForm;
-use crate::event::DocumentWriter;
-use crate::event::context::TransactionRef;
-use crate::identify::gcp::GcpTable;
-use crate::identify::{Mode, Rules, decode};
 
-use crate::event::epcis_schema;
+use crate::capture::event::epcis_schema;
 
 fn builder() -> EventBuilder {
     let mut t = GcpTable::default();
@@ -100,7 +100,8 @@ fn commissioning_carries_lot_and_expiry_as_ilmd() {
 #[test]
 fn finished_events_carry_their_hash_as_id_and_are_valid_epcis() {
     let b = builder();
-    let flagged_error = crate::identify::DecodeError::at("bad_check_digit", 17, "check digit");
+    let flagged_error =
+        crate::capture::identify::DecodeError::at("bad_check_digit", 17, "check digit");
     let events = vec![
         accepted(&b, "]d20180614141123458216789", &dock()),
         b.object_event(

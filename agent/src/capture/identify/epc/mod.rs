@@ -831,7 +831,7 @@ fn key_digits<'a>(key: &'a str, len: usize, what: &str) -> Result<&'a str, Decod
             format!("{what} must be {len} digits"),
         ));
     }
-    if !crate::identify::has_valid_check_digit(key.as_bytes()) {
+    if !crate::capture::identify::has_valid_check_digit(key.as_bytes()) {
         return Err(DecodeError::at(
             "bad_check_digit",
             len - 1,

@@ -2,33 +2,35 @@
 //! the durability contract.
 //!
 //! Start: outbox (lock, open, migrate) → control socket (and metrics endpoint) → pipeline → devices → uplink →
-//! systemd READY=1 once every device has been tried, then the watchdog ([`crate::systemd`]).
+//! systemd READY=1 once every device has been tried, then the watchdog ([`crate::ops::systemd`]).
 //! Stop: STOPPING=1, watchdog → devices (no new reads) → pipeline drains (every read has its commit outcome) →
 //! outbox flush → uplink goodbye (in-flight acks, status offline, DISCONNECT) → outbox close
 //! (final commit, WAL checkpoint) → control socket removed.
+//! Meanwhile: SIGHUP or the `reload` command reloads the config file ([`reload`]).
+
+pub mod reload;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{Clock, SystemClock};
-use crate::commands;
+use crate::capture::clock::{Clock, SystemClock};
+use crate::capture::commands::{self, Router};
+use crate::capture::contexts::ContextRegistry;
+use crate::capture::devices::Devices;
+use crate::capture::event::build::EventBuilder;
+use crate::capture::event::ids::IdMapper;
+use crate::capture::pipeline::Pipeline;
+use crate::capture::store::Store;
+use crate::capture::sync::Sync;
 use crate::config::Config;
-use crate::contexts::ContextRegistry;
-use crate::control::ControlServer;
-use crate::devices;
-use crate::event::build::EventBuilder;
-use crate::event::ids::IdMapper;
-use crate::health;
-use crate::metrics::MetricsServer;
-use crate::pipeline::Pipeline;
-use crate::status::{BrokerStatus, DeviceRegistry, StatusCollector};
-use crate::store::Store;
-use crate::sync::Sync;
-use crate::systemd;
+use crate::ops::control::ControlServer;
+use crate::ops::health;
+use crate::ops::metrics::MetricsServer;
+use crate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
+use crate::ops::systemd;
 
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -50,6 +52,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         broker,
     ));
 
+    let (reload_tx, mut reload_rx) = mpsc::channel::<reload::ReloadRequest>(4);
+    let contexts = ContextRegistry::load(&config, Some(store.clone()));
+    let (device_tx, device_rx) = mpsc::channel(1024);
+    let mut devices = Devices::new(device_tx);
+    let router = Router::new(
+        status.clone(),
+        contexts.clone(),
+        devices.routes(),
+        reload_tx.clone(),
+    );
+
     let socket = config.control_socket();
     let control = ControlServer::bind(&socket).with_context(|| {
         format!(
@@ -58,7 +71,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         )
     })?;
     let control_cancel = CancellationToken::new();
-    let control_task = tokio::spawn(control.serve(status.clone(), control_cancel.clone()));
+    let control_task =
+        tokio::spawn(control.serve(status.clone(), router.clone(), control_cancel.clone()));
 
     let metrics_task = match config.metrics.listen {
         None => None,
@@ -78,10 +92,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let builder = event_builder(&config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
-    let contexts = ContextRegistry::load(&config, Some(store.clone()));
-    let (device_tx, device_rx) = mpsc::channel(1024);
-    let (signal_lines, mut host_commands) = crate::signals::lines(&config);
     let (pipeline_probe, pipeline_responder) = health::probe("capture pipeline");
+    let (reconfigure_tx, reconfigure_rx) = mpsc::channel(1);
     let pipeline = tokio::spawn(
         Pipeline::new(
             &config,
@@ -92,39 +104,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             clock.clone(),
         )
         .with_probe(pipeline_responder)
-        .with_signals(signal_lines)
+        .with_routes(devices.routes(), &config)
+        .with_control(reconfigure_rx)
         .run(device_rx),
     );
     let release_cancel = CancellationToken::new();
-    let release = tokio::spawn(crate::pipeline::release::run(
+    let release = tokio::spawn(crate::capture::pipeline::release::run(
         store.clone(),
         builder,
         clock,
         release_cancel.clone(),
     ));
 
-    let device_cancel = CancellationToken::new();
-    let mut device_tasks = JoinSet::new();
     for device in &config.devices {
-        devices::spawn(
-            device,
-            host_commands.remove(&device.id),
-            device_tx.clone(),
-            device_cancel.clone(),
-            &mut device_tasks,
-        )
-        .with_context(|| format!("cannot start device {:?}", device.id))?;
+        devices
+            .start(device)
+            .with_context(|| format!("cannot start device {:?}", device.id))?;
     }
-    drop(device_tx);
 
     let (command_tx, command_rx) = mpsc::channel(64);
-    let (reply_tx, reply_rx) = mpsc::channel(64);
-    let commands_task = tokio::spawn(commands::run(
-        command_rx,
-        reply_tx,
-        status.clone(),
-        contexts,
-    ));
+    let (reply_tx, reply_rx) = mpsc::channel(1024);
+    let commands_task = tokio::spawn(commands::run(command_rx, reply_tx, router));
     let sync_cancel = CancellationToken::new();
     let sync = tokio::spawn(
         Sync::new(
@@ -155,15 +155,33 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         supervisor_cancel.clone(),
     ));
 
-    shutdown.cancelled().await;
+    let mut reloader = reload::Reloader {
+        config: config.clone(),
+        devices,
+        registry: registry.clone(),
+        contexts,
+        pipeline: reconfigure_tx,
+        store: store.clone(),
+    };
+    let hangup = tokio::spawn(reload_on_hangup(reload_tx));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(request) = reload_rx.recv() => {
+                let outcome = reloader.reload().await;
+                let _ = request.done.send(outcome);
+            }
+        }
+    }
+    hangup.abort();
     tracing::info!("shutting down");
     systemd::notify(&[sd_notify::NotifyState::Stopping]);
     // The watchdog stops first: the loops it probes are about to stop on purpose.
     supervisor_cancel.cancel();
     let _ = supervisor.await;
 
-    device_cancel.cancel();
-    while device_tasks.join_next().await.is_some() {}
+    reloader.devices.stop_all().await;
+    drop(reloader);
     if let Err(e) = pipeline.await {
         tracing::error!("pipeline task failed: {e}");
     }
@@ -186,6 +204,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reloads the config file on every SIGHUP (logged; the outcome is in the log).
+async fn reload_on_hangup(reload: mpsc::Sender<reload::ReloadRequest>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler: reload with `tracegate cmd reload`");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the configuration");
+        let (done, answer) = tokio::sync::oneshot::channel();
+        if reload.send(reload::ReloadRequest { done }).await.is_err() {
+            return;
+        }
+        let _ = answer.await; // the reload logs its own outcome
+    }
 }
 
 /// Tells systemd (when it started us) that the daemon is ready once the devices have been

@@ -1,0 +1,8 @@
+//! One module per device kind: its config keys, how they are validated, how it starts.
+
+pub mod hid_scanner;
+pub mod keyboard_scanner;
+pub mod serial_scanner;
+pub mod sim_hid_scanner;
+pub mod sim_output;
+pub mod sim_scanner;

@@ -1,0 +1,200 @@
+//! The one-place rule: a kind defined here, in a test module only, is parsed, started and
+//! sent commands through the same registry, config parser and running-device code as the
+//! built-in kinds — nothing else in the tree names it.
+
+use std::any::Any;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tracegate_drivers::{
+    CommandDone, CommandRequest, DeviceCommand, DeviceEvent, RawRead, ReadMeta,
+};
+
+use super::*;
+use crate::config::Config;
+use crate::config::fields::field_names;
+
+/// `test-echo`: reads back, as a read, whatever it is sent.
+struct EchoKind;
+
+static ECHO: EchoKind = EchoKind;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EchoSettings {
+    prefix: String,
+}
+
+impl KindSpec for EchoKind {
+    fn name(&self) -> &'static str {
+        "test-echo"
+    }
+
+    fn roles(&self) -> Roles {
+        Roles {
+            input: true,
+            output: true,
+        }
+    }
+
+    fn sections(&self) -> Vec<&'static [&'static str]> {
+        vec![field_names::<EchoSettings>()]
+    }
+
+    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+        let settings: EchoSettings = keys.section()?;
+        if settings.prefix.is_empty() {
+            return Err(keys.error("prefix", "prefix must not be empty"));
+        }
+        Ok(Arc::new(settings))
+    }
+}
+
+impl DeviceSettings for EchoSettings {
+    fn start(&self, start: Start<'_>) -> std::io::Result<()> {
+        let Start {
+            id,
+            events,
+            mut commands,
+            cancel,
+            tasks,
+        } = start;
+        let prefix = self.prefix.clone();
+        tasks.spawn(async move {
+            loop {
+                let request = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    request = commands.next() => request,
+                };
+                let DeviceCommand::Send(bytes) = &request.command else {
+                    request.unsupported();
+                    continue;
+                };
+                let mut payload = prefix.clone().into_bytes();
+                payload.extend_from_slice(bytes);
+                let read = RawRead {
+                    device: id.clone(),
+                    at: SystemTime::now(),
+                    mono: Instant::now(),
+                    payload: payload.into(),
+                    meta: ReadMeta::default(),
+                };
+                let len = bytes.len();
+                let _ = events.send(DeviceEvent::Read(read)).await;
+                request.answer(Ok(CommandDone::Sent { bytes: len }));
+            }
+        });
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+const BASE: &str =
+    "[gateway]\nid = \"gw\"\n[store]\npath = \"o.db\"\n[mqtt]\nhost = \"127.0.0.1\"\n";
+
+fn config(devices: &str, registry: &Registry) -> Result<Config, ConfigError> {
+    Config::parse_with(
+        Path::new("/etc/tracegate/t.toml"),
+        &format!("{BASE}{devices}"),
+        registry,
+    )
+}
+
+#[test]
+fn a_kind_registered_in_a_test_is_a_kind_like_any_other() {
+    let registry = Registry::builtin().with(&ECHO);
+    let devices = "[[devices]]\nid = \"e1\"\nkind = \"test-echo\"\nprefix = \"E:\"\nbiz_step = \"shipping\"\n";
+    let c = config(devices, &registry).unwrap();
+    let device = &c.devices[0];
+    assert_eq!(device.kind, "test-echo");
+    assert_eq!(device.settings_as::<EchoSettings>().unwrap().prefix, "E:");
+    // Both roles: it took an input's business context.
+    assert!(device.input.is_some());
+
+    // Its keys are checked like a built-in kind's, at their line.
+    let e = config(
+        "[[devices]]\nid = \"e1\"\nkind = \"test-echo\"\nprefix = \"\"\n",
+        &registry,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(":10:") && e.contains("prefix must not be empty"),
+        "{e}"
+    );
+    let e = config(
+        "[[devices]]\nid = \"e1\"\nkind = \"test-echo\"\nprefx = \"a\"\n",
+        &registry,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("unknown key `prefx`") && e.contains("prefix"),
+        "{e}"
+    );
+
+    // Without the registration it does not exist.
+    let e = config(devices, &Registry::builtin())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown device kind \"test-echo\"") && e.contains("sim-output"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_output_only_kind_takes_no_capture_or_context_keys() {
+    let e = config(
+        "[[devices]]\nid = \"l1\"\nkind = \"sim-output\"\nlines = [\"red\"]\nbiz_step = \"shipping\"\n",
+        &Registry::builtin(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("unknown key `biz_step`")
+            && e.contains("a sim-output device takes: id, kind, lines"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn commands_reach_a_running_test_kind_and_its_reads_come_back() {
+    let registry = Registry::builtin().with(&ECHO);
+    let c = config(
+        "[[devices]]\nid = \"e1\"\nkind = \"test-echo\"\nprefix = \"E:\"\n",
+        &registry,
+    )
+    .unwrap();
+    let (tx, mut rx) = mpsc::channel(8);
+    let mut devices = Devices::new(tx);
+    devices.start(&c.devices[0]).unwrap();
+    let routes = devices.routes();
+    let (request, answer) = CommandRequest::with_reply(DeviceCommand::Send("hi".into()));
+    routes.try_send("e1", request).unwrap();
+    assert_eq!(answer.await.unwrap(), Ok(CommandDone::Sent { bytes: 2 }));
+    let Some(DeviceEvent::Read(read)) = rx.recv().await else {
+        panic!("a read")
+    };
+    assert_eq!(&read.payload[..], b"E:hi");
+
+    let (request, answer) = CommandRequest::with_reply(DeviceCommand::ReadWindow(true));
+    routes.try_send("e1", request).unwrap();
+    assert!(answer.await.unwrap().is_err());
+
+    devices.stop("e1").await;
+    assert!(
+        routes
+            .try_send(
+                "e1",
+                CommandRequest::fire_and_forget(DeviceCommand::ReadWindow(true))
+            )
+            .is_err()
+    );
+}

@@ -1,0 +1,83 @@
+//! `tracegate cmd NAME [ARGS…]`: send a command to the running daemon through its control
+//! socket; it goes through the same router as the platform's MQTT commands.
+//!
+//! Arguments are positional where a command has an obvious order, or `key=value` (a value
+//! that parses as JSON is taken as JSON, anything else as a string):
+//!
+//! ```text
+//! tracegate cmd ping
+//! tracegate cmd output light-1 red            # on
+//! tracegate cmd output light-1 buzzer on for_ms=300
+//! tracegate cmd read-window reader-1 start
+//! tracegate cmd context scanner-1 'set={"biz_step":"shipping"}'
+//! tracegate cmd reload
+//! ```
+
+use serde_json::{Map, Value};
+
+/// `tracegate cmd` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CmdArgs {
+    #[command(flatten)]
+    pub config: super::ConfigArg,
+    /// The command: ping, status, context, reload, output, read-window, send.
+    pub name: String,
+    /// Its arguments: positional (see the list above) or key=value.
+    pub args: Vec<String>,
+}
+
+/// The positional argument names of each command, in order.
+fn positional(name: &str) -> &'static [&'static str] {
+    match name {
+        "output" => &["device", "line", "state"],
+        "read-window" => &["device", "action"],
+        "context" => &["device"],
+        "send" => &["device", "data"],
+        _ => &[],
+    }
+}
+
+/// The command's arguments as the JSON object the router takes.
+pub fn arguments(name: &str, args: &[String]) -> Result<Map<String, Value>, String> {
+    let mut object = Map::new();
+    let mut names = positional(name).iter();
+    for arg in args {
+        let (key, value) = match arg.split_once('=') {
+            Some((key, value)) if !key.is_empty() && !key.contains(' ') => {
+                let value = serde_json::from_str(value).unwrap_or(Value::String(value.into()));
+                (key.to_string(), value)
+            }
+            _ => {
+                let Some(key) = names.next() else {
+                    return Err(format!(
+                        "{arg:?}: `{name}` takes no more positional arguments; give key=value"
+                    ));
+                };
+                (key.to_string(), Value::String(arg.clone()))
+            }
+        };
+        object.insert(key, value);
+    }
+    Ok(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positional_and_key_value_arguments_make_the_request() {
+        let args: Vec<String> = ["light-1", "buzzer", "off", "for_ms=300"]
+            .map(String::from)
+            .to_vec();
+        let object = arguments("output", &args).unwrap();
+        assert_eq!(
+            Value::Object(object),
+            serde_json::json!({"device": "light-1", "line": "buzzer", "state": "off", "for_ms": 300})
+        );
+        let object =
+            arguments("context", &["s1".into(), r#"set={"biz_step":"x"}"#.into()]).unwrap();
+        assert_eq!(object["set"]["biz_step"], "x");
+        assert!(arguments("ping", &["extra".into()]).is_err());
+    }
+}

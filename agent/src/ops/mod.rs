@@ -1,0 +1,10 @@
+//! Operating the daemon: what it reports (status, metrics, logs), how systemd supervises it,
+//! and the control socket local tools talk to.
+
+pub mod control;
+pub mod health;
+pub mod latency;
+pub mod logging;
+pub mod metrics;
+pub mod status;
+pub mod systemd;
