@@ -54,8 +54,8 @@ fn main() -> ExitCode {
             })
         }
         Command::Cmd(args) => {
-            let config = match Config::load_for_tools(&args.config.config) {
-                Ok(c) => c,
+            let socket = match Config::control_socket_of(&args.config.config) {
+                Ok(socket) => socket,
                 Err(e) => return config_error(e),
             };
             let object = match cli::cmd::arguments(&args.name, &args.args) {
@@ -68,7 +68,6 @@ fn main() -> ExitCode {
             runtime(async move {
                 let request =
                     serde_json::json!({"cmd": "command", "name": args.name, "args": object});
-                let socket = config.control_socket();
                 let reply = tracegate::ops::control::request(&socket, &request)
                     .await
                     .map_err(|e| {

@@ -207,7 +207,7 @@ impl Subscriber {
         options
             .set_clean_session(false)
             .set_keep_alive(Duration::from_secs(5))
-            .set_max_packet_size(64 * 1024 * 1024, 1024 * 1024);
+            .set_max_packet_size(64 * 1024 * 1024, 4 * 1024 * 1024);
         let (client, mut eventloop) = AsyncClient::new(options, 100);
         let publisher = client.clone();
         let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
@@ -296,6 +296,8 @@ pub struct Received {
     pub documents: usize,
     /// Events per document, in arrival order.
     pub batch_sizes: Vec<usize>,
+    /// Command replies by request id (the reply topic's last level), in arrival order.
+    pub replies: std::collections::HashMap<String, Vec<Value>>,
 }
 
 impl Received {
@@ -313,7 +315,17 @@ impl Received {
             self.events.extend(list.iter().cloned());
         } else if topic.ends_with("/status") {
             self.statuses.push(doc);
+        } else if let Some((_, id)) = topic.split_once("/reply/") {
+            self.replies.entry(id.to_string()).or_default().push(doc);
         }
+    }
+
+    /// The final reply (state done or failed) to request `id`, if it has arrived.
+    pub fn final_reply(&self, id: &str) -> Option<&Value> {
+        self.replies
+            .get(id)?
+            .iter()
+            .find(|r| r["state"] == "done" || r["state"] == "failed")
     }
 
     /// Distinct `tg:rawData` values in first-arrival order.
@@ -338,9 +350,15 @@ impl Received {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
-                "timed out: {} events, {} statuses",
+                "timed out: {} events, {} statuses, replies: {:?}",
                 self.events.len(),
-                self.statuses.len()
+                self.statuses.len(),
+                {
+                    let mut replies: Vec<_> = self.replies.iter().collect();
+                    replies.sort_by(|a, b| a.0.cmp(b.0));
+                    replies.truncate(20);
+                    replies
+                }
             );
             if let Some((topic, payload)) = sub.next(left).await {
                 self.add(&topic, &payload);
@@ -385,6 +403,18 @@ pub fn serial_scanner(id: &str, port: &Path) -> String {
         "[[devices]]\nid = \"{id}\"\nkind = \"serial-scanner\"\nport = \"{}\"\nbaud = 115200\n",
         port.display()
     )
+}
+
+/// Publishes command `name` with `body` (its `id` set to `id`) on gateway `gw-test`'s command
+/// topic.
+pub async fn send_command(sub: &Subscriber, name: &str, id: &str, body: Value) {
+    let mut body = body;
+    body["id"] = Value::String(id.to_string());
+    sub.publish(
+        &format!("tracegate/gw-test/cmd/{name}"),
+        body.to_string().as_bytes(),
+    )
+    .await;
 }
 
 /// The tracegate daemon as a child process, logging to a file.

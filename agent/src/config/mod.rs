@@ -382,6 +382,38 @@ impl Config {
         })
     }
 
+    /// The control socket of the config file at `path`, read leniently: `tracegate cmd
+    /// reload` must reach the daemon even when the file was edited into one that does not
+    /// validate (the daemon then refuses the reload and says why).
+    pub fn control_socket_of(path: &Path) -> Result<PathBuf, ConfigError> {
+        if let Ok(config) = Config::load_for_tools(path) {
+            return Ok(config.control_socket());
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::from_toml(path, &text, &e, ""))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let get = |section: &str, key: &str| {
+            table
+                .get(section)
+                .and_then(|s| s.get(key))
+                .and_then(|v| v.as_str())
+                .map(|p| base.join(p))
+        };
+        match (get("gateway", "control_socket"), get("store", "path")) {
+            (Some(socket), _) => Ok(socket),
+            (None, Some(outbox)) => Ok(outbox
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("control.sock")),
+            (None, None) => Config::load_for_tools(path).map(|c| c.control_socket()),
+        }
+    }
+
     /// The control socket path: configured, or `control.sock` beside the outbox.
     pub fn control_socket(&self) -> PathBuf {
         self.gateway.control_socket.clone().unwrap_or_else(|| {

@@ -62,7 +62,9 @@ impl Rig {
             self.builder.clone(),
             clock.clone(),
         );
-        let (tx, rx) = mpsc::channel(16);
+        // Capacity 1: a send returns once the event before the one queued was taken, and the
+        // pipeline takes the next event only when it is done with the previous one.
+        let (tx, rx) = mpsc::channel(1);
         let run = tokio::spawn(pipeline.run(rx));
         for (device, payload, symbology) in reads {
             tx.send(DeviceEvent::Read(RawRead {
@@ -77,8 +79,17 @@ impl Rig {
             }))
             .await
             .unwrap();
-            // Let the read through before time moves on.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            // Two fences after the read: once the second is queued, the first was taken, so
+            // the read has been dated and time may move on.
+            for _ in 0..2 {
+                tx.send(DeviceEvent::State {
+                    device: Arc::from(*device),
+                    state: tracegate_drivers::DeviceState::Up,
+                    detail: None,
+                })
+                .await
+                .unwrap();
+            }
             clock.advance_ms(10_000);
         }
         drop(tx);
