@@ -29,8 +29,10 @@ fn store_config(path: &std::path::Path) -> StoreConfig {
     }
 }
 
-/// The child: append forever, acknowledge each commit on stdout, mark some delivered.
+/// The child: append forever, acknowledge each commit on stdout, mark some delivered. Not a
+/// test of its own (ignored in a normal run): the test below runs it as a child process.
 #[tokio::test]
+#[ignore = "the child process of the kill test below, which runs it with --ignored"]
 async fn child_writer() {
     let Some(path) = std::env::var_os(CHILD) else {
         return;
@@ -78,6 +80,7 @@ fn kill_minus_nine_at_any_instant_loses_no_acknowledged_commit() {
             .args([
                 "--exact",
                 "child_writer",
+                "--ignored",
                 "--nocapture",
                 "--test-threads",
                 "1",

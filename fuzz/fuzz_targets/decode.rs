@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         Mode::Plain,
     ] {
         for requisites in [true, false] {
-            let d = decode(data, mode, Rules { requisites });
+            let d = decode(data, mode, Rules { requisites, ..Rules::default() });
             if let Err(e) = &d.result {
                 assert!(e.position.is_none_or(|p| p <= data.len()), "{e:?}");
             }

@@ -98,6 +98,7 @@ pub fn json_line(input: &[u8], decoding: &Decoding) -> String {
 pub fn run(args: &DecodeArgs, stdin: impl BufRead, mut out: impl Write) -> std::io::Result<()> {
     let rules = Rules {
         requisites: !args.no_requisites,
+        ..Rules::default()
     };
     let one = |input: &[u8], out: &mut dyn Write| -> std::io::Result<()> {
         let decoding = identify::decode(input, args.mode, rules);

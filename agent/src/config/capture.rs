@@ -39,6 +39,11 @@ pub struct CaptureSettings {
     /// must not lose reads.
     #[serde(default)]
     pub dedupe_ms: u64,
+    /// Take a GS right after the symbology identifier (`]d2` GS …: a redundant FNC1 in first
+    /// position some scanners transmit) as nothing. Off: such reads are rejected, as GS1's
+    /// Barcode Syntax Engine rejects them; better to switch the scanner's setting off.
+    #[serde(default)]
+    pub accept_leading_gs: bool,
 }
 
 impl Default for CaptureSettings {
@@ -49,6 +54,7 @@ impl Default for CaptureSettings {
             on_reject: OnReject::Refuse,
             gs1_requisites: true,
             dedupe_ms: 0,
+            accept_leading_gs: false,
         }
     }
 }
@@ -79,6 +85,7 @@ impl CaptureSettings {
     pub fn rules(&self) -> Rules {
         Rules {
             requisites: self.gs1_requisites,
+            leading_gs: self.accept_leading_gs,
         }
     }
 

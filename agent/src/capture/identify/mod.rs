@@ -313,9 +313,7 @@ fn gtin(digits: &[u8], at: usize, len: usize, name: &str) -> Result<Vec<AiValue>
 fn gs1_any(input: &[u8], rules: Rules) -> Decoding {
     if let Some((sym, rest)) = aim::split(input) {
         let r = match sym.carrier {
-            aim::Carrier::Gs1 => {
-                gs1::parse_element_string(rest, 3).and_then(|ais| gs1_checked(ais, rules))
-            }
+            aim::Carrier::Gs1 => element_string(rest, 3, rules),
             aim::Carrier::Plain => match text(rest, 3) {
                 Ok(s) if s.starts_with('(') => {
                     gs1::parse_bracketed(s, 3).and_then(|ais| gs1_checked(ais, rules))
@@ -338,9 +336,24 @@ fn gs1_any(input: &[u8], rules: Rules) -> Decoding {
     {
         gtin(input, 0, input.len(), "GTIN")
     } else {
-        gs1::parse_element_string(input, 0)
+        // No symbology identifier: a leading GS is the FNC1 that marks GS1 data.
+        let (data, base) = match input {
+            [gs1::GS, rest @ ..] => (rest, 1),
+            _ => (input, 0),
+        };
+        return Decoding::from(Kind::Gs1, element_string(data, base, rules));
     };
     Decoding::from(Kind::Gs1, r.and_then(|ais| gs1_checked(ais, rules)))
+}
+
+/// An element string's AIs, checked by `rules`; a leading GS is skipped only where the
+/// device accepts it.
+fn element_string(data: &[u8], base: usize, rules: Rules) -> Result<Identified, DecodeError> {
+    let (data, base) = match data {
+        [gs1::GS, rest @ ..] if rules.leading_gs => (rest, base + 1),
+        _ => (data, base),
+    };
+    gs1::parse_element_string(data, base).and_then(|ais| gs1_checked(ais, rules))
 }
 
 fn ean_family(sym: &aim::Symbology, rest: &[u8], rules: Rules) -> Result<Identified, DecodeError> {
@@ -412,7 +425,7 @@ fn auto(input: &[u8], rules: Rules) -> Decoding {
     if let Some(sym) = &sym {
         match sym.carrier {
             aim::Carrier::Gs1 => {
-                let r = gs1::parse_element_string(rest, at).and_then(|ais| gs1_checked(ais, rules));
+                let r = element_string(rest, at, rules);
                 return Decoding::from(Kind::Gs1, r).with_symbology(Some(sym));
             }
             aim::Carrier::Plain => {}
@@ -451,10 +464,9 @@ fn auto(input: &[u8], rules: Rules) -> Decoding {
             );
         }
         if s.starts_with('\x1d') {
-            return Decoding::from(
-                Kind::Gs1,
-                gs1::parse_element_string(rest, 0).and_then(|ais| gs1_checked(ais, rules)),
-            );
+            // Without a symbology identifier the GS is the FNC1 that marks GS1 data, not a
+            // redundant one.
+            return Decoding::from(Kind::Gs1, element_string(&rest[1..], 1, rules));
         }
         if looks_like_epc_hex(s) {
             return Decoding::from(Kind::Epc, epc_any(s));

@@ -37,6 +37,18 @@ fn classification_in_auto_mode() {
     );
     assert_eq!(kind_of(b"(01)09506000134352(10)A"), (Kind::Gs1, true));
     assert_eq!(kind_of(b"\x1d0109506000134352"), (Kind::Gs1, true));
+    // After a GS1 symbology identifier a GS is a redundant FNC1: refused, as GS1's Syntax
+    // Engine refuses it, unless the device accepts it.
+    assert_eq!(kind_of(b"]d2\x1d0109506000134352"), (Kind::Gs1, false));
+    let lenient = Rules {
+        leading_gs: true,
+        ..Rules::default()
+    };
+    assert!(
+        decode(b"]d2\x1d0109506000134352", Mode::Auto, lenient)
+            .result
+            .is_ok()
+    );
     assert_eq!(kind_of(b"3074257BF7194E4000001A85"), (Kind::Epc, true));
     assert_eq!(
         kind_of(b"urn:epc:id:sgtin:0614141.812345.6789"),
@@ -99,7 +111,14 @@ fn errors_carry_positions_in_the_whole_input() {
     assert_eq!((e.kind, e.position), ("bad_check_digit", Some(3 + 2 + 13)));
     let d = decode(b"]d221ABC", Mode::Auto, Rules::default());
     assert_eq!(d.result.unwrap_err().kind, "missing_requisite");
-    let d = decode(b"]d221ABC", Mode::Auto, Rules { requisites: false });
+    let d = decode(
+        b"]d221ABC",
+        Mode::Auto,
+        Rules {
+            requisites: false,
+            ..Rules::default()
+        },
+    );
     assert!(d.result.is_ok(), "relaxed for split logistic labels");
 }
 

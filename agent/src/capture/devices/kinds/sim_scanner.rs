@@ -7,7 +7,7 @@
 //! id = "demo-scanner"
 //! kind = "sim-scanner"
 //! rate_per_s = 2
-//! codes = ["]d2\u001d0109506000134352\u001d10LOT1"]   # empty: generated GS1 DataMatrix
+//! codes = ["]d20109506000134352\u001d10LOT1"]   # empty: generated GS1 DataMatrix
 //! ```
 
 use std::any::Any;

@@ -135,11 +135,18 @@ pub fn check_value(
 
 /// Parses an unbracketed element string (what follows the AIM symbology identifier). `base` is
 /// the offset of `data` in the input, for error positions.
+///
+/// A GS first is an error, as in GS1's Barcode Syntax Engine: FNC1 in first position is what
+/// the symbology identifier already says, and a scanner that transmits it as a GS too sends
+/// data the reference rejects (a device can be told to accept it: `accept_leading_gs`).
 pub fn parse_element_string(data: &[u8], base: usize) -> Result<Vec<AiValue>, DecodeError> {
     let mut p = 0;
-    // Some scanners transmit the leading FNC1 as a GS too.
     if data.first() == Some(&GS) {
-        p = 1;
+        return Err(DecodeError::at(
+            "leading_gs",
+            base,
+            "GS right after the symbology identifier (a redundant FNC1 in first position);              GS1's Syntax Engine rejects this. Configure the scanner not to transmit it, or set              accept_leading_gs = true for this device",
+        ));
     }
     if p == data.len() {
         return Err(DecodeError::at("bad_length", base, "no AI data"));
@@ -300,9 +307,12 @@ mod tests {
             ]
         );
         assert_eq!(ais[3].position, 32);
-        // Leading GS (FNC1 in first) and a redundant GS after a fixed-length AI.
-        let ais = parse_element_string(b"\x1d0109506000134352\x1d10ABC", 0).unwrap();
+        // A redundant GS after a fixed-length AI is harmless.
+        let ais = parse_element_string(b"0109506000134352\x1d10ABC", 0).unwrap();
         assert_eq!(pairs(&ais), vec![("01", "09506000134352"), ("10", "ABC")]);
+        // A leading GS (FNC1 in first transmitted as GS) is refused, as the reference does.
+        let e = parse_element_string(b"\x1d0109506000134352\x1d10ABC", 3).unwrap_err();
+        assert_eq!((e.kind, e.position), ("leading_gs", Some(3)));
     }
 
     #[test]

@@ -12,12 +12,19 @@ pub struct Rules {
     /// Enforce `req=` associations. Off for logistic labels whose AIs are split across several
     /// symbols, where one symbol alone cannot satisfy them.
     pub requisites: bool,
+    /// Take a GS right after the symbology identifier (a redundant FNC1 in first position,
+    /// which some scanners transmit) as nothing. Off by default: GS1's Barcode Syntax Engine
+    /// rejects such data, and so does tracegate unless a device is configured otherwise.
+    pub leading_gs: bool,
 }
 
 impl Default for Rules {
-    /// The Syntax Engine's defaults: everything on.
+    /// The Syntax Engine's defaults: every check on.
     fn default() -> Self {
-        Rules { requisites: true }
+        Rules {
+            requisites: true,
+            leading_gs: false,
+        }
     }
 }
 
@@ -155,7 +162,16 @@ mod tests {
             "{}",
             e.message
         );
-        assert!(check_str("(21)ABC", Rules { requisites: false }).is_ok());
+        assert!(
+            check_str(
+                "(21)ABC",
+                Rules {
+                    requisites: false,
+                    ..Rules::default()
+                }
+            )
+            .is_ok()
+        );
 
         let e = check_str("(01)09506000134352(02)09506000134352", ok).unwrap_err();
         assert_eq!(e.kind, "exclusive_ais");
