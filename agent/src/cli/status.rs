@@ -108,6 +108,19 @@ pub fn render(report: &StatusReport) -> String {
             latency.p99_ms.unwrap_or(0.0)
         ));
     }
+    if let Some(clock) = &report.clock
+        && let Some(advice) = &clock.advice
+    {
+        out.push_str(&format!(
+            "CLOCK    {} reads held{} — {advice}\n",
+            clock.held,
+            clock
+                .holding_since
+                .as_deref()
+                .map(|t| format!(" since {t}"))
+                .unwrap_or_default()
+        ));
+    }
     out.push_str("devices\n");
     if report.devices.is_empty() {
         out.push_str("  (none configured)\n");
@@ -129,6 +142,14 @@ pub fn render(report: &StatusReport) -> String {
         ));
         if let Some(reason) = &d.last_reject {
             out.push_str(&format!("  {:<16} last reject: {reason}\n", ""));
+        }
+        if !d.outputs.is_empty() {
+            let lines: Vec<String> = d
+                .outputs
+                .iter()
+                .map(|(line, on)| format!("{line} {}", if *on { "ON" } else { "off" }))
+                .collect();
+            out.push_str(&format!("  {:<16} outputs: {}\n", "", lines.join(" · ")));
         }
     }
     out

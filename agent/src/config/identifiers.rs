@@ -69,6 +69,13 @@ pub struct ClockConfig {
     /// How to tell that the clock is right.
     #[serde(default)]
     pub sync_check: SyncCheck,
+    /// Longest a read is held while the clock is not synchronised; past it, the read is
+    /// published with its own (unsynchronised) time, flagged `tg:timeEstimated`. Absent
+    /// (default): held until the clock is synchronised, whenever that is — a field kit that
+    /// syncs when it comes back online gets exact times. Set it on a gateway that may never
+    /// see NTP but whose clock is roughly right, where late and flagged beats never.
+    #[serde(default)]
+    pub max_hold_s: Option<u64>,
 }
 
 /// How the daemon decides the wall clock is right.
@@ -81,4 +88,14 @@ pub enum SyncCheck {
     Kernel,
     /// Trust the wall clock (a battery-backed RTC, or a container whose host keeps time).
     Trust,
+}
+
+impl SyncCheck {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncCheck::Kernel => "kernel",
+            SyncCheck::Trust => "trust",
+        }
+    }
 }

@@ -9,8 +9,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tracegate_drivers::DeviceState;
 
+use crate::capture::clock::Clock;
 use crate::capture::store::{OutboxReader, Store};
-use crate::config::{Config, DeviceConfig};
+use crate::config::{ClockConfig, Config, DeviceConfig};
 use crate::ops::latency::LatencySnapshot;
 
 /// Broker connection figures, updated by the sync task.
@@ -325,6 +326,41 @@ pub struct StatusReport {
     /// Commands from the platform and the CLI.
     #[serde(default)]
     pub commands: CommandReport,
+    /// Whether the wall clock is trusted, and what is held while it is not.
+    #[serde(default)]
+    pub clock: Option<ClockReport>,
+}
+
+/// The wall clock, as the capture pipeline judges it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClockReport {
+    /// Whether reads are dated by the wall clock now (`[clock] sync_check` says it is right).
+    pub synced: bool,
+    /// `[clock] sync_check`.
+    pub sync_check: String,
+    /// `[clock] max_hold_s`, if set.
+    pub max_hold_s: Option<u64>,
+    /// Reads held, not published, until the clock is right.
+    pub held: u64,
+    /// The (untrusted) time of the oldest held read.
+    pub holding_since: Option<String>,
+    /// What to do, while reads are held.
+    pub advice: Option<String>,
+}
+
+/// What to tell the operator of a gateway whose clock is not trusted.
+pub fn clock_advice(config: &ClockConfig) -> String {
+    format!(
+        "the clock is not known to be synchronised ([clock] sync_check = \"{}\"), so reads are \
+         held and not published{}. Run an NTP client (systemd-timesyncd, chrony); or, if this \
+         clock is right (a battery-backed RTC), set sync_check = \"trust\" in [clock]",
+        config.sync_check.as_str(),
+        match config.max_hold_s {
+            Some(s) =>
+                format!(" for up to {s} s (max_hold_s), then published flagged as estimated"),
+            None => " until it is".to_string(),
+        }
+    )
 }
 
 /// The daemon process.
@@ -453,6 +489,7 @@ pub struct StatusCollector {
     devices: DeviceRegistry,
     broker: Arc<BrokerStatus>,
     commands: CommandStats,
+    clock: Option<(Arc<dyn Clock>, ClockConfig)>,
     reader: Mutex<Option<(u64, OutboxReader)>>,
 }
 
@@ -473,8 +510,15 @@ impl StatusCollector {
             devices,
             broker,
             commands: CommandStats::default(),
+            clock: None,
             reader: Mutex::new(None),
         }
+    }
+
+    /// Reports on `clock`, judged as `config` says.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>, config: ClockConfig) -> Self {
+        self.clock = Some((clock, config));
+        self
     }
 
     /// The command figures.
@@ -491,7 +535,7 @@ impl StatusCollector {
     pub fn report(&self) -> StatusReport {
         let stats = self.store.stats();
         let limits = self.store.limits();
-        let (oldest_ms, db_bytes) = self.file_figures(stats.generation);
+        let (oldest_ms, db_bytes, oldest_held_ms) = self.file_figures(stats.generation);
         let now = Timestamp::now();
         StatusReport {
             gateway: self.gateway.clone(),
@@ -524,20 +568,32 @@ impl StatusCollector {
             broker: self.broker.report(&self.host, self.port),
             devices: self.devices.all().iter().map(|d| d.report()).collect(),
             commands: self.commands.report(),
+            clock: self.clock.as_ref().map(|(clock, config)| {
+                let synced = clock.synced();
+                ClockReport {
+                    synced,
+                    sync_check: config.sync_check.as_str().to_string(),
+                    max_hold_s: config.max_hold_s,
+                    held: stats.held,
+                    holding_since: oldest_held_ms.and_then(ms_to_rfc3339),
+                    advice: (!synced || stats.held > 0).then(|| clock_advice(config)),
+                }
+            }),
         }
     }
 
-    fn file_figures(&self, generation: u64) -> (Option<i64>, u64) {
+    fn file_figures(&self, generation: u64) -> (Option<i64>, u64, Option<i64>) {
         let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         if slot.as_ref().is_none_or(|(g, _)| *g != generation) {
             *slot = self.store.reader().ok().map(|r| (generation, r));
         }
         let Some((_, reader)) = slot.as_mut() else {
-            return (None, 0);
+            return (None, 0, None);
         };
         let oldest = reader.oldest_undelivered_ms().unwrap_or(None);
         let bytes = reader.db_bytes().unwrap_or(0);
-        (oldest, bytes)
+        let held = reader.oldest_held_ms().unwrap_or(None);
+        (oldest, bytes, held)
     }
 }
 
@@ -646,6 +702,7 @@ pub fn offline_report(
             })
             .collect(),
         commands: CommandReport::default(),
+        clock: None,
     })
 }
 

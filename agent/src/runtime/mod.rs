@@ -45,12 +45,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let registry = DeviceRegistry::new(&config);
     let broker = Arc::new(BrokerStatus::default());
-    let status = Arc::new(StatusCollector::new(
-        &config,
-        store.clone(),
-        registry.clone(),
-        broker,
-    ));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
+    let status = Arc::new(
+        StatusCollector::new(&config, store.clone(), registry.clone(), broker)
+            .with_clock(clock.clone(), config.clock.clone()),
+    );
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<reload::ReloadRequest>(4);
     let contexts = ContextRegistry::load(&config, Some(store.clone()));
@@ -91,7 +90,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
 
     let builder = event_builder(&config)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
     let (pipeline_probe, pipeline_responder) = health::probe("capture pipeline");
     let (reconfigure_tx, reconfigure_rx) = mpsc::channel(1);
     let pipeline = tokio::spawn(
@@ -113,6 +111,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         store.clone(),
         builder,
         clock,
+        config.clock.clone(),
         release_cancel.clone(),
     ));
 

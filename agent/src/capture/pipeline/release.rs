@@ -20,6 +20,7 @@ use crate::capture::clock::{self, Clock};
 use crate::capture::event::build::EventBuilder;
 use crate::capture::event::model::Event;
 use crate::capture::store::{HeldRow, NewEvent, Released, Store};
+use crate::config::ClockConfig;
 
 /// Setting holding the last time the clock was known good, Unix ms.
 pub const LAST_GOOD: &str = "clock.last_good_ms";
@@ -33,28 +34,39 @@ const TICK: Duration = Duration::from_secs(2);
 /// How often the last good time is saved while the clock is right.
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 
-/// Releases held reads whenever the clock is right, until `cancel`.
+/// How often the operator is reminded, in the log, that reads are held.
+const REMIND_EVERY: Duration = Duration::from_secs(3600);
+
+/// Releases held reads whenever the clock is right (and, with `max_hold_s`, those held too
+/// long while it is not), until `cancel`.
 pub async fn run(
     store: Store,
     builder: EventBuilder,
     clock: Arc<dyn Clock>,
+    config: ClockConfig,
     cancel: CancellationToken,
 ) {
     let mut last_saved: Option<tokio::time::Instant> = None;
+    let mut last_warned: Option<tokio::time::Instant> = None;
     let mut was_synced = None;
     loop {
         let synced = clock.synced();
-        if was_synced != Some(synced) {
-            if synced {
-                tracing::info!("wall clock trusted (synchronised); reads are dated by it");
-            } else {
-                tracing::warn!(
-                    now = %clock.now(),
-                    "wall clock NOT synchronised: reads are held, dated by the boot clock, and published once it is"
-                );
-            }
-            was_synced = Some(synced);
+        if was_synced != Some(synced) && synced {
+            tracing::info!("wall clock trusted (synchronised); reads are dated by it");
         }
+        if !synced
+            && (was_synced != Some(false)
+                || last_warned.is_none_or(|t| t.elapsed() >= REMIND_EVERY))
+        {
+            tracing::warn!(
+                now = %clock.now(),
+                held = store.stats().held,
+                "wall clock NOT synchronised: {}",
+                crate::ops::status::clock_advice(&config)
+            );
+            last_warned = Some(tokio::time::Instant::now());
+        }
+        was_synced = Some(synced);
         if synced {
             if last_saved.is_none_or(|t| t.elapsed() >= SAVE_EVERY) {
                 let now = clock.now().as_millisecond().to_string();
@@ -65,6 +77,10 @@ pub async fn run(
             if store.stats().held > 0 {
                 release_all(&store, &builder, &clock).await;
             }
+        } else if let Some(max_hold_s) = config.max_hold_s
+            && store.stats().held > 0
+        {
+            release_expired(&store, &builder, &clock, max_hold_s).await;
         }
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -73,8 +89,50 @@ pub async fn run(
     }
 }
 
-/// Releases every held read now; returns how many.
+/// Releases, flagged as estimated, the reads held longer than `max_hold_s` while the clock is
+/// still not synchronised. A read's age is measured on the boot clock (the wall clock is
+/// what is in doubt); a read of an earlier boot is older than this boot's uptime, and is
+/// released once that exceeds `max_hold_s`.
+pub async fn release_expired(
+    store: &Store,
+    builder: &EventBuilder,
+    clock: &Arc<dyn Clock>,
+    max_hold_s: u64,
+) -> usize {
+    let max_hold_ns = i64::try_from(max_hold_s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+    let now_ns = clock.boottime_ns();
+    let boot = clock.boot_id();
+    release_where(
+        store,
+        builder,
+        clock,
+        |row| {
+            let held_from = if *row.boot_id == *boot {
+                row.boottime_ns
+            } else {
+                0
+            };
+            now_ns.saturating_sub(held_from) >= max_hold_ns
+        },
+        true,
+    )
+    .await
+}
+
+/// Releases every held read now (the clock is right); returns how many.
 pub async fn release_all(store: &Store, builder: &EventBuilder, clock: &Arc<dyn Clock>) -> usize {
+    release_where(store, builder, clock, |_| true, false).await
+}
+
+/// Releases the held reads `due` selects, in hold order; `estimate` dates each by its own
+/// wall time (flagged) instead of correcting it by the synchronised clock.
+async fn release_where(
+    store: &Store,
+    builder: &EventBuilder,
+    clock: &Arc<dyn Clock>,
+    due: impl Fn(&HeldRow) -> bool,
+    estimate: bool,
+) -> usize {
     let mut reader = match store.reader() {
         Ok(reader) => reader,
         Err(e) => {
@@ -102,19 +160,27 @@ pub async fn release_all(store: &Store, builder: &EventBuilder, clock: &Arc<dyn 
         let full = rows.len() == BATCH;
         let released: Vec<Released> = rows
             .iter()
+            .filter(|row| due(row))
             .filter_map(|row| {
                 Some(Released {
                     held_id: row.id,
-                    event: released_event(builder, &**clock, last_good, row)?,
+                    event: released_event(builder, &**clock, last_good, row, estimate)?,
                 })
             })
             .collect();
-        total += store.release(released).await;
+        if !released.is_empty() {
+            total += store.release(released).await;
+        }
         if !full {
             break;
         }
     }
-    if total > 0 {
+    if total > 0 && estimate {
+        tracing::warn!(
+            released = total,
+            "held reads released after [clock] max_hold_s with their own, unsynchronised times (flagged tg:timeEstimated)"
+        );
+    } else if total > 0 {
         tracing::info!(released = total, "held reads released with corrected times");
     }
     total
@@ -127,6 +193,7 @@ fn released_event(
     clock: &dyn Clock,
     last_good: Option<i64>,
     row: &HeldRow,
+    estimate: bool,
 ) -> Option<NewEvent> {
     let mut event: Event = match serde_json::from_str(&row.draft) {
         Ok(e) => e,
@@ -135,11 +202,15 @@ fn released_event(
             return None;
         }
     };
-    let (at, estimated): (Timestamp, bool) =
-        match clock::corrected_time(clock, &row.boot_id, row.boottime_ns) {
-            Some(t) => (t, false),
-            None => (clock::estimated_time(row.wall_ms, last_good), true),
-        };
+    let corrected = if estimate {
+        None
+    } else {
+        clock::corrected_time(clock, &row.boot_id, row.boottime_ns)
+    };
+    let (at, estimated): (Timestamp, bool) = match corrected {
+        Some(t) => (t, false),
+        None => (clock::estimated_time(row.wall_ms, last_good), true),
+    };
     builder.retime(&mut event, at);
     if estimated {
         event

@@ -329,3 +329,44 @@ async fn hid_pos_symbology_beside_the_data_decodes_as_in_band() {
     );
     rig.close().await;
 }
+
+#[tokio::test]
+async fn with_max_hold_reads_held_too_long_are_released_flagged_and_the_rest_wait() {
+    let rig = Rig::new(SCANNER);
+    // A gateway that never sees NTP, its clock roughly right.
+    let clock = Arc::new(TestClock::new(
+        "2026-11-26T08:00:00Z".parse().unwrap(),
+        false,
+        "boot-a",
+    ));
+    // Reads at boot +0 s, +10 s and +20 s; it is +30 s after the scan.
+    rig.scan(
+        &clock,
+        &[
+            ("s1", "(01)80614141123458(21)1"),
+            ("s1", "(01)80614141123458(21)2"),
+            ("s1", "(01)80614141123458(21)3"),
+        ],
+    )
+    .await;
+    assert_eq!(rig.store.stats().held, 3);
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    // max_hold 15 s: the two reads at least 15 s old go, the newest stays held.
+    assert_eq!(
+        release::release_expired(&rig.store, &rig.builder, &dyn_clock, 15).await,
+        2
+    );
+    assert_eq!(rig.store.stats().held, 1);
+    let events = rig.events();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["eventTime"], "2026-11-26T08:00:00.000Z");
+    assert_eq!(events[1]["eventTime"], "2026-11-26T08:00:10.000Z");
+    assert_eq!(events[0]["tg:timeEstimated"], true);
+    clock.advance_ms(10_000);
+    assert_eq!(
+        release::release_expired(&rig.store, &rig.builder, &dyn_clock, 15).await,
+        1
+    );
+    assert_eq!(rig.store.stats().held, 0);
+    rig.close().await;
+}

@@ -137,6 +137,14 @@ impl OutboxReader {
         .collect()
     }
 
+    /// The untrusted wall time (Unix ms) of the oldest held read.
+    pub fn oldest_held_ms(&mut self) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT wall_ms FROM held ORDER BY id LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()
+    }
+
     /// Capture time (Unix ms) of the oldest undelivered event.
     pub fn oldest_undelivered_ms(&mut self) -> rusqlite::Result<Option<i64>> {
         self.conn
