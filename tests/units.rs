@@ -75,7 +75,10 @@ fn the_service_unit_passes_systemd_analyze_verify() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no exposure level in:\n{report}"));
-    assert!(score <= 3.0, "exposure {score}:\n{report}");
+    // 1.4 with the sandbox as shipped; what is left is what the daemon is for (devices,
+    // sockets to the broker, the dialout group's ports) and ProcSubset= (the boot id lives in
+    // /proc/sys). A change that loosens the sandbox fails here.
+    assert!(score <= 1.4, "exposure {score}:\n{report}");
 }
 
 #[test]
@@ -98,6 +101,13 @@ fn sysusers_and_tmpfiles_create_the_user_directories_and_credential_files() {
         user.ends_with(":/var/lib/tracegate:/usr/sbin/nologin"),
         "{user}"
     );
+    // A member of dialout, for RS-232 ports and on-board UARTs.
+    let group = std::fs::read_to_string(root.path().join("etc/group")).unwrap();
+    let dialout = group
+        .lines()
+        .find(|l| l.starts_with("dialout:"))
+        .expect("group dialout");
+    assert!(dialout.ends_with(":tracegate"), "{dialout}");
 
     // As the package's postinst and every boot run it.
     let create = || {

@@ -77,13 +77,23 @@ impl SystemClock {
     }
 }
 
+/// The flag file systemd-timesyncd creates once it has synchronised the clock
+/// (systemd-timesyncd.service(8)).
+pub const TIMESYNCD_FLAG: &str = "/run/systemd/timesync/synchronized";
+
 /// The kernel's view: `adjtimex` reports `TIME_ERROR` / `STA_UNSYNC` until a time daemon
-/// (systemd-timesyncd, chrony, ntpd) has synchronised the clock.
+/// (systemd-timesyncd, chrony, ntpd) has synchronised the clock. Where the sandbox refuses
+/// `adjtimex` (the shipped unit sets `ProtectClock=yes`, which filters every clock system
+/// call, reading ones included), systemd-timesyncd's flag file answers instead; a gateway
+/// that runs chrony or ntpd allows the call back in a drop-in (README, "Clock").
 fn kernel_synced() -> bool {
     // SAFETY: adjtimex with modes = 0 only reads; the struct is zero-initialised as required.
     let mut tx: libc::timex = unsafe { std::mem::zeroed() };
     let state = unsafe { libc::adjtimex(&mut tx) };
-    state != -1 && state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0
+    if state == -1 {
+        return std::path::Path::new(TIMESYNCD_FLAG).exists();
+    }
+    state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0
 }
 
 impl Clock for SystemClock {
