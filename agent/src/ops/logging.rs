@@ -109,6 +109,36 @@ impl Throttle {
     }
 }
 
+/// One [`Throttle`] per key (a device id): a spewing device does not silence the others.
+#[derive(Debug, Default)]
+pub struct Throttles {
+    by_key: std::collections::HashMap<String, Throttle>,
+}
+
+impl Throttles {
+    /// Whether to log one more occurrence for `key` now.
+    pub fn check(&mut self, key: &str) -> Throttled {
+        if let Some(throttle) = self.by_key.get_mut(key) {
+            return throttle.check();
+        }
+        let mut throttle = Throttle::default();
+        let verdict = throttle.check();
+        self.by_key.insert(key.to_string(), throttle);
+        verdict
+    }
+}
+
+/// A [`Throttle`] shared between tasks.
+#[derive(Debug, Default)]
+pub struct SharedThrottle(std::sync::Mutex<Throttle>);
+
+impl SharedThrottle {
+    /// Whether to log one more occurrence now.
+    pub fn check(&self) -> Throttled {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).check()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +159,15 @@ mod tests {
             throttle.check_at(t0 + Duration::from_secs(11)),
             Throttled::Log { suppressed: 0 }
         );
+    }
+
+    #[test]
+    fn one_key_flooding_does_not_silence_another() {
+        let mut throttles = Throttles::default();
+        for _ in 0..100 {
+            throttles.check("spewing");
+        }
+        assert_eq!(throttles.check("spewing"), Throttled::Quiet);
+        assert_eq!(throttles.check("quiet"), Throttled::Log { suppressed: 0 });
     }
 }

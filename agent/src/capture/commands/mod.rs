@@ -30,6 +30,7 @@ use tracegate_drivers::{CommandDone, CommandRequest, DeviceCommand};
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
 use crate::capture::sync::{IncomingCommand, Reply};
+use crate::ops::logging::{SharedThrottle, Throttled};
 use crate::ops::status::{CommandStats, StatusCollector};
 use crate::runtime::reload::ReloadRequest;
 pub use request::{Command, MAX_COMMAND_BYTES};
@@ -109,6 +110,8 @@ pub struct Router {
     routes: Routes,
     reload: mpsc::Sender<ReloadRequest>,
     running: Arc<Semaphore>,
+    /// A platform (or attacker) flooding bad commands does not flood the log.
+    log: Arc<SharedThrottle>,
 }
 
 impl Router {
@@ -125,6 +128,7 @@ impl Router {
             routes,
             reload,
             running: Arc::new(Semaphore::new(MAX_RUNNING)),
+            log: Arc::new(SharedThrottle::default()),
         }
     }
 
@@ -142,7 +146,10 @@ impl Router {
             Ok(command) => command,
             Err(error) => {
                 self.stats().refused();
-                tracing::warn!(command = name, id, "command refused: {error}");
+                let log = self.log.check();
+                if log != Throttled::Quiet {
+                    tracing::warn!(command = name, id, "command refused: {error}{}", log.note());
+                }
                 let _ = replies.send(reply(id, name, Err(error))).await;
                 return;
             }
@@ -187,7 +194,10 @@ impl Router {
     ) {
         if let Err(e) = &outcome {
             self.stats().failed();
-            tracing::warn!(command = name, id, "command failed: {e}");
+            let log = self.log.check();
+            if log != Throttled::Quiet {
+                tracing::warn!(command = name, id, "command failed: {e}{}", log.note());
+            }
         }
         let _ = replies.send(reply(id, name, outcome.map(Some))).await;
     }

@@ -38,6 +38,7 @@ use crate::capture::feedback::SignalLine;
 use crate::capture::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use crate::config::{CaptureSettings, Config, OnReject};
 use crate::ops::health::{self, Responder};
+use crate::ops::logging::{Throttle, Throttled, Throttles};
 use crate::ops::status::{DeviceRegistry, DeviceStatus};
 use verdict::Verdict;
 
@@ -81,6 +82,8 @@ struct Station {
     last: Option<(bytes::Bytes, Instant)>,
     /// Operator feedback through the scanner, if configured.
     signal: Option<SignalLine>,
+    /// Keeps a scanner reading garbage from filling the log with rejections.
+    reject_log: Throttle,
 }
 
 impl Station {
@@ -114,6 +117,8 @@ pub struct Pipeline {
     routes: Routes,
     stations: HashMap<Arc<str>, Station>,
     control: Option<mpsc::Receiver<Reconfigure>>,
+    /// Bad-input warnings per device, rate-limited.
+    input_log: Throttles,
     contexts: ContextRegistry,
     builder: EventBuilder,
     clock: Arc<dyn Clock>,
@@ -137,6 +142,7 @@ impl Pipeline {
             routes: Routes::default(),
             stations: HashMap::new(),
             control: None,
+            input_log: Throttles::default(),
             contexts,
             builder,
             clock,
@@ -183,6 +189,7 @@ impl Pipeline {
                     session,
                     last,
                     signal,
+                    reject_log: Throttle::default(),
                 },
             );
         }
@@ -260,7 +267,10 @@ impl Pipeline {
                 if let Some(status) = self.devices.get(&device) {
                     status.error();
                 }
-                tracing::warn!(device = %device, "bad input: {message}");
+                let log = self.input_log.check(&device);
+                if log != Throttled::Quiet {
+                    tracing::warn!(device = %device, "bad input: {message}{}", log.note());
+                }
                 return true;
             }
             DeviceEvent::Output { device, line, on } => {
@@ -332,15 +342,21 @@ impl Pipeline {
             Verdict::Reject { kind, error } => {
                 let refused = station.capture.on_reject == OnReject::Refuse;
                 station.status.rejected(error.to_string());
-                tracing::warn!(
-                    device = %station.status.id,
-                    kind = kind.as_str(),
-                    error = error.kind,
-                    read = %read.payload.escape_ascii(),
-                    "{} read: {error}{}",
-                    if refused { "REFUSED" } else { "FLAGGED" },
-                    if refused { "; rescan the item" } else { "" },
-                );
+                let log = station.reject_log.check();
+                if log != Throttled::Quiet {
+                    // The read's bytes, bounded: a garbage frame can be 1 MiB.
+                    let shown: String = read.payload.escape_ascii().to_string().chars().take(200).collect();
+                    tracing::warn!(
+                        device = %station.status.id,
+                        kind = kind.as_str(),
+                        error = error.kind,
+                        read = %shown,
+                        "{} read: {error}{}{}",
+                        if refused { "REFUSED" } else { "FLAGGED" },
+                        if refused { "; rescan the item" } else { "" },
+                        log.note(),
+                    );
+                }
                 if refused {
                     return Decision::Refused;
                 }
@@ -415,6 +431,7 @@ async fn next_reconfigure(
 
 /// Awaits each read's commit in order and reports the outcome.
 async fn feedback(mut pending: mpsc::Receiver<Pending>) {
+    let mut failure_log = Throttles::default();
     while let Some(p) = pending.recv().await {
         let outcome = p.append.await;
         if let Some(signal) = &p.signal {
@@ -438,7 +455,10 @@ async fn feedback(mut pending: mpsc::Receiver<Pending>) {
             }
             AppendOutcome::Failed(message) => {
                 p.device.error();
-                tracing::error!(device = %p.device.id, "read NOT captured: {message}");
+                let log = failure_log.check(&p.device.id);
+                if log != Throttled::Quiet {
+                    tracing::error!(device = %p.device.id, "read NOT captured: {message}{}", log.note());
+                }
             }
         }
     }

@@ -48,6 +48,7 @@ pub use topics::Topics;
 use crate::capture::event::DocumentWriter;
 use crate::capture::store::{OutboxReader, OutboxRow, Store};
 use crate::config::Config;
+use crate::ops::logging::{Throttle, Throttled};
 use crate::ops::status::StatusCollector;
 
 /// A command received on `{prefix}/{gateway}/cmd/{name}`.
@@ -97,6 +98,7 @@ pub struct Sync {
     replies: mpsc::Receiver<Reply>,
     reader: Option<OutboxReader>,
     reader_generation: u64,
+    reply_log: Throttle,
 }
 
 /// How a session ended.
@@ -136,6 +138,7 @@ impl Sync {
             replies,
             reader: None,
             reader_generation: 0,
+            reply_log: Throttle::default(),
         }
     }
 
@@ -399,7 +402,10 @@ impl Sync {
             Ok(()) => online.inflight.queued(Publish::Control),
             Err(e) => {
                 self.status.commands().reply_dropped();
-                tracing::debug!("reply to {} dropped: {e}", reply.id);
+                let log = self.reply_log.check();
+                if log != Throttled::Quiet {
+                    tracing::warn!("reply to {} dropped, the uplink's queue is full: {e}{}", reply.id, log.note());
+                }
             }
         }
     }
