@@ -26,6 +26,7 @@ fn store_config(path: &std::path::Path) -> StoreConfig {
         when_full: WhenFull::RefuseNew,
         keep_delivered_s: 0,
         quick_check: true,
+        wal_max_bytes: bytesize::ByteSize::mib(4),
     }
 }
 

@@ -112,6 +112,21 @@ fn main() -> ExitCode {
                 Err(e) => report(Err(e)),
             }
         }
+        Command::Events {
+            command: EventsCommand::SetAside(args),
+        } => {
+            let path = match outbox_path(args.db.as_ref(), &args.config) {
+                Ok(path) => path,
+                Err(e) => return config_error(e),
+            };
+            match cli::events::set_aside(&path, std::io::stdout().lock()) {
+                Ok(n) => {
+                    eprintln!("{n} events set aside");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report(Err(e)),
+            }
+        }
         Command::Decode(args) => {
             let stdin = std::io::stdin();
             report(

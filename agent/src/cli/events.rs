@@ -72,6 +72,45 @@ pub fn tail(path: &std::path::Path, args: &TailArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Arguments of `events set-aside`.
+#[derive(Debug, clap::Args)]
+pub struct SetAsideArgs {
+    /// Config file (its store.path is the outbox).
+    #[arg(short, long, env = "TRACEGATE_CONFIG", default_value = crate::cli::DEFAULT_CONFIG, conflicts_with = "db")]
+    pub config: PathBuf,
+    /// Read this outbox file instead.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+/// Runs `events set-aside`: every event that could not be published, one JSON object a line
+/// (`seq`, `event_id`, `captured_at`, `device`, `reason`, `set_aside_at`, `event`).
+pub fn set_aside(path: &std::path::Path, mut out: impl Write) -> anyhow::Result<usize> {
+    let mut reader = OutboxReader::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the outbox {}: {e}", path.display()))?;
+    let rows = reader.set_aside()?;
+    let at = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| format!("{t:.3}"))
+            .ok()
+    };
+    for row in &rows {
+        let event: Value =
+            serde_json::from_str(&row.body).unwrap_or(Value::String(row.body.clone()));
+        let line = json!({
+            "seq": row.seq,
+            "event_id": row.event_id,
+            "captured_at": at(row.captured_at),
+            "device": row.device,
+            "reason": row.reason,
+            "set_aside_at": at(row.set_aside_at),
+            "event": event,
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(rows.len())
+}
+
 /// Arguments of `events export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {

@@ -93,6 +93,9 @@ pub enum EventsCommand {
     Tail(events::TailArgs),
     /// Write events from the outbox as one EPCIS 2.0 document (the events exactly as published).
     Export(events::ExportArgs),
+    /// List the events set aside because they could not be published (too large for one MQTT
+    /// message), one JSON object per line.
+    SetAside(events::SetAsideArgs),
 }
 
 /// `tracegate epcis …`

@@ -100,6 +100,18 @@ pub fn render(report: &StatusReport) -> String {
             String::new()
         }
     ));
+    if q.disk_full {
+        out.push_str(&format!(
+            "DISK     FULL: reads are NOT captured until space is freed ({} failed commits, {} delivery marks to write again)\n",
+            q.write_failures_total, q.pending_retries
+        ));
+    }
+    if q.set_aside_total > 0 {
+        out.push_str(&format!(
+            "SET ASIDE {} events could not be published: `tracegate events set-aside` lists them\n",
+            q.set_aside_total
+        ));
+    }
     if let Some(latency) = q.commit_latency.as_ref().filter(|l| l.count > 0) {
         out.push_str(&format!(
             "commits  {} · p50 {:.2} ms · p99 {:.2} ms\n",

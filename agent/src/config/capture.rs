@@ -44,6 +44,15 @@ pub struct CaptureSettings {
     /// Barcode Syntax Engine rejects them; better to switch the scanner's setting off.
     #[serde(default)]
     pub accept_leading_gs: bool,
+    /// Most items one packing session (`event = "aggregation"` / `"association"`) collects
+    /// before its container is read; a further item is refused (the operator hears it) until
+    /// the case is closed. Bounds memory and the case's events.
+    #[serde(default = "default_max_items_per_case")]
+    pub max_items_per_case: usize,
+}
+
+fn default_max_items_per_case() -> usize {
+    10_000
 }
 
 impl Default for CaptureSettings {
@@ -55,6 +64,7 @@ impl Default for CaptureSettings {
             gs1_requisites: true,
             dedupe_ms: 0,
             accept_leading_gs: false,
+            max_items_per_case: default_max_items_per_case(),
         }
     }
 }
@@ -91,6 +101,12 @@ impl CaptureSettings {
 
     /// Checks the settings as a whole; the error names the key at fault.
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(1..=1_000_000).contains(&self.max_items_per_case) {
+            return Err((
+                "max_items_per_case",
+                "max_items_per_case must be between 1 and 1000000".into(),
+            ));
+        }
         if self.accept.is_empty() {
             return Err((
                 "accept",

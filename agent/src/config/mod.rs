@@ -110,6 +110,15 @@ pub struct StoreConfig {
     /// Takes ~1 s per 100 MB on an SD card.
     #[serde(default = "default_true")]
     pub quick_check: bool,
+    /// How large the write-ahead log may grow before it is checkpointed into the database and
+    /// truncated back. Smaller leaves more of a small card for events, at the price of more
+    /// frequent checkpoints under load.
+    #[serde(default = "default_wal_max_bytes")]
+    pub wal_max_bytes: bytesize::ByteSize,
+}
+
+fn default_wal_max_bytes() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(4)
 }
 
 fn default_max_events() -> u64 {
@@ -347,6 +356,12 @@ impl Config {
         store.path = base.join(&store.path);
         if store.max_events == 0 {
             return Err(ctx.error(None, "store.max_events must be at least 1".into()));
+        }
+        if !(64 * 1024..=1024 * 1024 * 1024).contains(&store.wal_max_bytes.as_u64()) {
+            return Err(ctx.error(
+                None,
+                "store.wal_max_bytes must be between 64KiB and 1GiB".into(),
+            ));
         }
         let mut gateway = raw.gateway;
         gateway.control_socket = gateway.control_socket.map(|p| base.join(p));

@@ -167,6 +167,7 @@ pub struct DeviceStatus {
     errors_total: AtomicU64,
     rejects_total: AtomicU64,
     duplicates_total: AtomicU64,
+    oversized_total: AtomicU64,
     last_reject: Mutex<Option<String>>,
     last_read_ms: AtomicI64,
 }
@@ -186,6 +187,7 @@ impl DeviceStatus {
             errors_total: AtomicU64::new(0),
             rejects_total: AtomicU64::new(0),
             duplicates_total: AtomicU64::new(0),
+            oversized_total: AtomicU64::new(0),
             last_reject: Mutex::new(None),
             last_read_ms: AtomicI64::new(0),
         }
@@ -228,6 +230,12 @@ impl DeviceStatus {
         *self.last_reject.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
 
+    /// A read's event was larger than the uplink can send: not captured.
+    pub fn oversized(&self) {
+        self.oversized_total.fetch_add(1, Ordering::Relaxed);
+        self.errors_total.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A read was the same code again within the device's `dedupe_ms`.
     pub fn duplicate(&self) {
         self.duplicates_total.fetch_add(1, Ordering::Relaxed);
@@ -250,6 +258,7 @@ impl DeviceStatus {
             errors_total: self.errors_total.load(Ordering::Relaxed),
             rejects_total: self.rejects_total.load(Ordering::Relaxed),
             duplicates_total: self.duplicates_total.load(Ordering::Relaxed),
+            oversized_total: self.oversized_total.load(Ordering::Relaxed),
             last_reject: self
                 .last_reject
                 .lock()
@@ -409,6 +418,19 @@ pub struct QueueReport {
     pub when_full: String,
     /// The latest append found the outbox full.
     pub full: bool,
+    /// Events set aside because they could not be published, ever (`tracegate events
+    /// set-aside` lists them).
+    #[serde(default)]
+    pub set_aside_total: u64,
+    /// The outbox's file system is full: reads are not captured until space is freed.
+    #[serde(default)]
+    pub disk_full: bool,
+    /// Outbox commits that failed since start.
+    #[serde(default)]
+    pub write_failures_total: u64,
+    /// Delivery marks waiting to be written again after a failed commit.
+    #[serde(default)]
+    pub pending_retries: u64,
     /// Transactions committed since start.
     #[serde(default)]
     pub commits_total: u64,
@@ -468,6 +490,10 @@ pub struct DeviceReport {
     /// Reads dropped as repeats within `dedupe_ms` since start.
     #[serde(default)]
     pub duplicates_total: u64,
+    /// Reads not captured because their event was larger than the uplink can send (also in
+    /// `errors_total`).
+    #[serde(default)]
+    pub oversized_total: u64,
     /// Why the latest rejected read was rejected.
     #[serde(default)]
     pub last_reject: Option<String>,
@@ -562,6 +588,10 @@ impl StatusCollector {
                 max_bytes: limits.max_bytes,
                 when_full: limits.when_full.as_str().to_string(),
                 full: stats.full,
+                set_aside_total: stats.set_aside_total,
+                disk_full: stats.disk_full,
+                write_failures_total: stats.write_failures_total,
+                pending_retries: stats.pending_retries,
                 commits_total: stats.commits_total,
                 commit_latency: Some(self.store.commit_latency().snapshot()),
             },
@@ -679,6 +709,10 @@ pub fn offline_report(
             max_bytes: config.store.max_bytes.as_u64(),
             when_full: config.store.when_full.as_str().to_string(),
             full: false,
+            set_aside_total: counts.set_aside_total,
+            disk_full: false,
+            write_failures_total: 0,
+            pending_retries: 0,
             commits_total: 0,
             commit_latency: None,
         },
@@ -696,6 +730,7 @@ pub fn offline_report(
                 errors_total: 0,
                 rejects_total: 0,
                 duplicates_total: 0,
+                oversized_total: 0,
                 last_reject: None,
                 last_read_at: None,
                 outputs: BTreeMap::new(),

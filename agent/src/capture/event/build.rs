@@ -39,6 +39,10 @@ pub enum Outcome<'a> {
     Flagged(Kind, &'a DecodeError),
 }
 
+/// Most children in one aggregation or association event; a larger case is recorded in
+/// parts. 500 EPC URIs make an event of about 30 KB.
+pub const CHILDREN_PER_EVENT: usize = 500;
+
 impl EventBuilder {
     /// A builder mapping identifiers with `mapper`, writing offsets for `time_zone`.
     pub fn new(mapper: IdMapper, time_zone: TimeZone) -> Self {
@@ -140,7 +144,38 @@ impl EventBuilder {
     }
 
     /// The event that closes a packing session: `parent` with `children`, at `at`.
-    pub fn parent_event(
+    /// The events that close a packing session: one, or — for a case of more than
+    /// [`CHILDREN_PER_EVENT`] items — several with the same parent, each adding its share of
+    /// the children (EPCIS 2.0 §7.4.3: an `ADD` aggregation may be recorded in several events
+    /// naming the same parent), numbered `tg:casePart` of `tg:caseParts`. Each part stays far
+    /// below what the uplink sends in one message.
+    pub fn parent_events(
+        &self,
+        at: Timestamp,
+        device: &str,
+        parent: &Mapped,
+        children: &[Mapped],
+        context: &BizContext,
+    ) -> Vec<Event> {
+        if children.len() <= CHILDREN_PER_EVENT {
+            return vec![self.parent_event(at, device, parent, children, context)];
+        }
+        let parts = children.len().div_ceil(CHILDREN_PER_EVENT);
+        children
+            .chunks(CHILDREN_PER_EVENT)
+            .enumerate()
+            .map(|(index, chunk)| {
+                let mut event = self.parent_event(at, device, parent, chunk, context);
+                let extensions = event.extensions_mut();
+                extensions.insert("tg:casePart".into(), json!(index + 1));
+                extensions.insert("tg:caseParts".into(), json!(parts));
+                extensions.insert("tg:caseReads".into(), json!(children.len() + 1));
+                event
+            })
+            .collect()
+    }
+
+    fn parent_event(
         &self,
         at: Timestamp,
         device: &str,

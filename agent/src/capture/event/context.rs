@@ -98,6 +98,26 @@ impl Default for BizContext {
     }
 }
 
+/// Longest value a context key takes: a URI or a CBV word is far shorter. Checked before
+/// anything else, so a 700 KB value is refused by its length, not parsed.
+pub const MAX_VALUE_CHARS: usize = 512;
+
+/// Most entries in one of the context's lists (business transactions, sources, destinations).
+pub const MAX_LIST_ITEMS: usize = 16;
+
+fn bounded(key: &str, value: &str) -> Result<(), (String, String)> {
+    if value.len() > MAX_VALUE_CHARS {
+        return Err((
+            key.to_string(),
+            format!(
+                "{key} is {} bytes long; at most {MAX_VALUE_CHARS} are allowed",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The keys of a context, for splitting a device table.
 pub const KEYS: [&str; 9] = [
     "event",
@@ -121,9 +141,23 @@ impl BizContext {
     }
 
     /// Checks every value; the error names the key (`biz_transactions[1].type`) and says what
-    /// is allowed.
+    /// is allowed. Every value and list is bounded ([`MAX_VALUE_CHARS`], [`MAX_LIST_ITEMS`]):
+    /// a context is stamped on every event, and an event must fit the uplink.
     pub fn validate(&self) -> Result<(), (String, String)> {
+        for (name, len) in [
+            ("biz_transactions", self.biz_transactions.len()),
+            ("sources", self.sources.len()),
+            ("destinations", self.destinations.len()),
+        ] {
+            if len > MAX_LIST_ITEMS {
+                return Err((
+                    name.to_string(),
+                    format!("{name} has {len} entries; at most {MAX_LIST_ITEMS} are allowed"),
+                ));
+            }
+        }
         let uri = |key: &str, value: &str| -> Result<(), (String, String)> {
+            bounded(key, value)?;
             if vocab::is_uri(value) {
                 Ok(())
             } else {
@@ -136,6 +170,7 @@ impl BizContext {
             }
         };
         let word = |key: &str, field: Field, value: &str| -> Result<(), (String, String)> {
+            bounded(key, value)?;
             vocab::check(field, value).map_err(|m| (key.to_string(), format!("{key}: {m}")))
         };
         if let Some(v) = &self.biz_step {
@@ -251,6 +286,28 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn oversized_values_and_lists_are_refused_by_their_size() {
+        let huge = "x".repeat(700_000);
+        let e = dock()
+            .with_changes(json!({ "biz_step": huge }).as_object().unwrap())
+            .unwrap_err();
+        assert!(
+            e.contains("biz_step is 700000 bytes long; at most 512"),
+            "{e}"
+        );
+        let many: Vec<Value> = (0..17)
+            .map(|i| json!({"type": "po", "id": format!("urn:epcglobal:cbv:bt:0614141000005:PO-{i}")}))
+            .collect();
+        let e = dock()
+            .with_changes(json!({ "biz_transactions": many }).as_object().unwrap())
+            .unwrap_err();
+        assert!(
+            e.contains("biz_transactions has 17 entries; at most 16"),
+            "{e}"
+        );
     }
 
     #[test]

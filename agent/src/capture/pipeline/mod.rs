@@ -68,8 +68,11 @@ enum Decision {
     Refused,
     /// Accepted, waiting in an open packing session for its container.
     Waiting,
-    /// An event to store; `flagged` when it records a rejected read.
-    Record { event: Event, flagged: bool },
+    /// Events to store (one; several for a case split into parts); `flagged` when it records
+    /// a rejected read.
+    Record { events: Vec<Event>, flagged: bool },
+    /// Refused by a bound (a case already full): not recorded, the operator is told.
+    Full,
 }
 
 /// What the pipeline knows about one device.
@@ -119,6 +122,8 @@ pub struct Pipeline {
     control: Option<mpsc::Receiver<Reconfigure>>,
     /// Bad-input warnings per device, rate-limited.
     input_log: Throttles,
+    /// Largest event the uplink can send (`mqtt.batch_max_bytes`): larger ones are refused.
+    max_event_bytes: usize,
     contexts: ContextRegistry,
     builder: EventBuilder,
     clock: Arc<dyn Clock>,
@@ -143,6 +148,7 @@ impl Pipeline {
             stations: HashMap::new(),
             control: None,
             input_log: Throttles::default(),
+            max_event_bytes: config.mqtt.batch_max_bytes,
             contexts,
             builder,
             clock,
@@ -292,8 +298,8 @@ impl Pipeline {
             return true;
         }
         let signal = station.signal.clone();
-        let (event, flagged) = match self.event_for(&read) {
-            Decision::Record { event, flagged } => (event, flagged),
+        let (events, flagged) = match self.event_for(&read) {
+            Decision::Record { events, flagged } => (events, flagged),
             // Nothing to commit: the operator hears the verdict now.
             unrecorded => {
                 if let Some(signal) = &signal {
@@ -302,15 +308,26 @@ impl Pipeline {
                 return true;
             }
         };
-        let append = self.capture(event, &read).await;
-        let pending = Pending {
-            device,
-            append,
-            read_at: read.mono,
-            signal,
-            flagged,
-        };
-        pending_tx.send(pending).await.is_ok()
+        let parts = events.len();
+        for (index, event) in events.into_iter().enumerate() {
+            let append = self.capture(event, &read).await;
+            let pending = Pending {
+                device: device.clone(),
+                append,
+                read_at: read.mono,
+                // The operator hears one verdict per read: the last part's.
+                signal: if index + 1 == parts {
+                    signal.clone()
+                } else {
+                    None
+                },
+                flagged,
+            };
+            if pending_tx.send(pending).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// The event a read makes now, if any: refused reads make none, and in a packing session
@@ -345,7 +362,13 @@ impl Pipeline {
                 let log = station.reject_log.check();
                 if log != Throttled::Quiet {
                     // The read's bytes, bounded: a garbage frame can be 1 MiB.
-                    let shown: String = read.payload.escape_ascii().to_string().chars().take(200).collect();
+                    let shown: String = read
+                        .payload
+                        .escape_ascii()
+                        .to_string()
+                        .chars()
+                        .take(200)
+                        .collect();
                     tracing::warn!(
                         device = %station.status.id,
                         kind = kind.as_str(),
@@ -361,12 +384,12 @@ impl Pipeline {
                     return Decision::Refused;
                 }
                 return Decision::Record {
-                    event: self.builder.object_event(
+                    events: vec![self.builder.object_event(
                         at,
                         read,
                         Outcome::Flagged(*kind, error),
                         &context,
-                    ),
+                    )],
                     flagged: true,
                 };
             }
@@ -374,7 +397,7 @@ impl Pipeline {
         };
         match context.event {
             EventKind::Object => Decision::Record {
-                event: self.builder.read_event(at, read, id, &context),
+                events: vec![self.builder.read_event(at, read, id, &context)],
                 flagged: false,
             },
             EventKind::Aggregation | EventKind::Association => {
@@ -383,7 +406,7 @@ impl Pipeline {
                     let children = std::mem::take(&mut station.session);
                     tracing::info!(device = %read.device, contents = children.len(), "packing session closed");
                     Decision::Record {
-                        event: self.builder.parent_event(
+                        events: self.builder.parent_events(
                             at,
                             &read.device,
                             &mapped,
@@ -392,6 +415,16 @@ impl Pipeline {
                         ),
                         flagged: false,
                     }
+                } else if station.session.len() >= station.capture.max_items_per_case {
+                    let message = format!(
+                        "the open case already holds {} items (max_items_per_case); read its container label to close it, then go on",
+                        station.session.len()
+                    );
+                    station.status.rejected(message.clone());
+                    if station.reject_log.check() != Throttled::Quiet {
+                        tracing::warn!(device = %read.device, "REFUSED read: {message}");
+                    }
+                    Decision::Full
                 } else {
                     station.session.push(mapped);
                     Decision::Waiting
@@ -401,12 +434,18 @@ impl Pipeline {
     }
 
     /// Stores `event`: committed now when the clock is right, held until it is otherwise.
+    /// An event larger than the uplink can ever send is refused here, at capture, so it can
+    /// never stop delivery.
     async fn capture(&self, event: Event, read: &RawRead) -> PendingAppend {
         if self.clock.synced() {
-            return self
-                .store
-                .append(self.builder.finish(event, &read.device))
-                .await;
+            let event = self.builder.finish(event, &read.device);
+            if event.body.len() > self.max_event_bytes {
+                return PendingAppend::ready(AppendOutcome::TooLarge {
+                    bytes: event.body.len(),
+                    limit: self.max_event_bytes,
+                });
+            }
+            return self.store.append(event).await;
         }
         let held = NewHeld {
             device: read.device.clone(),
@@ -415,6 +454,13 @@ impl Pipeline {
             wall_ms: event.when().event_time.as_millisecond(),
             draft: serde_json::to_string(&event).expect("events serialise"),
         };
+        // The released event is the draft re-timed and re-hashed: a few hundred bytes more.
+        if held.draft.len() + 512 > self.max_event_bytes {
+            return PendingAppend::ready(AppendOutcome::TooLarge {
+                bytes: held.draft.len(),
+                limit: self.max_event_bytes,
+            });
+        }
         self.store.hold(held).await
     }
 }
@@ -452,6 +498,13 @@ async fn feedback(mut pending: mpsc::Receiver<Pending>) {
                 // Counted and logged (rate-limited) by the store; the device counts it too so
                 // an operator sees which scanner's reads were lost.
                 p.device.error();
+            }
+            AppendOutcome::TooLarge { bytes, limit } => {
+                p.device.oversized();
+                let log = failure_log.check(&p.device.id);
+                if log != Throttled::Quiet {
+                    tracing::error!(device = %p.device.id, "read NOT captured: its event has {bytes} bytes, more than the uplink can send (mqtt.batch_max_bytes = {limit}){}", log.note());
+                }
             }
             AppendOutcome::Failed(message) => {
                 p.device.error();

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use open::{OpenError, OutboxLock};
-pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts};
+pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts, SetAsideRow};
 pub use schema::LATEST as SCHEMA_VERSION;
 
 use crate::config::{StoreConfig, WhenFull};
@@ -114,6 +114,14 @@ pub enum AppendOutcome {
     },
     /// The outbox is full and `when_full = "refuse-new"`: the event was not stored.
     Refused,
+    /// The event is larger than the uplink can send (`mqtt.batch_max_bytes`): refused at
+    /// capture so that it can never stop delivery; not stored.
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The write failed (disk full, I/O error, store shut down); the event was not stored.
     Failed(String),
 }
@@ -129,6 +137,8 @@ pub struct Limits {
     pub when_full: WhenFull,
     /// How long delivered events stay.
     pub keep_delivered: Duration,
+    /// Largest the WAL grows before a checkpoint truncates it.
+    pub wal_max_bytes: u64,
 }
 
 impl From<&StoreConfig> for Limits {
@@ -138,6 +148,7 @@ impl From<&StoreConfig> for Limits {
             max_bytes: c.max_bytes.as_u64(),
             when_full: c.when_full,
             keep_delivered: Duration::from_secs(c.keep_delivered_s),
+            wal_max_bytes: c.wal_max_bytes.as_u64(),
         }
     }
 }
@@ -159,6 +170,15 @@ pub struct StoreStats {
     pub refused_total: u64,
     /// Undelivered events dropped to make room, ever (persisted).
     pub dropped_total: u64,
+    /// Events set aside because they could not be published, ever (persisted).
+    pub set_aside_total: u64,
+    /// The latest commit failed because the file system is full (cleared by the next commit
+    /// that works).
+    pub disk_full: bool,
+    /// Commits that failed since start (disk full, I/O errors).
+    pub write_failures_total: u64,
+    /// Delivery marks and set-asides waiting to be written again after a failed commit.
+    pub pending_retries: u64,
     /// Highest seq committed.
     pub last_seq: i64,
     /// The last append found the outbox full.
@@ -206,6 +226,7 @@ impl std::fmt::Debug for Op {
             Op::SetSetting { .. } => "SetSetting",
             Op::Hold { .. } => "Hold",
             Op::Release { .. } => "Release",
+            Op::SetAside { .. } => "SetAside",
             Op::Close => "Close",
         })
     }
@@ -274,6 +295,12 @@ impl Store {
             return 0;
         }
         rx.await.unwrap_or(0)
+    }
+
+    /// Moves event `seq` out of the way of delivery, into the `set_aside` table, saying why.
+    pub async fn set_aside(&self, seq: i64, reason: String) {
+        let at_ms = jiff::Timestamp::now().as_millisecond();
+        let _ = self.ops.send(Op::SetAside { seq, reason, at_ms }).await;
     }
 
     /// Records the broker's acknowledgement of every undelivered event in `first..=last`.
@@ -352,6 +379,15 @@ impl Store {
 /// append, only the answer.
 #[derive(Debug)]
 pub struct PendingAppend(Option<oneshot::Receiver<AppendOutcome>>);
+
+impl PendingAppend {
+    /// An outcome known without asking the store (a refusal at capture).
+    pub fn ready(outcome: AppendOutcome) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(outcome);
+        PendingAppend(Some(rx))
+    }
+}
 
 impl Future for PendingAppend {
     type Output = AppendOutcome;

@@ -50,6 +50,27 @@ pub struct QueueCounts {
     pub refused_total: u64,
     /// Persisted counter.
     pub dropped_total: u64,
+    /// Persisted counter.
+    pub set_aside_total: u64,
+}
+
+/// An event set aside because it could not be published.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SetAsideRow {
+    /// Its seq in the outbox.
+    pub seq: i64,
+    /// Its eventID.
+    pub event_id: String,
+    /// Capture time, Unix ms.
+    pub captured_at: i64,
+    /// The device that read it.
+    pub device: String,
+    /// Why it was set aside.
+    pub reason: String,
+    /// When, Unix ms.
+    pub set_aside_at: i64,
+    /// The event as stored (JSON).
+    pub body: String,
 }
 
 /// A read-only connection on an outbox file.
@@ -117,6 +138,27 @@ impl OutboxReader {
             });
         }
         Ok(out)
+    }
+
+    /// Every event set aside, oldest first (none in files from before schema 3).
+    pub fn set_aside(&mut self) -> rusqlite::Result<Vec<SetAsideRow>> {
+        let Ok(mut stmt) = self.conn.prepare(
+            "SELECT seq, event_id, captured_at, device, reason, set_aside_at, body FROM set_aside ORDER BY seq",
+        ) else {
+            return Ok(Vec::new());
+        };
+        stmt.query_map([], |r| {
+            Ok(SetAsideRow {
+                seq: r.get(0)?,
+                event_id: r.get(1)?,
+                captured_at: r.get(2)?,
+                device: r.get(3)?,
+                reason: r.get(4)?,
+                set_aside_at: r.get(5)?,
+                body: r.get(6)?,
+            })
+        })?
+        .collect()
     }
 
     /// Held reads after `after_id`, in hold order, at most `limit`.
@@ -199,6 +241,7 @@ impl OutboxReader {
             delivered_total: counter("delivered_total")?,
             refused_total: counter("refused_total")?,
             dropped_total: counter("dropped_total")?,
+            set_aside_total: counter("set_aside_total")?,
         })
     }
 

@@ -50,6 +50,21 @@ const MIGRATIONS: &[&str] = &[
         bytes       INTEGER NOT NULL
     );
     "#,
+    // 3: events that could not be published (larger than the uplink sends), moved out of the
+    // way of the others: kept for `tracegate events set-aside`, counted, never deleted by
+    // tracegate.
+    r#"
+    CREATE TABLE set_aside (
+        seq          INTEGER PRIMARY KEY,        -- its seq in events
+        event_id     TEXT    NOT NULL,
+        captured_at  INTEGER NOT NULL,
+        device       TEXT    NOT NULL,
+        body         TEXT    NOT NULL,
+        reason       TEXT    NOT NULL,
+        set_aside_at INTEGER NOT NULL            -- Unix ms
+    );
+    INSERT INTO counters(name, value) VALUES ('set_aside_total', 0);
+    "#,
 ];
 
 /// Why a database cannot be brought to the latest schema.
@@ -99,8 +114,8 @@ mod tests {
         let n: i64 = conn
             .query_row("SELECT count(*) FROM counters", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 3);
-        for table in ["settings", "held"] {
+        assert_eq!(n, 4);
+        for table in ["settings", "held", "set_aside"] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap();

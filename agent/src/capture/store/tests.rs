@@ -9,6 +9,7 @@ fn config(dir: &Path, max_events: u64, when_full: WhenFull) -> StoreConfig {
         when_full,
         keep_delivered_s: 600,
         quick_check: true,
+        wal_max_bytes: bytesize::ByteSize::mib(4),
     }
 }
 

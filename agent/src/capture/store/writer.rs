@@ -37,6 +37,13 @@ use super::{AppendOutcome, Limits, NewEvent, NewHeld, Released, StoreStats};
 use crate::config::WhenFull;
 use crate::ops::latency::LatencyHistogram;
 
+/// What the writer's wait for work ended with.
+enum Next {
+    Op(Op),
+    RetryDue,
+    Closed,
+}
+
 /// Most ops applied in one transaction; bounds commit latency under a flood.
 pub(super) const MAX_OPS_PER_COMMIT: usize = 4096;
 
@@ -49,6 +56,12 @@ pub(super) enum Op {
     },
     /// The broker acknowledged every undelivered event with `first <= seq <= last`.
     MarkDelivered { first: i64, last: i64, at_ms: i64 },
+    /// Event `seq` cannot be published: move it to `set_aside`.
+    SetAside {
+        seq: i64,
+        reason: String,
+        at_ms: i64,
+    },
     /// Answered once everything queued before it is committed.
     Flush { done: oneshot::Sender<()> },
     /// Hold a read until the clock is right; answered after the commit like an append.
@@ -87,6 +100,7 @@ struct Counters {
     delivered_total: u64,
     refused_total: u64,
     dropped_total: u64,
+    set_aside_total: u64,
 }
 
 /// Everything the writer knows besides its connection (split so a transaction borrowing the
@@ -110,7 +124,55 @@ pub(super) struct Writer {
     commits_total: u64,
     stats_tx: watch::Sender<StoreStats>,
     commit_latency: Arc<LatencyHistogram>,
+    /// Delivery marks and set-asides of a batch that failed, written again with the next one:
+    /// the broker has the events, so they must not stay "undelivered".
+    retries: Vec<Retry>,
+    disk_full: bool,
+    write_failures_total: u64,
 }
+
+/// An op whose effect must not be lost when its commit fails.
+#[derive(Debug, Clone)]
+enum Retry {
+    Delivered {
+        first: i64,
+        last: i64,
+        at_ms: i64,
+    },
+    SetAside {
+        seq: i64,
+        reason: String,
+        at_ms: i64,
+    },
+}
+
+impl Retry {
+    fn of(op: &Op) -> Option<Retry> {
+        match op {
+            Op::MarkDelivered { first, last, at_ms } => Some(Retry::Delivered {
+                first: *first,
+                last: *last,
+                at_ms: *at_ms,
+            }),
+            Op::SetAside { seq, reason, at_ms } => Some(Retry::SetAside {
+                seq: *seq,
+                reason: reason.clone(),
+                at_ms: *at_ms,
+            }),
+            _ => None,
+        }
+    }
+
+    fn op(self) -> Op {
+        match self {
+            Retry::Delivered { first, last, at_ms } => Op::MarkDelivered { first, last, at_ms },
+            Retry::SetAside { seq, reason, at_ms } => Op::SetAside { seq, reason, at_ms },
+        }
+    }
+}
+
+/// How long the writer waits for new work before it writes pending retries on their own.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
     pub(super) fn new(
@@ -119,6 +181,7 @@ impl Writer {
         limits: Limits,
         commit_latency: Arc<LatencyHistogram>,
     ) -> rusqlite::Result<(Self, watch::Receiver<StoreStats>)> {
+        bound_wal(&conn, limits.wal_max_bytes)?;
         let (totals, counters, last_seq) = load_state(&conn)?;
         let state = State {
             limits,
@@ -139,6 +202,9 @@ impl Writer {
             commits_total: 0,
             stats_tx,
             commit_latency,
+            retries: Vec::new(),
+            disk_full: false,
+            write_failures_total: 0,
         };
         writer.publish_stats(Duration::ZERO);
         Ok((writer, stats_rx))
@@ -148,10 +214,11 @@ impl Writer {
         let mut ops = Vec::with_capacity(MAX_OPS_PER_COMMIT);
         let mut closing = false;
         while !closing {
-            let Some(first) = rx.blocking_recv() else {
-                break;
-            };
-            ops.push(first);
+            match self.next_op(&mut rx) {
+                Next::Op(first) => ops.push(first),
+                Next::RetryDue => {}
+                Next::Closed => break,
+            }
             while ops.len() < MAX_OPS_PER_COMMIT {
                 match rx.try_recv() {
                     Ok(op) => ops.push(op),
@@ -176,7 +243,34 @@ impl Writer {
         tracing::debug!(outbox = %self.path.display(), "outbox closed");
     }
 
+    /// The next op; with retries pending, gives up waiting after [`RETRY_EVERY`] so they are
+    /// written even when nothing else happens.
+    fn next_op(&mut self, rx: &mut mpsc::Receiver<Op>) -> Next {
+        if self.retries.is_empty() {
+            return rx.blocking_recv().map_or(Next::Closed, Next::Op);
+        }
+        let deadline = Instant::now() + RETRY_EVERY;
+        loop {
+            match rx.try_recv() {
+                Ok(op) => return Next::Op(op),
+                Err(mpsc::error::TryRecvError::Disconnected) => return Next::Closed,
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= deadline => {
+                    return Next::RetryDue;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
     fn apply(&mut self, ops: &mut Vec<Op>) {
+        // Marks from a failed batch go first: they are the oldest news.
+        if !self.retries.is_empty() {
+            let retried: Vec<Op> = self.retries.drain(..).map(Retry::op).collect();
+            ops.splice(0..0, retried);
+        }
+        let retryable: Vec<Retry> = ops.iter().filter_map(Retry::of).collect();
         let started = Instant::now();
         let saved_totals = self.state.totals;
         let saved_counters = self.state.counters;
@@ -203,14 +297,38 @@ impl Writer {
         let failure = match result {
             Ok(()) => {
                 self.commits_total += 1;
+                if self.disk_full {
+                    tracing::warn!(outbox = %self.path.display(), "the outbox can be written again (disk space is back)");
+                }
+                self.disk_full = false;
                 None
             }
             Err(e) => {
                 self.state.totals = saved_totals;
                 self.state.counters = saved_counters;
                 self.state.last_seq = saved_seq;
-                let message = format!("outbox write failed: {e}");
-                tracing::error!(outbox = %self.path.display(), "{message}");
+                self.write_failures_total += 1;
+                self.retries = retryable;
+                let full = e.sqlite_error_code() == Some(ErrorCode::DiskFull);
+                let message = if full {
+                    format!(
+                        "outbox write failed: DISK FULL ({e}); reads are not captured until space is freed on the file system of {}",
+                        self.path.display()
+                    )
+                } else {
+                    format!("outbox write failed: {e}")
+                };
+                // Said once when the disk fills, not once per batch: the status shows it all along.
+                if !(full && self.disk_full) {
+                    tracing::error!(outbox = %self.path.display(), "{message}");
+                }
+                if full {
+                    self.disk_full = true;
+                    // The WAL may hold space a checkpoint can give back.
+                    let _ = self
+                        .conn
+                        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                }
                 if matches!(
                     e.sqlite_error_code(),
                     Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
@@ -276,6 +394,10 @@ impl Writer {
             delivered_total: s.counters.delivered_total,
             refused_total: s.counters.refused_total,
             dropped_total: s.counters.dropped_total,
+            set_aside_total: s.counters.set_aside_total,
+            disk_full: self.disk_full,
+            write_failures_total: self.write_failures_total,
+            pending_retries: self.retries.len() as u64,
             last_seq: s.last_seq,
             full: s.full,
             commits_total: self.commits_total,
@@ -283,6 +405,16 @@ impl Writer {
             generation: self.generation,
         });
     }
+}
+
+/// The WAL is checkpointed once it holds `max_bytes` and truncated back to that size
+/// afterwards, so a burst does not leave the card's space in the log.
+fn bound_wal(conn: &Connection, max_bytes: u64) -> rusqlite::Result<()> {
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages = (max_bytes as i64 / page_size.max(512)).max(16);
+    conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+    conn.pragma_update(None, "journal_size_limit", max_bytes as i64)?;
+    Ok(())
 }
 
 fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
@@ -312,6 +444,7 @@ fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
             "delivered_total" => counters.delivered_total = value,
             "refused_total" => counters.refused_total = value,
             "dropped_total" => counters.dropped_total = value,
+            "set_aside_total" => counters.set_aside_total = value,
             _ => {}
         }
     }
@@ -361,6 +494,7 @@ fn commit_batch(
             Op::MarkDelivered { first, last, at_ms } => {
                 state.mark_delivered(&tx, first, last, at_ms)?
             }
+            Op::SetAside { seq, reason, at_ms } => state.set_aside(&tx, seq, &reason, at_ms)?,
             Op::Flush { done } => flushes.push(done),
             Op::SetSetting { name, value, done } => {
                 match value {
@@ -512,6 +646,32 @@ impl State {
         Ok(true)
     }
 
+    fn set_aside(
+        &mut self,
+        tx: &Transaction<'_>,
+        seq: i64,
+        reason: &str,
+        at_ms: i64,
+    ) -> rusqlite::Result<()> {
+        let moved = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO set_aside (seq, event_id, captured_at, device, body, reason, set_aside_at) \
+                 SELECT seq, event_id, captured_at, device, body, ?2, ?3 FROM events WHERE seq = ?1 AND delivered_at IS NULL",
+            )?
+            .execute(params![seq, reason, at_ms])?;
+        if moved == 0 {
+            return Ok(()); // delivered, dropped or set aside meanwhile
+        }
+        let bytes: i64 = tx
+            .prepare_cached("DELETE FROM events WHERE seq = ?1 RETURNING bytes")?
+            .query_row(params![seq], |r| r.get(0))?;
+        self.totals.rows -= 1;
+        self.totals.bytes = self.totals.bytes.saturating_sub(bytes as u64);
+        self.totals.undelivered -= 1;
+        self.counters.set_aside_total += 1;
+        Ok(())
+    }
+
     fn mark_delivered(
         &mut self,
         tx: &Transaction<'_>,
@@ -571,6 +731,7 @@ impl State {
             ("delivered_total", self.counters.delivered_total),
             ("refused_total", self.counters.refused_total),
             ("dropped_total", self.counters.dropped_total),
+            ("set_aside_total", self.counters.set_aside_total),
         ] {
             stmt.execute(params![name, value as i64])?;
         }

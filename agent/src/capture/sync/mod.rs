@@ -341,7 +341,7 @@ impl Sync {
                 }
                 Step::ReadDone(done) => {
                     online.read = None;
-                    self.on_read(online, done);
+                    self.on_read(online, done).await;
                 }
                 Step::NewCommits => {
                     if stats.borrow_and_update().last_seq > online.cursor {
@@ -404,7 +404,11 @@ impl Sync {
                 self.status.commands().reply_dropped();
                 let log = self.reply_log.check();
                 if log != Throttled::Quiet {
-                    tracing::warn!("reply to {} dropped, the uplink's queue is full: {e}{}", reply.id, log.note());
+                    tracing::warn!(
+                        "reply to {} dropped, the uplink's queue is full: {e}{}",
+                        reply.id,
+                        log.note()
+                    );
                 }
             }
         }
@@ -433,7 +437,7 @@ impl Sync {
         })
     }
 
-    fn on_read(
+    async fn on_read(
         &mut self,
         online: &mut Online,
         done: Result<
@@ -449,7 +453,7 @@ impl Sync {
             }
         };
         self.reader = reader;
-        let rows = match rows {
+        let mut rows = match rows {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!("reading the outbox failed: {e}; retrying");
@@ -458,9 +462,32 @@ impl Sync {
                 return;
             }
         };
+        // An event larger than a message can carry would stop delivery for good: it is set
+        // aside (kept, counted, listed by `tracegate events set-aside`) before anything after
+        // it is published, so the mark of the batch that follows cannot touch it.
+        let limit = self.config.mqtt.batch_max_bytes;
+        let set_aside_some = rows.iter().any(|r| r.body.len() > limit);
+        if set_aside_some {
+            let (unsendable, sendable): (Vec<OutboxRow>, Vec<OutboxRow>) =
+                rows.into_iter().partition(|r| r.body.len() > limit);
+            for row in unsendable {
+                let reason = format!(
+                    "the event has {} bytes, more than one MQTT message carries (mqtt.batch_max_bytes = {limit})",
+                    row.body.len()
+                );
+                tracing::error!(
+                    seq = row.seq,
+                    "event SET ASIDE, not published: {reason}; see `tracegate events set-aside`"
+                );
+                self.store.set_aside(row.seq, reason).await;
+                online.cursor = online.cursor.max(row.seq);
+            }
+            rows = sendable;
+        }
         let (Some(first), Some(last)) = (rows.first().map(|r| r.seq), rows.last().map(|r| r.seq))
         else {
-            online.caught_up = true;
+            // Nothing left to send in this read; after a set-aside, read on past it.
+            online.caught_up = !set_aside_some;
             return;
         };
         let bytes: usize = rows.iter().map(|r| r.body.len() + 1).sum();

@@ -148,6 +148,14 @@ impl Collector for ReportCollector {
         per_device(
             e,
             r,
+            "tracegate_device_oversized",
+            "Reads not captured because their event was larger than the uplink sends.",
+            MetricType::Counter,
+            |d| d.oversized_total,
+        )?;
+        per_device(
+            e,
+            r,
             "tracegate_device_up",
             "1 while the device is connected, 0 while it is down or connecting.",
             MetricType::Gauge,
@@ -222,6 +230,49 @@ impl Collector for ReportCollector {
             "tracegate_outbox_dropped",
             "Undelivered events dropped to make room (when_full = drop-oldest), ever.",
             q.dropped_total,
+        )?;
+        counter(
+            e,
+            "tracegate_outbox_set_aside",
+            "Events set aside because they could not be published, ever.",
+            q.set_aside_total,
+        )?;
+        gauge(
+            e,
+            "tracegate_outbox_disk_full",
+            "1 while the outbox's file system is full (reads are not captured).",
+            None,
+            f64::from(u8::from(q.disk_full)),
+        )?;
+        counter(
+            e,
+            "tracegate_outbox_write_failures",
+            "Outbox commits that failed since start (disk full, I/O errors).",
+            q.write_failures_total,
+        )?;
+        counter(
+            e,
+            "tracegate_commands_received",
+            "Commands received (MQTT and control socket) since start.",
+            r.commands.received_total,
+        )?;
+        counter(
+            e,
+            "tracegate_commands_refused",
+            "Commands refused before anything was done (malformed, unknown, oversized, busy).",
+            r.commands.refused_total,
+        )?;
+        counter(
+            e,
+            "tracegate_commands_failed",
+            "Commands carried out that failed.",
+            r.commands.failed_total,
+        )?;
+        counter(
+            e,
+            "tracegate_command_replies_dropped",
+            "Command replies the uplink could not queue.",
+            r.commands.replies_dropped_total,
         )?;
         if let Some(latency) = &q.commit_latency {
             histogram(
