@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::capture::event::document::write_document;
+use crate::capture::store::salvage;
 use crate::capture::store::{EventRow, OutboxReader};
 
 /// Arguments of `events tail`.
@@ -47,13 +48,19 @@ pub fn row_json(row: &EventRow) -> Value {
     })
 }
 
-/// Runs `events tail` against the outbox at `path`.
+/// Runs `events tail` against the outbox at `path`. A damaged file (one moved aside as
+/// unusable) is read row by row, as salvage reads it, with a note of what could not be read.
 pub fn tail(path: &std::path::Path, args: &TailArgs) -> anyhow::Result<()> {
-    let mut reader = OutboxReader::open(path)
-        .map_err(|e| anyhow::anyhow!("cannot read the outbox {}: {e}", path.display()))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let rows = reader.tail(args.lines, args.undelivered)?;
+    let opened = OutboxReader::open(path).and_then(|mut reader| {
+        let rows = reader.tail(args.lines, args.undelivered)?;
+        Ok((reader, rows))
+    });
+    let (mut reader, rows) = match opened {
+        Ok(opened) => opened,
+        Err(e) => return tail_damaged(path, args, &e, &mut out),
+    };
     let mut last = rows.last().map(|r| r.seq).unwrap_or(0);
     for row in &rows {
         writeln!(out, "{}", row_json(row))?;
@@ -70,6 +77,47 @@ pub fn tail(path: &std::path::Path, args: &TailArgs) -> anyhow::Result<()> {
         }
         out.flush()?;
     }
+}
+
+/// `events tail` on a file SQLite refuses to query normally.
+fn tail_damaged(
+    path: &std::path::Path,
+    args: &TailArgs,
+    error: &rusqlite::Error,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let conn = salvage::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the outbox {}: {e}", path.display()))?;
+    let found = salvage::read(&conn);
+    if found.events.is_empty() {
+        anyhow::bail!(
+            "cannot read the outbox {}: {error}; no event row could be read from it{}",
+            path.display(),
+            found.failed.map(|f| format!(" ({f})")).unwrap_or_default()
+        );
+    }
+    eprintln!(
+        "note: {} is damaged ({error}); showing the rows that can still be read ({} rows unreadable)",
+        path.display(),
+        found.unreadable
+    );
+    let rows: Vec<EventRow> = found
+        .events
+        .into_iter()
+        .filter(|e| !args.undelivered || e.delivered_at.is_none())
+        .map(|e| EventRow {
+            seq: e.seq,
+            event_id: e.event_id,
+            captured_at_ms: e.captured_at,
+            device: e.device,
+            body: e.body,
+            delivered_at_ms: e.delivered_at,
+        })
+        .collect();
+    for row in &rows[rows.len().saturating_sub(args.lines)..] {
+        writeln!(out, "{}", row_json(row))?;
+    }
+    Ok(())
 }
 
 /// Arguments of `events set-aside`.

@@ -106,6 +106,12 @@ pub fn render(report: &StatusReport) -> String {
             q.write_failures_total, q.pending_retries
         ));
     }
+    if q.lost_total > 0 || q.salvaged_total > 0 {
+        out.push_str(&format!(
+            "DAMAGE   {} events salvaged from a damaged outbox · {} committed events LOST (see the log)\n",
+            q.salvaged_total, q.lost_total
+        ));
+    }
     if q.set_aside_total > 0 {
         out.push_str(&format!(
             "SET ASIDE {} events could not be published: `tracegate events set-aside` lists them\n",

@@ -422,6 +422,13 @@ pub struct QueueReport {
     /// set-aside` lists them).
     #[serde(default)]
     pub set_aside_total: u64,
+    /// Events carried out of a damaged outbox into a fresh one, ever.
+    #[serde(default)]
+    pub salvaged_total: u64,
+    /// Committed events found lost (unreadable rows of a damaged outbox, a torn write-ahead
+    /// log), ever.
+    #[serde(default)]
+    pub lost_total: u64,
     /// The outbox's file system is full: reads are not captured until space is freed.
     #[serde(default)]
     pub disk_full: bool,
@@ -589,6 +596,8 @@ impl StatusCollector {
                 when_full: limits.when_full.as_str().to_string(),
                 full: stats.full,
                 set_aside_total: stats.set_aside_total,
+                salvaged_total: stats.salvaged_total,
+                lost_total: stats.lost_total,
                 disk_full: stats.disk_full,
                 write_failures_total: stats.write_failures_total,
                 pending_retries: stats.pending_retries,
@@ -710,6 +719,8 @@ pub fn offline_report(
             when_full: config.store.when_full.as_str().to_string(),
             full: false,
             set_aside_total: counts.set_aside_total,
+            salvaged_total: counts.salvaged_total,
+            lost_total: counts.lost_total,
             disk_full: false,
             write_failures_total: 0,
             pending_retries: 0,

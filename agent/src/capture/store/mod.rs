@@ -8,8 +8,10 @@
 //! [`AppendOutcome::Committed`] only after the transaction holding it is on stable storage;
 //! nothing is deleted before its PUBACK except by the configured `when_full` policy, counted.
 
+pub mod high_water;
 mod open;
 mod reader;
+pub mod salvage;
 mod schema;
 mod writer;
 
@@ -172,6 +174,11 @@ pub struct StoreStats {
     pub dropped_total: u64,
     /// Events set aside because they could not be published, ever (persisted).
     pub set_aside_total: u64,
+    /// Events carried out of a damaged outbox into a fresh one, ever (persisted).
+    pub salvaged_total: u64,
+    /// Committed events found lost (unreadable rows of a damaged outbox, a torn write-ahead
+    /// log), ever (persisted).
+    pub lost_total: u64,
     /// The latest commit failed because the file system is full (cleared by the next commit
     /// that works).
     pub disk_full: bool,

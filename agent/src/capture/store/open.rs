@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use super::salvage;
 use super::schema::{self, SchemaError};
 
 /// Why the outbox cannot be opened at all (as opposed to a file that is moved aside).
@@ -97,15 +98,15 @@ pub fn replace_unusable(path: &Path, reason: &str) -> Result<Connection, OpenErr
         path: path.to_path_buf(),
         cause: source,
     })?;
+    // The fresh outbox numbers its events afresh; what was lost is counted by the salvage.
+    super::high_water::reset(path);
     tracing::error!(
         outbox = %path.display(),
         moved_to = %moved.display(),
-        "OUTBOX UNUSABLE ({reason}): moved aside, capture continues in a fresh outbox. \
-         Undelivered events in the old file are kept there: inspect them with \
-         `tracegate events tail --db {}`",
-        moved.display()
+        "OUTBOX UNUSABLE ({reason}): moved aside, capture continues in a fresh outbox; \
+         salvaging what can still be read"
     );
-    try_open(path, false).map_err(|a| match a {
+    let mut conn = try_open(path, false).map_err(|a| match a {
         Attempt::Fatal(source) => OpenError::Sqlite {
             path: path.to_path_buf(),
             cause: source,
@@ -114,7 +115,55 @@ pub fn replace_unusable(path: &Path, reason: &str) -> Result<Connection, OpenErr
             path: path.to_path_buf(),
             cause: std::io::Error::other(format!("fresh outbox unusable: {reason}")),
         },
-    })
+    })?;
+    salvage_into(&moved, &mut conn);
+    Ok(conn)
+}
+
+/// Carries what can still be read from the moved file `moved` into the fresh outbox, and
+/// says how much, loudly; counted in the fresh outbox's `salvaged_total` / `lost_total`.
+fn salvage_into(moved: &Path, conn: &mut Connection) {
+    let found = match salvage::open(moved) {
+        Ok(old) => salvage::read(&old),
+        Err(e) => salvage::Salvage {
+            failed: Some(e.to_string()),
+            ..salvage::Salvage::default()
+        },
+    };
+    let (events, held) = match salvage::carry_into(conn, &found) {
+        Ok(carried) => carried,
+        Err(e) => {
+            tracing::error!("salvage could not write to the fresh outbox: {e}");
+            (0, 0)
+        }
+    };
+    let lost = found.unreadable;
+    let _ = conn.execute(
+        "UPDATE counters SET value = value + ?2 WHERE name = ?1",
+        rusqlite::params!["salvaged_total", (events + held) as i64],
+    );
+    let _ = conn.execute(
+        "UPDATE counters SET value = value + ?2 WHERE name = ?1",
+        rusqlite::params!["lost_total", lost as i64],
+    );
+    match &found.failed {
+        Some(why) if events + held == 0 => tracing::error!(
+            moved_to = %moved.display(),
+            "SALVAGE FOUND NOTHING in the moved outbox ({why}); its undelivered events are LOST \
+             unless a specialist can recover them from the file"
+        ),
+        _ => tracing::error!(
+            moved_to = %moved.display(),
+            salvaged_events = events,
+            salvaged_held = held,
+            unreadable_rows = lost,
+            "SALVAGED {events} undelivered events and {held} held reads from the moved outbox \
+             into the fresh one (they are published as usual; a duplicate has the same eventID); \
+             {lost} rows could not be read and are LOST. The moved file stays for inspection: \
+             `tracegate events tail --db {}`",
+            moved.display()
+        ),
+    }
 }
 
 fn create_parent(path: &Path) -> Result<(), OpenError> {

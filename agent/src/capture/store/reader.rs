@@ -52,6 +52,10 @@ pub struct QueueCounts {
     pub dropped_total: u64,
     /// Persisted counter.
     pub set_aside_total: u64,
+    /// Persisted counter.
+    pub salvaged_total: u64,
+    /// Persisted counter.
+    pub lost_total: u64,
 }
 
 /// An event set aside because it could not be published.
@@ -242,6 +246,8 @@ impl OutboxReader {
             refused_total: counter("refused_total")?,
             dropped_total: counter("dropped_total")?,
             set_aside_total: counter("set_aside_total")?,
+            salvaged_total: counter("salvaged_total")?,
+            lost_total: counter("lost_total")?,
         })
     }
 

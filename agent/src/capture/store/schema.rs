@@ -63,7 +63,8 @@ const MIGRATIONS: &[&str] = &[
         reason       TEXT    NOT NULL,
         set_aside_at INTEGER NOT NULL            -- Unix ms
     );
-    INSERT INTO counters(name, value) VALUES ('set_aside_total', 0);
+    INSERT INTO counters(name, value) VALUES
+        ('set_aside_total', 0), ('salvaged_total', 0), ('lost_total', 0);
     "#,
 ];
 
@@ -114,7 +115,7 @@ mod tests {
         let n: i64 = conn
             .query_row("SELECT count(*) FROM counters", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 4);
+        assert_eq!(n, 6);
         for table in ["settings", "held", "set_aside"] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

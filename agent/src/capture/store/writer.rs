@@ -32,6 +32,7 @@ use rusqlite::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::high_water::{self, HighWater};
 use super::open;
 use super::{AppendOutcome, Limits, NewEvent, NewHeld, Released, StoreStats};
 use crate::config::WhenFull;
@@ -101,6 +102,8 @@ struct Counters {
     refused_total: u64,
     dropped_total: u64,
     set_aside_total: u64,
+    salvaged_total: u64,
+    lost_total: u64,
 }
 
 /// Everything the writer knows besides its connection (split so a transaction borrowing the
@@ -129,6 +132,7 @@ pub(super) struct Writer {
     retries: Vec<Retry>,
     disk_full: bool,
     write_failures_total: u64,
+    high_water: HighWater,
 }
 
 /// An op whose effect must not be lost when its commit fails.
@@ -182,7 +186,24 @@ impl Writer {
         commit_latency: Arc<LatencyHistogram>,
     ) -> rusqlite::Result<(Self, watch::Receiver<StoreStats>)> {
         bound_wal(&conn, limits.wal_max_bytes)?;
-        let (totals, counters, last_seq) = load_state(&conn)?;
+        let (totals, mut counters, last_seq) = load_state(&conn)?;
+        if let Some(mark) = high_water::read(&path)
+            && mark > last_seq
+        {
+            let lost = (mark - last_seq) as u64;
+            tracing::error!(
+                outbox = %path.display(),
+                committed_up_to = mark,
+                database_ends_at = last_seq,
+                "COMMITTED EVENTS LOST: the outbox last committed event {mark}, but the database now ends at {last_seq}: {lost} committed events are gone (a damaged write-ahead log?). Counted in lost_total"
+            );
+            counters.lost_total += lost;
+            conn.execute(
+                "UPDATE counters SET value = ?1 WHERE name = 'lost_total'",
+                params![counters.lost_total as i64],
+            )?;
+        }
+        let high_water = HighWater::open(&path, last_seq);
         let state = State {
             limits,
             totals,
@@ -205,6 +226,7 @@ impl Writer {
             retries: Vec::new(),
             disk_full: false,
             write_failures_total: 0,
+            high_water,
         };
         writer.publish_stats(Duration::ZERO);
         Ok((writer, stats_rx))
@@ -297,6 +319,7 @@ impl Writer {
         let failure = match result {
             Ok(()) => {
                 self.commits_total += 1;
+                self.high_water.write(self.state.last_seq);
                 if self.disk_full {
                     tracing::warn!(outbox = %self.path.display(), "the outbox can be written again (disk space is back)");
                 }
@@ -376,6 +399,7 @@ impl Writer {
                     self.state.counters = counters;
                     self.state.saved_counters = counters;
                     self.state.last_seq = last_seq;
+                    self.high_water = HighWater::open(&self.path, last_seq);
                     self.generation += 1;
                 }
                 Err(e) => tracing::error!("fresh outbox unreadable: {e}"),
@@ -395,6 +419,8 @@ impl Writer {
             refused_total: s.counters.refused_total,
             dropped_total: s.counters.dropped_total,
             set_aside_total: s.counters.set_aside_total,
+            salvaged_total: s.counters.salvaged_total,
+            lost_total: s.counters.lost_total,
             disk_full: self.disk_full,
             write_failures_total: self.write_failures_total,
             pending_retries: self.retries.len() as u64,
@@ -445,6 +471,8 @@ fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
             "refused_total" => counters.refused_total = value,
             "dropped_total" => counters.dropped_total = value,
             "set_aside_total" => counters.set_aside_total = value,
+            "salvaged_total" => counters.salvaged_total = value,
+            "lost_total" => counters.lost_total = value,
             _ => {}
         }
     }
@@ -732,6 +760,8 @@ impl State {
             ("refused_total", self.counters.refused_total),
             ("dropped_total", self.counters.dropped_total),
             ("set_aside_total", self.counters.set_aside_total),
+            ("salvaged_total", self.counters.salvaged_total),
+            ("lost_total", self.counters.lost_total),
         ] {
             stmt.execute(params![name, value as i64])?;
         }

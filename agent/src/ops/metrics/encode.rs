@@ -237,6 +237,18 @@ impl Collector for ReportCollector {
             "Events set aside because they could not be published, ever.",
             q.set_aside_total,
         )?;
+        counter(
+            e,
+            "tracegate_outbox_salvaged",
+            "Events carried out of a damaged outbox into a fresh one, ever.",
+            q.salvaged_total,
+        )?;
+        counter(
+            e,
+            "tracegate_outbox_lost",
+            "Committed events found lost (unreadable rows of a damaged outbox, a torn write-ahead log), ever.",
+            q.lost_total,
+        )?;
         gauge(
             e,
             "tracegate_outbox_disk_full",
