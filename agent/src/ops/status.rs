@@ -168,6 +168,8 @@ pub struct DeviceStatus {
     rejects_total: AtomicU64,
     duplicates_total: AtomicU64,
     oversized_total: AtomicU64,
+    feedback_dropped_total: AtomicU64,
+    feedback_late_total: AtomicU64,
     last_reject: Mutex<Option<String>>,
     last_read_ms: AtomicI64,
 }
@@ -188,6 +190,8 @@ impl DeviceStatus {
             rejects_total: AtomicU64::new(0),
             duplicates_total: AtomicU64::new(0),
             oversized_total: AtomicU64::new(0),
+            feedback_dropped_total: AtomicU64::new(0),
+            feedback_late_total: AtomicU64::new(0),
             last_reject: Mutex::new(None),
             last_read_ms: AtomicI64::new(0),
         }
@@ -236,6 +240,16 @@ impl DeviceStatus {
         self.errors_total.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A feedback tone was dropped (the scanner's inbox was full, or it was down).
+    pub fn feedback_dropped(&self) {
+        self.feedback_dropped_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A verdict came too late for a tone (the item was no longer in hand).
+    pub fn feedback_late(&self) {
+        self.feedback_late_total.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A read was the same code again within the device's `dedupe_ms`.
     pub fn duplicate(&self) {
         self.duplicates_total.fetch_add(1, Ordering::Relaxed);
@@ -259,6 +273,8 @@ impl DeviceStatus {
             rejects_total: self.rejects_total.load(Ordering::Relaxed),
             duplicates_total: self.duplicates_total.load(Ordering::Relaxed),
             oversized_total: self.oversized_total.load(Ordering::Relaxed),
+            feedback_dropped_total: self.feedback_dropped_total.load(Ordering::Relaxed),
+            feedback_late_total: self.feedback_late_total.load(Ordering::Relaxed),
             last_reject: self
                 .last_reject
                 .lock()
@@ -501,6 +517,13 @@ pub struct DeviceReport {
     /// `errors_total`).
     #[serde(default)]
     pub oversized_total: u64,
+    /// Feedback tones dropped: the scanner's inbox was full or it was down (silence means
+    /// rescan).
+    #[serde(default)]
+    pub feedback_dropped_total: u64,
+    /// Verdicts that came too late for a tone (more than 3 s after the read).
+    #[serde(default)]
+    pub feedback_late_total: u64,
     /// Why the latest rejected read was rejected.
     #[serde(default)]
     pub last_reject: Option<String>,
@@ -742,6 +765,8 @@ pub fn offline_report(
                 rejects_total: 0,
                 duplicates_total: 0,
                 oversized_total: 0,
+                feedback_dropped_total: 0,
+                feedback_late_total: 0,
                 last_reject: None,
                 last_read_at: None,
                 outputs: BTreeMap::new(),

@@ -302,8 +302,10 @@ impl Pipeline {
             Decision::Record { events, flagged } => (events, flagged),
             // Nothing to commit: the operator hears the verdict now.
             unrecorded => {
-                if let Some(signal) = &signal {
-                    signal.tell(matches!(unrecorded, Decision::Waiting));
+                if let Some(signal) = &signal
+                    && !signal.tell(matches!(unrecorded, Decision::Waiting))
+                {
+                    device.feedback_dropped();
                 }
                 return true;
             }
@@ -485,7 +487,13 @@ async fn feedback(mut pending: mpsc::Receiver<Pending>) {
                 outcome,
                 AppendOutcome::Committed { .. } | AppendOutcome::Held { .. }
             );
-            signal.tell(captured && !p.flagged);
+            if p.read_at.elapsed() > crate::capture::feedback::LATE {
+                // The item is no longer in hand: silence (rescan) rather than a tone that
+                // would be taken for the next item's.
+                p.device.feedback_late();
+            } else if !signal.tell(captured && !p.flagged) {
+                p.device.feedback_dropped();
+            }
         }
         match outcome {
             AppendOutcome::Committed { seq } => {

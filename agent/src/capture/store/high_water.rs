@@ -57,7 +57,9 @@ impl HighWater {
             .write(true)
             .open(path_for(db));
         if let Err(e) = &file {
-            tracing::warn!("cannot keep the committed high-water mark beside the outbox: {e}; a damaged write-ahead log would go unnoticed");
+            tracing::warn!(
+                "cannot keep the committed high-water mark beside the outbox: {e}; a damaged write-ahead log would go unnoticed"
+            );
         }
         let mut mark = HighWater {
             file: file.ok(),

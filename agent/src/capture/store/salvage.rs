@@ -173,10 +173,10 @@ fn read_held(conn: &Connection, salvage: &mut Salvage) {
         })
     };
     for id in 1..=upper {
-        match conn
-            .prepare_cached(sql)
-            .and_then(|mut s| s.query_map(params![id, id], row)?.collect::<Result<Vec<_>, _>>())
-        {
+        match conn.prepare_cached(sql).and_then(|mut s| {
+            s.query_map(params![id, id], row)?
+                .collect::<Result<Vec<_>, _>>()
+        }) {
             Ok(rows) => salvage.held.extend(rows),
             Err(_) => salvage.unreadable += 1,
         }

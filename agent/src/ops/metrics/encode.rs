@@ -156,6 +156,22 @@ impl Collector for ReportCollector {
         per_device(
             e,
             r,
+            "tracegate_device_feedback_dropped",
+            "Operator feedback tones dropped (inbox full or device down); silence means rescan.",
+            MetricType::Counter,
+            |d| d.feedback_dropped_total,
+        )?;
+        per_device(
+            e,
+            r,
+            "tracegate_device_feedback_late",
+            "Verdicts that came too late for a tone.",
+            MetricType::Counter,
+            |d| d.feedback_late_total,
+        )?;
+        per_device(
+            e,
+            r,
             "tracegate_device_up",
             "1 while the device is connected, 0 while it is down or connecting.",
             MetricType::Gauge,
