@@ -554,8 +554,20 @@ pub fn tracegate(args: &[&str]) -> (i32, String, String) {
 /// refused until it is restored.
 pub struct Proxy {
     pub port: u16,
-    up: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    up: std::sync::Arc<tokio::sync::watch::Sender<Link>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// The state of a [`Proxy`]'s link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Bytes flow.
+    Up,
+    /// Connections are closed and refused (RST / FIN: the peer notices at once).
+    Cut,
+    /// Connections stay open but nothing flows, either way, and new ones are accepted and
+    /// held the same way: a dead mobile link or a hung NAT, which only keepalives detect.
+    Stalled,
 }
 
 impl Proxy {
@@ -563,7 +575,7 @@ impl Proxy {
     pub async fn start(target: u16) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (up, _) = tokio::sync::watch::channel(true);
+        let (up, _) = tokio::sync::watch::channel(Link::Up);
         let up = std::sync::Arc::new(up);
         let up2 = up.clone();
         let task = tokio::spawn(async move {
@@ -571,20 +583,35 @@ impl Proxy {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     continue;
                 };
-                if !*up2.borrow() {
-                    continue; // dropped: the connection closes at once
+                let mut link = up2.subscribe();
+                let now = *link.borrow_and_update();
+                match now {
+                    Link::Cut => continue, // dropped: the connection closes at once
+                    Link::Stalled => {
+                        // Held open, never answered, until the link changes.
+                        tokio::spawn(async move {
+                            let _ = link.changed().await;
+                            drop(inbound);
+                        });
+                        continue;
+                    }
+                    Link::Up => {}
                 }
-                let mut down = up2.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut outbound) =
                         tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     else {
                         return;
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = down.wait_for(|up| !*up) => {}
+                    let changed = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                        changed = link.wait_for(|l| *l != Link::Up) => changed.map(|l| *l),
+                    };
+                    if !matches!(changed, Ok(Link::Stalled)) {
+                        return; // cut: both sockets close
                     }
+                    // Stalled: keep both sockets open, move nothing, until the link changes.
+                    let _ = link.wait_for(|l| *l != Link::Stalled).await;
                 });
             }
         });
@@ -593,12 +620,17 @@ impl Proxy {
 
     /// Cuts the link: open connections close, new ones are refused.
     pub fn cut(&self) {
-        self.up.send_replace(false);
+        self.up.send_replace(Link::Cut);
     }
 
-    /// Restores the link.
+    /// Stalls the link: connections stay open, nothing flows, no RST.
+    pub fn stall(&self) {
+        self.up.send_replace(Link::Stalled);
+    }
+
+    /// Restores the link (a stalled connection is closed then: the peer has long given up).
     pub fn restore(&self) {
-        self.up.send_replace(true);
+        self.up.send_replace(Link::Up);
     }
 }
 

@@ -89,6 +89,19 @@ impl Throttle {
         self.check_at(std::time::Instant::now())
     }
 
+    /// Once the window is over, how many occurrences were left out since the last line
+    /// logged (then forgotten): a flood that stops is still summarised.
+    pub fn flush(&mut self) -> Option<u64> {
+        self.flush_at(std::time::Instant::now())
+    }
+
+    fn flush_at(&mut self, now: std::time::Instant) -> Option<u64> {
+        let over = self
+            .opened
+            .is_some_and(|opened| now.saturating_duration_since(opened) >= self.window);
+        (over && self.suppressed > 0).then(|| std::mem::take(&mut self.suppressed))
+    }
+
     fn check_at(&mut self, now: std::time::Instant) -> Throttled {
         if self
             .opened
@@ -128,6 +141,16 @@ impl Throttles {
     }
 }
 
+impl Throttles {
+    /// [`Throttle::flush`] for every key: (key, left out) where a window closed on some.
+    pub fn flush(&mut self) -> Vec<(String, u64)> {
+        self.by_key
+            .iter_mut()
+            .filter_map(|(key, t)| Some((key.clone(), t.flush()?)))
+            .collect()
+    }
+}
+
 /// A [`Throttle`] shared between tasks.
 #[derive(Debug, Default)]
 pub struct SharedThrottle(std::sync::Mutex<Throttle>);
@@ -155,6 +178,21 @@ mod tests {
         let next = throttle.check_at(t0 + Duration::from_secs(10));
         assert_eq!(next, Throttled::Log { suppressed: 997 });
         assert!(next.note().contains("997 more"));
+        // A flood that stops is summarised once its window is over.
+        for _ in 0..10 {
+            throttle.check_at(t0 + Duration::from_secs(10));
+        }
+        assert_eq!(
+            throttle.flush_at(t0 + Duration::from_secs(12)),
+            None,
+            "window open"
+        );
+        assert_eq!(throttle.flush_at(t0 + Duration::from_secs(20)), Some(7));
+        assert_eq!(
+            throttle.flush_at(t0 + Duration::from_secs(30)),
+            None,
+            "said once"
+        );
         assert_eq!(
             throttle.check_at(t0 + Duration::from_secs(11)),
             Throttled::Log { suppressed: 0 }

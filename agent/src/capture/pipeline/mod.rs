@@ -50,6 +50,9 @@ async fn asked(responder: &mut Option<Responder>) -> tokio::sync::oneshot::Sende
     }
 }
 
+/// How often the pipeline summarises warnings its throttles left out.
+const LOG_SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A read waiting for its commit.
 struct Pending {
     device: Arc<DeviceStatus>,
@@ -219,8 +222,14 @@ impl Pipeline {
         let feedback = tokio::spawn(feedback(pending_rx));
         let mut responder = self.responder.take();
         let mut control = self.control.take();
+        let mut summaries = tokio::time::interval(LOG_SUMMARY_EVERY);
+        summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
+                _ = summaries.tick() => {
+                    self.log_summaries();
+                    continue;
+                }
                 event = events.recv() => match event {
                     Some(event) => event,
                     None => break,
@@ -253,6 +262,18 @@ impl Pipeline {
         }
         drop(pending_tx);
         let _ = feedback.await;
+    }
+
+    /// Says how many warnings the throttles left out, for floods that have stopped.
+    fn log_summaries(&mut self) {
+        for (id, station) in &mut self.stations {
+            if let Some(n) = station.reject_log.flush() {
+                tracing::warn!(device = %id, "{n} more rejected reads were not logged (rejects_total and last_reject in status)");
+            }
+        }
+        for (id, n) in self.input_log.flush() {
+            tracing::warn!(device = %id, "{n} more bad-input warnings were not logged (errors_total in status)");
+        }
     }
 
     /// Handles one device event; false when the feedback task is gone (shutting down).

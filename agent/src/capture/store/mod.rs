@@ -234,6 +234,7 @@ impl std::fmt::Debug for Op {
             Op::Hold { .. } => "Hold",
             Op::Release { .. } => "Release",
             Op::SetAside { .. } => "SetAside",
+            Op::Quarantine { .. } => "Quarantine",
             Op::Close => "Close",
         })
     }
@@ -308,6 +309,12 @@ impl Store {
     pub async fn set_aside(&self, seq: i64, reason: String) {
         let at_ms = jiff::Timestamp::now().as_millisecond();
         let _ = self.ops.send(Op::SetAside { seq, reason, at_ms }).await;
+    }
+
+    /// A reader found the file corrupt: the writer moves it aside, salvages what can be read
+    /// into a fresh outbox, and bumps the generation so readers reopen.
+    pub async fn quarantine(&self, reason: String) {
+        let _ = self.ops.send(Op::Quarantine { reason }).await;
     }
 
     /// Records the broker's acknowledgement of every undelivered event in `first..=last`.

@@ -63,6 +63,9 @@ pub(super) enum Op {
         reason: String,
         at_ms: i64,
     },
+    /// A reader found the file corrupt: move it aside (salvaging what can be read) once the
+    /// ops before this one are committed.
+    Quarantine { reason: String },
     /// Answered once everything queued before it is committed.
     Flush { done: oneshot::Sender<()> },
     /// Hold a read until the clock is right; answered after the commit like an append.
@@ -293,6 +296,10 @@ impl Writer {
             ops.splice(0..0, retried);
         }
         let retryable: Vec<Retry> = ops.iter().filter_map(Retry::of).collect();
+        let quarantine = ops.iter().find_map(|op| match op {
+            Op::Quarantine { reason } => Some(reason.clone()),
+            _ => None,
+        });
         let started = Instant::now();
         let saved_totals = self.state.totals;
         let saved_counters = self.state.counters;
@@ -356,11 +363,14 @@ impl Writer {
                     e.sqlite_error_code(),
                     Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
                 ) {
-                    self.replace_corrupt_file();
+                    self.replace_corrupt_file("corruption found while writing");
                 }
                 Some(message)
             }
         };
+        if let Some(reason) = quarantine {
+            self.replace_corrupt_file(&format!("corruption found while reading: {reason}"));
+        }
         // Figures first, answers second: whoever is answered sees figures that include it.
         self.publish_stats(started.elapsed());
         for (done, outcome) in answers {
@@ -385,13 +395,13 @@ impl Writer {
     }
 
     /// The file went bad under us: move it aside and continue in a fresh outbox.
-    fn replace_corrupt_file(&mut self) {
+    fn replace_corrupt_file(&mut self, reason: &str) {
         let placeholder = match Connection::open_in_memory() {
             Ok(c) => c,
             Err(_) => return,
         };
         drop(std::mem::replace(&mut self.conn, placeholder));
-        match open::replace_unusable(&self.path, "corruption found while writing") {
+        match open::replace_unusable(&self.path, reason) {
             Ok(conn) => match load_state(&conn) {
                 Ok((totals, counters, last_seq)) => {
                     self.conn = conn;
@@ -538,7 +548,7 @@ fn commit_batch(
                 };
                 settings.push(done);
             }
-            Op::Close => {}
+            Op::Close | Op::Quarantine { .. } => {}
         }
     }
     state.prune_expired(&tx)?;

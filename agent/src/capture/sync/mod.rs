@@ -456,9 +456,19 @@ impl Sync {
         let mut rows = match rows {
             Ok(rows) => rows,
             Err(e) => {
-                tracing::error!("reading the outbox failed: {e}; retrying");
                 self.reader = None;
                 online.caught_up = true; // retry on the next commit or status tick
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+                ) {
+                    // An unreadable row must not stop delivery: the file is moved aside and
+                    // what can be read is carried into a fresh outbox.
+                    tracing::error!("the outbox is corrupt ({e}): moving it aside and salvaging");
+                    self.store.quarantine(e.to_string()).await;
+                } else {
+                    tracing::error!("reading the outbox failed: {e}; retrying");
+                }
                 return;
             }
         };
