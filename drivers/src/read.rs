@@ -33,6 +33,11 @@ pub struct ReadMeta {
     pub antenna: Option<u16>,
     /// Received signal strength in dBm, for RFID reads.
     pub rssi_dbm: Option<f32>,
+    /// The device's own time of the read (an RFID reader's first-seen timestamp), when it
+    /// reports one; `RawRead::at` stays the gateway's.
+    pub device_time: Option<SystemTime>,
+    /// How often the device saw the item in this report (an RFID reader's tag seen count).
+    pub seen_count: Option<u32>,
 }
 
 /// Link state of a device as its driver sees it.
