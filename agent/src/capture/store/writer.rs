@@ -37,6 +37,7 @@ use super::open;
 use super::{AppendOutcome, Limits, NewEvent, NewHeld, Released, StoreStats};
 use crate::config::WhenFull;
 use crate::ops::latency::LatencyHistogram;
+use crate::ops::logging::{Throttle, Throttled};
 
 /// What the writer's wait for work ended with.
 enum Next {
@@ -136,6 +137,7 @@ pub(super) struct Writer {
     disk_full: bool,
     write_failures_total: u64,
     high_water: HighWater,
+    failure_log: Throttle,
 }
 
 /// An op whose effect must not be lost when its commit fails.
@@ -230,6 +232,7 @@ impl Writer {
             disk_full: false,
             write_failures_total: 0,
             high_water,
+            failure_log: Throttle::default(),
         };
         writer.publish_stats(Duration::ZERO);
         Ok((writer, stats_rx))
@@ -296,6 +299,7 @@ impl Writer {
             ops.splice(0..0, retried);
         }
         let retryable: Vec<Retry> = ops.iter().filter_map(Retry::of).collect();
+        let mut replaced = false;
         let quarantine = ops.iter().find_map(|op| match op {
             Op::Quarantine { reason } => Some(reason.clone()),
             _ => None,
@@ -348,9 +352,13 @@ impl Writer {
                 } else {
                     format!("outbox write failed: {e}")
                 };
-                // Said once when the disk fills, not once per batch: the status shows it all along.
+                // Said once when the disk fills, and other failures a few times per window, not
+                // once per batch or retry: the status shows it all along.
                 if !(full && self.disk_full) {
-                    tracing::error!(outbox = %self.path.display(), "{message}");
+                    let log = self.failure_log.check();
+                    if log != Throttled::Quiet {
+                        tracing::error!(outbox = %self.path.display(), "{message}{}", log.note());
+                    }
                 }
                 if full {
                     self.disk_full = true;
@@ -364,11 +372,13 @@ impl Writer {
                     Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
                 ) {
                     self.replace_corrupt_file("corruption found while writing");
+                    replaced = true;
                 }
                 Some(message)
             }
         };
-        if let Some(reason) = quarantine {
+        // A reader's report of corruption is moot if this batch already replaced the file.
+        if let Some(reason) = quarantine.filter(|_| !replaced) {
             self.replace_corrupt_file(&format!("corruption found while reading: {reason}"));
         }
         // Figures first, answers second: whoever is answered sees figures that include it.
