@@ -180,6 +180,9 @@ impl Retry {
     }
 }
 
+/// The WAL bound while the disk is full (back to `wal_max_bytes` once it is not).
+const SHORT_OF_SPACE_WAL_BYTES: u64 = 64 * 1024;
+
 /// How long the writer waits for new work before it writes pending retries on their own.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
@@ -333,6 +336,7 @@ impl Writer {
                 self.high_water.write(self.state.last_seq);
                 if self.disk_full {
                     tracing::warn!(outbox = %self.path.display(), "the outbox can be written again (disk space is back)");
+                    let _ = bound_wal(&self.conn, self.state.limits.wal_max_bytes);
                 }
                 self.disk_full = false;
                 None
@@ -362,10 +366,7 @@ impl Writer {
                 }
                 if full {
                     self.disk_full = true;
-                    // The WAL may hold space a checkpoint can give back.
-                    let _ = self
-                        .conn
-                        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                    self.free_space();
                 }
                 if matches!(
                     e.sqlite_error_code(),
@@ -402,6 +403,38 @@ impl Writer {
         for (done, n) in releases {
             let _ = done.send(if failure.is_none() { n } else { 0 });
         }
+    }
+
+    /// The disk is full: give what the outbox holds for convenience back to events. Delivered
+    /// events (kept for `events tail`) are deleted, the WAL is checkpointed and truncated, and
+    /// while the disk stays short the WAL is kept small. Best effort: each step may itself
+    /// fail for want of space.
+    fn free_space(&mut self) {
+        if self.state.totals.delivered_rows > 0 {
+            let deleted = self.conn.transaction().and_then(|tx| {
+                let gone = {
+                    let mut stmt = tx.prepare(
+                        "DELETE FROM events WHERE delivered_at IS NOT NULL RETURNING bytes",
+                    )?;
+                    sum_bytes(stmt.query([])?)?
+                };
+                tx.commit()?;
+                Ok(gone)
+            });
+            if let Ok((n, bytes)) = deleted {
+                self.state.totals.rows -= n;
+                self.state.totals.bytes = self.state.totals.bytes.saturating_sub(bytes);
+                self.state.totals.delivered_rows -= n;
+                tracing::warn!(
+                    deleted = n,
+                    "disk full: delivered events kept for `events tail` deleted to make room"
+                );
+            }
+        }
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = bound_wal(&self.conn, SHORT_OF_SPACE_WAL_BYTES);
     }
 
     /// The file went bad under us: move it aside and continue in a fresh outbox.
