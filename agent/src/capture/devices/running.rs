@@ -113,11 +113,6 @@ impl Devices {
         self.running.get(id).map(|r| &r.config)
     }
 
-    /// Ids of the running devices.
-    pub fn ids(&self) -> Vec<Arc<str>> {
-        self.running.keys().cloned().collect()
-    }
-
     /// Starts `device` (its driver, and its simulator for a simulated kind).
     pub fn start(&mut self, device: &DeviceConfig) -> std::io::Result<()> {
         let (inbox, commands) = mpsc::channel(INBOX);
