@@ -178,23 +178,25 @@ mod tests {
         let next = throttle.check_at(t0 + Duration::from_secs(10));
         assert_eq!(next, Throttled::Log { suppressed: 997 });
         assert!(next.note().contains("997 more"));
-        // A flood that stops is summarised once its window is over.
+        // Within that window: two more lines, then eight left out.
         for _ in 0..10 {
             throttle.check_at(t0 + Duration::from_secs(10));
         }
+        // A flood that stops is summarised once its window is over, and only once.
         assert_eq!(
             throttle.flush_at(t0 + Duration::from_secs(12)),
             None,
             "window open"
         );
-        assert_eq!(throttle.flush_at(t0 + Duration::from_secs(20)), Some(7));
+        assert_eq!(throttle.flush_at(t0 + Duration::from_secs(20)), Some(8));
         assert_eq!(
             throttle.flush_at(t0 + Duration::from_secs(30)),
             None,
             "said once"
         );
+        // The next window starts afresh, with nothing left out to report.
         assert_eq!(
-            throttle.check_at(t0 + Duration::from_secs(11)),
+            throttle.check_at(t0 + Duration::from_secs(21)),
             Throttled::Log { suppressed: 0 }
         );
     }
