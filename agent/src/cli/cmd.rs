@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 /// `tracegate cmd` arguments.
 #[derive(Debug, clap::Args)]
 pub struct CmdArgs {
+    /// The config file: where the daemon's control socket is.
     #[command(flatten)]
     pub config: super::ConfigArg,
     /// The command: ping, status, context, reload, output, read-window, send.
