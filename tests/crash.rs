@@ -84,11 +84,7 @@ async fn sigkill_mid_stream_loses_no_committed_event() {
         .collect();
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(120), |r| {
-        let ids: std::collections::HashSet<&str> = r
-            .events
-            .iter()
-            .filter_map(|e| e["eventID"].as_str())
-            .collect();
+        let ids = r.event_ids();
         want.keys().all(|id| ids.contains(id.as_str()))
     })
     .await;

@@ -320,6 +320,14 @@ impl Received {
         }
     }
 
+    /// The eventIDs received so far.
+    pub fn event_ids(&self) -> std::collections::HashSet<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| e["eventID"].as_str())
+            .collect()
+    }
+
     /// The final reply (state done or failed) to request `id`, if it has arrived.
     pub fn final_reply(&self, id: &str) -> Option<&Value> {
         self.replies
