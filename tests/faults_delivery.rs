@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{
     Broker, Daemon, Proxy, Received, Subscriber, TestConfig, codes, scan_in_background,
@@ -108,19 +108,13 @@ async fn a_storm_of_sigkills_loses_no_committed_event() {
     daemon.wait_devices_up().await;
     let (scanning, stop) = scan_in_background(pty, codes("STORM", 50_000), 2000.0);
     // Kill at instants spread over the commit cycle: after a varying number of commits.
-    let commits = |s: &serde_json::Value| s["queue"]["commits_total"].as_u64().unwrap_or(0);
     for round in 0..8u64 {
         let after = 20 + round * 37;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = daemon.status().await
-                && commits(&status) >= after
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "no commits in round {round}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        daemon
+            .wait_status(Duration::from_secs(30), "commits before the kill", |s| {
+                s["queue"]["commits_total"].as_u64().unwrap_or(0) >= after
+            })
+            .await;
         daemon.kill();
         daemon = Daemon::start(&config.path);
         daemon.wait_devices_up().await;
@@ -186,14 +180,12 @@ async fn garbage_at_full_speed_beside_a_good_scanner_floods_neither_the_log_nor_
         .await;
     // Counts exact in status; the log says it happens, not 30,000 times.
     // The flood has stopped: its summary follows within a summary period (10 s).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !daemon.log().contains("more rejected reads were not logged") {
-        assert!(
-            Instant::now() < deadline,
-            "no summary of the flood in the log"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    daemon
+        .wait_log(
+            Duration::from_secs(30),
+            "more rejected reads were not logged",
+        )
+        .await;
     let log = daemon.log();
     let rejects_logged = log.matches("REFUSED read").count();
     assert!(rejects_logged < 100, "{rejects_logged} reject lines logged");

@@ -154,11 +154,9 @@ async fn a_config_that_does_not_load_is_refused_and_the_running_one_carries_on()
 
     // By SIGHUP: refused in the log with the check-config message.
     signal(daemon.pid(), libc::SIGHUP);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !daemon.log().contains("reload refused") {
-        assert!(std::time::Instant::now() < deadline, "{}", daemon.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    daemon
+        .wait_log(Duration::from_secs(10), "reload refused")
+        .await;
     assert!(daemon.log().contains(&expected), "{}", daemon.log());
 
     // By command: refused in the reply, the same message.

@@ -501,6 +501,20 @@ impl Daemon {
         }
     }
 
+    /// Waits until the daemon's log contains `needle`, failing the test after `within` with
+    /// the log shown.
+    pub async fn wait_log(&self, within: Duration, needle: &str) {
+        let deadline = Instant::now() + within;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} not logged within {within:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the daemon answers and every device is up.
     pub async fn wait_devices_up(&self) {
         self.wait_status(Duration::from_secs(20), "devices up", |status| {
