@@ -28,10 +28,8 @@ async fn command(sub: &mut Subscriber, id: &str, body: Value) -> Value {
 
 async fn next_event(sub: &mut Subscriber, raw: &str) -> Value {
     let mut got = Received::default();
-    got.collect_until(sub, Duration::from_secs(20), |r| {
-        r.events.iter().any(|e| e["tg:rawData"] == raw)
-    })
-    .await;
+    got.collect_until(sub, Duration::from_secs(20), |r| r.has_read(raw))
+        .await;
     got.events
         .into_iter()
         .find(|e| e["tg:rawData"] == raw)

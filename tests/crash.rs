@@ -83,11 +83,8 @@ async fn sigkill_mid_stream_loses_no_committed_event() {
         })
         .collect();
     let mut got = Received::default();
-    got.collect_until(&mut sub, Duration::from_secs(120), |r| {
-        let ids = r.event_ids();
-        want.keys().all(|id| ids.contains(id.as_str()))
-    })
-    .await;
+    got.collect_event_ids(&mut sub, Duration::from_secs(120), want.keys().cloned())
+        .await;
 
     // Every delivered copy of a committed event is byte-for-byte that event, and a scan has
     // exactly one id however often it was sent.

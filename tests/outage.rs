@@ -43,7 +43,7 @@ async fn broker_restart_mid_stream_loses_nothing() {
     let (scanner, _stop) = scan_in_background(pty, sent.clone(), 1000.0);
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(30), |r| {
-        r.first_arrivals().len() >= 500
+        r.distinct_reads() >= 500
     })
     .await;
 
@@ -56,7 +56,7 @@ async fn broker_restart_mid_stream_loses_nothing() {
     broker.restart();
 
     got.collect_until(&mut sub, Duration::from_secs(90), |r| {
-        r.first_arrivals().len() >= sent.len() && online_then_offline_then_online(&r.statuses)
+        r.distinct_reads() >= sent.len() && online_then_offline_then_online(&r.statuses)
     })
     .await;
     scanner.await.unwrap();
@@ -84,7 +84,7 @@ async fn uplink_cut_publishes_last_will_and_resumes() {
     let (scanner, _stop) = scan_in_background(pty, sent.clone(), 1000.0);
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(30), |r| {
-        r.first_arrivals().len() >= 300
+        r.distinct_reads() >= 300
     })
     .await;
 
@@ -104,7 +104,7 @@ async fn uplink_cut_publishes_last_will_and_resumes() {
     proxy.restore();
 
     got.collect_until(&mut sub, Duration::from_secs(60), |r| {
-        r.first_arrivals().len() >= sent.len() && online_then_offline_then_online(&r.statuses)
+        r.distinct_reads() >= sent.len() && online_then_offline_then_online(&r.statuses)
     })
     .await;
     scanner.await.unwrap();

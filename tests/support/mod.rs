@@ -298,6 +298,10 @@ pub struct Received {
     pub batch_sizes: Vec<usize>,
     /// Command replies by request id (the reply topic's last level), in arrival order.
     pub replies: std::collections::HashMap<String, Vec<Value>>,
+    /// Distinct `tg:rawData` values in first-arrival order, kept as messages arrive so that
+    /// a wait condition costs nothing per message.
+    first: Vec<String>,
+    seen_raw: std::collections::HashSet<String>,
 }
 
 impl Received {
@@ -312,20 +316,18 @@ impl Received {
             let list = doc["epcisBody"]["eventList"].as_array().expect("eventList");
             self.documents += 1;
             self.batch_sizes.push(list.len());
+            for event in list {
+                let raw = event["tg:rawData"].as_str().unwrap_or_default();
+                if self.seen_raw.insert(raw.to_string()) {
+                    self.first.push(raw.to_string());
+                }
+            }
             self.events.extend(list.iter().cloned());
         } else if topic.ends_with("/status") {
             self.statuses.push(doc);
         } else if let Some((_, id)) = topic.split_once("/reply/") {
             self.replies.entry(id.to_string()).or_default().push(doc);
         }
-    }
-
-    /// The eventIDs received so far.
-    pub fn event_ids(&self) -> std::collections::HashSet<&str> {
-        self.events
-            .iter()
-            .filter_map(|e| e["eventID"].as_str())
-            .collect()
     }
 
     /// The final reply (state done or failed) to request `id`, if it has arrived.
@@ -338,12 +340,54 @@ impl Received {
 
     /// Distinct `tg:rawData` values in first-arrival order.
     pub fn first_arrivals(&self) -> Vec<String> {
-        let mut seen = std::collections::HashSet::new();
-        self.events
-            .iter()
-            .map(|e| e["tg:rawData"].as_str().unwrap_or_default().to_string())
-            .filter(|raw| seen.insert(raw.clone()))
-            .collect()
+        self.first.clone()
+    }
+
+    /// How many distinct `tg:rawData` values have arrived.
+    pub fn distinct_reads(&self) -> usize {
+        self.first.len()
+    }
+
+    /// Whether a read with `tg:rawData` `raw` has arrived.
+    pub fn has_read(&self, raw: &str) -> bool {
+        self.seen_raw.contains(raw)
+    }
+
+    /// Receives until every eventID in `want` has arrived, failing after `timeout` with how
+    /// many are missing. Checks only what each message adds: a test that waits for tens of
+    /// thousands of events must not rescan all of them per message (quadratic, and under
+    /// qemu's emulation slow enough to miss its deadline).
+    pub async fn collect_event_ids(
+        &mut self,
+        sub: &mut Subscriber,
+        timeout: Duration,
+        want: impl IntoIterator<Item = String>,
+    ) {
+        let mut missing: std::collections::HashSet<String> = want.into_iter().collect();
+        let mut checked = 0;
+        let deadline = Instant::now() + timeout;
+        loop {
+            for event in &self.events[checked..] {
+                if let Some(id) = event["eventID"].as_str() {
+                    missing.remove(id);
+                }
+            }
+            checked = self.events.len();
+            if missing.is_empty() {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out: {} events received, {} wanted still missing, e.g. {:?}",
+                self.events.len(),
+                missing.len(),
+                missing.iter().take(5).collect::<Vec<_>>()
+            );
+            if let Some((topic, payload)) = sub.next(left).await {
+                self.add(&topic, &payload);
+            }
+        }
     }
 
     /// Receives until `done(self)` holds, failing after `timeout`.
