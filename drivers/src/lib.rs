@@ -11,6 +11,7 @@ pub mod command;
 pub mod lifecycle;
 pub mod output;
 pub mod read;
+pub mod rfid;
 pub mod scanner;
 pub mod serial;
 pub mod sim;

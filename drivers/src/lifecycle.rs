@@ -14,7 +14,8 @@
 //! ```
 //!
 //! State changes are reported once per transition, so a device that stays unplugged for a day
-//! is one `Down` event, not one per retry.
+//! is one `Down` event, not one per retry; a device still down for a new reason (a reader
+//! that now answers but refuses) is reported again with that reason.
 //!
 //! Input and output devices share this life cycle. Commands ([`crate::command`]) reach the
 //! session while the device is up; one that arrives while it is connecting or down is
@@ -117,6 +118,10 @@ pub async fn run<D: Device>(
         };
         if !states.is(DeviceState::Down) {
             tracing::warn!(device = %id, "device down: {detail}; retrying");
+        } else if !states.has_detail(&detail) {
+            // Still down, for another reason now (the reader answers, but refuses): say so
+            // once, so status shows why it is down today, not why it went down.
+            tracing::warn!(device = %id, "device still down: {detail}; retrying");
         }
         states.set(DeviceState::Down, Some(detail.clone())).await;
         let retry = tokio::time::sleep(reconnect.next_delay());
@@ -169,6 +174,7 @@ pub struct StateReporter {
     device: Arc<str>,
     events: mpsc::Sender<DeviceEvent>,
     reported: Option<DeviceState>,
+    detail: Option<String>,
 }
 
 impl StateReporter {
@@ -178,6 +184,7 @@ impl StateReporter {
             device,
             events,
             reported: None,
+            detail: None,
         }
     }
 
@@ -186,13 +193,19 @@ impl StateReporter {
         self.reported == Some(state)
     }
 
-    /// Reports `state` unless it is already the current one. Best effort: at shutdown the
-    /// receiver may be gone.
+    /// Whether `detail` is the reason last reported.
+    pub fn has_detail(&self, detail: &str) -> bool {
+        self.detail.as_deref() == Some(detail)
+    }
+
+    /// Reports `state` unless it is already the current one with the same reason. Best
+    /// effort: at shutdown the receiver may be gone.
     pub async fn set(&mut self, state: DeviceState, detail: Option<String>) {
-        if self.is(state) {
+        if self.is(state) && self.detail == detail {
             return;
         }
         self.reported = Some(state);
+        self.detail = detail.clone();
         let _ = self
             .events
             .send(DeviceEvent::State {

@@ -8,12 +8,14 @@
 pub mod cable;
 pub mod hid;
 pub mod keyboard;
+pub mod llrp;
 pub mod outputs;
 pub mod pty;
 pub mod scanner;
 
 pub use hid::SimHidScanner;
 pub use keyboard::SimKeyboardScanner;
+pub use llrp::{SimReader, SimReaderConfig};
 pub use outputs::SimOutputs;
 pub use pty::VirtualSerialPort;
 pub use scanner::{ScannerSim, SimFrame};
