@@ -51,7 +51,7 @@ pub fn free_port() -> u16 {
 
 /// The path of a system binary, looking in PATH and the sbin directories (Debian installs
 /// mosquitto in /usr/sbin, which is not in a normal user's PATH).
-fn require(binary: &str) -> PathBuf {
+pub fn require(binary: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))

@@ -15,5 +15,6 @@ pub mod event;
 pub mod feedback;
 pub mod identify;
 pub mod pipeline;
+pub mod rfid;
 pub mod store;
 pub mod sync;

@@ -172,6 +172,93 @@ pub struct DeviceStatus {
     feedback_late_total: AtomicU64,
     last_reject: Mutex<Option<String>>,
     last_read_ms: AtomicI64,
+    rfid: std::sync::OnceLock<Arc<RfidCounters>>,
+}
+
+/// What an RFID reader's smoothing did (see README, "RFID gates").
+#[derive(Debug, Default)]
+pub struct RfidCounters {
+    tags_present: AtomicU64,
+    arrivals_total: AtomicU64,
+    departures_total: AtomicU64,
+    in_total: AtomicU64,
+    out_total: AtomicU64,
+    undecided_total: AtomicU64,
+    filtered_total: AtomicU64,
+    below_floor_total: AtomicU64,
+    over_cap_total: AtomicU64,
+}
+
+impl RfidCounters {
+    /// Tags followed now.
+    pub fn set_present(&self, n: usize) {
+        self.tags_present.store(n as u64, Ordering::Relaxed);
+    }
+
+    /// A movement was recorded (`arrived`, `departed`, `in`, `out`, `undecided`).
+    pub fn movement(&self, movement: &str) {
+        let counter = match movement {
+            "arrived" => &self.arrivals_total,
+            "departed" => &self.departures_total,
+            "in" => &self.in_total,
+            "out" => &self.out_total,
+            _ => &self.undecided_total,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tag (or a sighting on an antenna in no zone) was filtered out.
+    pub fn filtered(&self) {
+        self.filtered_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A sighting was weaker than the RSSI floor.
+    pub fn below_floor(&self) {
+        self.below_floor_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A new tag was not followed: the population is at `max_tags`.
+    pub fn over_cap(&self) {
+        self.over_cap_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn report(&self) -> RfidReport {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RfidReport {
+            tags_present: get(&self.tags_present),
+            arrivals_total: get(&self.arrivals_total),
+            departures_total: get(&self.departures_total),
+            in_total: get(&self.in_total),
+            out_total: get(&self.out_total),
+            undecided_total: get(&self.undecided_total),
+            filtered_total: get(&self.filtered_total),
+            below_floor_total: get(&self.below_floor_total),
+            over_cap_total: get(&self.over_cap_total),
+        }
+    }
+}
+
+/// An RFID reader's smoothing figures in the status report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RfidReport {
+    /// Tags followed now.
+    pub tags_present: u64,
+    /// Tags that arrived in a zone.
+    pub arrivals_total: u64,
+    /// Tags that left a zone.
+    pub departures_total: u64,
+    /// Tags that went in through the gate.
+    pub in_total: u64,
+    /// Tags that went out.
+    pub out_total: u64,
+    /// Passes whose direction could not be told (recorded as plain observations).
+    pub undecided_total: u64,
+    /// Tags and sightings filtered out (EPC filters, antennas in no zone).
+    pub filtered_total: u64,
+    /// Sightings weaker than `rssi_floor_dbm`.
+    pub below_floor_total: u64,
+    /// New tags not followed because `max_tags` were followed already.
+    pub over_cap_total: u64,
 }
 
 impl DeviceStatus {
@@ -194,7 +281,13 @@ impl DeviceStatus {
             feedback_late_total: AtomicU64::new(0),
             last_reject: Mutex::new(None),
             last_read_ms: AtomicI64::new(0),
+            rfid: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The RFID smoothing counters of a reader (created on first use, kept across reloads).
+    pub fn rfid_counters(&self) -> Arc<RfidCounters> {
+        self.rfid.get_or_init(Arc::default).clone()
     }
 
     /// The driver reported a state change.
@@ -286,6 +379,7 @@ impl DeviceStatus {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            rfid: self.rfid.get().map(|c| c.report()),
         }
     }
 }
@@ -532,6 +626,9 @@ pub struct DeviceReport {
     /// Output lines and their levels (devices with outputs).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, bool>,
+    /// RFID readers: what smoothing made of their reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rfid: Option<RfidReport>,
 }
 
 /// Builds status reports inside the daemon.
@@ -770,6 +867,7 @@ pub fn offline_report(
                 last_reject: None,
                 last_read_at: None,
                 outputs: BTreeMap::new(),
+                rfid: None,
             })
             .collect(),
         commands: CommandReport::default(),

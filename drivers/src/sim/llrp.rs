@@ -524,6 +524,14 @@ impl Session {
                     self.send(ok(response_kind), id).await?;
                 }
             }
+            Message::Other { kind: 2, .. } => {
+                // GET_READER_CONFIG: nothing configured beyond the defaults to report.
+                let response = Message::Response {
+                    kind: 12,
+                    status: Status::success(),
+                };
+                self.send(response, id).await?;
+            }
             Message::KeepaliveAck => {
                 self.stats.keepalive_acks.fetch_add(1, Ordering::Relaxed);
             }

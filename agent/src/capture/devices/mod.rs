@@ -83,6 +83,11 @@ pub trait DeviceSettings: Debug + Send + Sync + Any {
         None
     }
 
+    /// The reader settings (zones, smoothing, direction, filters) of an RFID reader kind.
+    fn rfid(&self) -> Option<&Arc<crate::capture::rfid::RfidSettings>> {
+        None
+    }
+
     /// Itself, for [`crate::config::DeviceConfig::settings_as`].
     fn as_any(&self) -> &dyn Any;
 }
@@ -121,8 +126,10 @@ impl Registry {
                 &kinds::serial_scanner::KIND,
                 &kinds::hid_scanner::KIND,
                 &kinds::keyboard_scanner::KIND,
+                &kinds::llrp_reader::KIND,
                 &kinds::sim_scanner::KIND,
                 &kinds::sim_hid_scanner::KIND,
+                &kinds::sim_llrp_reader::KIND,
                 &kinds::sim_output::KIND,
             ],
         }

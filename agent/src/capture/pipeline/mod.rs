@@ -17,6 +17,7 @@
 //! and takes the next read, so a slow fsync delays confirmations, not capture.
 
 pub mod release;
+mod rfid;
 pub mod verdict;
 
 use std::collections::HashMap;
@@ -90,6 +91,8 @@ struct Station {
     signal: Option<SignalLine>,
     /// Keeps a scanner reading garbage from filling the log with rejections.
     reject_log: Throttle,
+    /// An RFID reader's tag smoothing.
+    rfid: Option<crate::capture::rfid::station::RfidStation>,
 }
 
 impl Station {
@@ -186,9 +189,18 @@ impl Pipeline {
                 .settings
                 .feedback()
                 .map(|f| SignalLine::new(device.id.clone(), self.routes.clone(), f));
-            let (session, last) = match old.remove(&device.id) {
-                Some(station) => (station.session, station.last),
-                None => (Vec::new(), None),
+            let (session, last, rfid) = match old.remove(&device.id) {
+                Some(station) => (station.session, station.last, station.rfid),
+                None => (Vec::new(), None, None),
+            };
+            // A reader whose settings stay keeps the tags it is following.
+            let rfid = match (device.settings.rfid(), rfid) {
+                (Some(new), Some(kept)) if *kept.settings == **new => Some(kept),
+                (Some(new), _) => Some(crate::capture::rfid::station::RfidStation::new(
+                    new.clone(),
+                    status.rfid_counters(),
+                )),
+                (None, _) => None,
             };
             self.stations.insert(
                 device.id.clone(),
@@ -199,6 +211,7 @@ impl Pipeline {
                     last,
                     signal,
                     reject_log: Throttle::default(),
+                    rfid,
                 },
             );
         }
@@ -224,10 +237,19 @@ impl Pipeline {
         let mut control = self.control.take();
         let mut summaries = tokio::time::interval(LOG_SUMMARY_EVERY);
         summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rfid_tick = tokio::time::interval(rfid::TICK);
+        rfid_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let has_rfid = self.stations.values().any(|s| s.rfid.is_some());
             let event = tokio::select! {
                 _ = summaries.tick() => {
                     self.log_summaries();
+                    continue;
+                }
+                _ = rfid_tick.tick(), if has_rfid => {
+                    if !self.expire_rfid(std::time::Instant::now(), &pending_tx).await {
+                        break;
+                    }
                     continue;
                 }
                 event = events.recv() => match event {
@@ -260,6 +282,7 @@ impl Pipeline {
                 tracing::warn!(device = %id, reads = station.session.len(), "open packing session discarded at shutdown; rescan the unit");
             }
         }
+        self.flush_rfid(&pending_tx).await;
         drop(pending_tx);
         let _ = feedback.await;
     }
@@ -313,6 +336,9 @@ impl Pipeline {
         };
         let device = station.status.clone();
         device.read();
+        if station.rfid.is_some() {
+            return self.rfid_read(read, pending_tx).await;
+        }
         if station.is_repeat(&read) {
             device.duplicate();
             tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");

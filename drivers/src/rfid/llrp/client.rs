@@ -10,7 +10,7 @@
 //!     ▼
 //!  SET_READER_CONFIG (events, keepalive, report spec) ─▶ ENABLE_EVENTS_AND_REPORTS
 //!     ▼
-//!  ADD_ROSPEC ─▶ ENABLE_ROSPEC ──────────────────────────────▶ Up
+//!  ADD_ROSPEC ─▶ ENABLE_ROSPEC (continuous: START_ROSPEC) ───▶ Up
 //!                                                              │ RO_ACCESS_REPORT → reads
 //!   read-window command ─▶ START_ROSPEC / STOP_ROSPEC ◀────────┤ KEEPALIVE → KEEPALIVE_ACK
 //!                                                              │ silence > 3 keepalives,
@@ -54,7 +54,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReadWindow {
-    /// Always (ROSpecStartTrigger Immediate, no stop trigger).
+    /// Always (started once configured, no stop trigger).
     #[default]
     Continuous,
     /// For `duration_ms` every `period_ms` (Periodic start, Duration stop).
@@ -264,7 +264,10 @@ impl LlrpSettings {
             None
         };
         let (start, stop) = match self.read_window {
-            ReadWindow::Continuous => (StartTrigger::Immediate, StopTrigger::Null),
+            // Started by START_ROSPEC right after ENABLE_ROSPEC rather than by an Immediate
+            // trigger: the same on every reader, including those (llrpkit's emulator) that
+            // only run an ROSpec that was started.
+            ReadWindow::Continuous => (StartTrigger::Null, StopTrigger::Null),
             ReadWindow::Command => (StartTrigger::Null, StopTrigger::Null),
             ReadWindow::Periodic => (
                 StartTrigger::Periodic {
@@ -551,8 +554,14 @@ pub async fn connect(settings: &LlrpSettings) -> Result<Connection, String> {
     if settings.search_mode != SearchMode::ReaderSelected && !impinj {
         tracing::info!(reader = %address, "search_mode applies to Impinj readers only; this reader chooses its own");
     }
-    conn.require(&Message::DeleteAccessspec(0), "").await?;
-    conn.require(&Message::DeleteRospec(0), "").await?;
+    // ID 0 is "all" (§16 DELETE_ROSPEC, DELETE_ACCESSSPEC). Some readers (llrpkit's
+    // emulator among them) refuse it when there is nothing to delete: that is a clean state
+    // too. A spec that really stayed makes ADD_ROSPEC fail below, with the reader's words.
+    for clear in [Message::DeleteAccessspec(0), Message::DeleteRospec(0)] {
+        if let Err(why) = conn.require(&clear, "").await {
+            tracing::debug!("{why}; carrying on");
+        }
+    }
     conn.require(
         &Message::SetReaderConfig(settings.reader_config(impinj)),
         "; check keepalive_s",
@@ -568,6 +577,9 @@ pub async fn connect(settings: &LlrpSettings) -> Result<Connection, String> {
     )
     .await?;
     conn.require(&Message::EnableRospec(ROSPEC_ID), "").await?;
+    if settings.read_window == ReadWindow::Continuous {
+        conn.require(&Message::StartRospec(ROSPEC_ID), "").await?;
+    }
     Ok(conn)
 }
 

@@ -2,7 +2,9 @@
 
 pub mod hid_scanner;
 pub mod keyboard_scanner;
+pub mod llrp_reader;
 pub mod serial_scanner;
 pub mod sim_hid_scanner;
+pub mod sim_llrp_reader;
 pub mod sim_output;
 pub mod sim_scanner;

@@ -158,6 +158,11 @@ impl Scheme {
         Scheme::Gid96,
     ];
 
+    /// The pure-identity URI name, e.g. `sgtin` (`urn:epc:id:sgtin:…`).
+    pub fn pure_name(self) -> &'static str {
+        self.header().2
+    }
+
     /// The tag URI name, e.g. `sgtin-96`.
     pub fn name(self) -> &'static str {
         self.header().3

@@ -1,0 +1,235 @@
+//! An RFID dock door end to end: `config/gate.toml` as shipped — its LLRP reader pointed at
+//! the simulated reader on loopback, its broker at the test's own mosquitto — with a scripted
+//! population: pallets in and out, one that turns back in the doorway, one whose far antenna
+//! sees a faint reflection first, a tag of a filtered scheme and one too weak to count. At a
+//! real subscriber: one event per pass, the direction's bizStep and the zone's readPoint, the
+//! undecided pass a plain observation; in status, every count.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Broker, Daemon, Received, Subscriber};
+use tracegate_drivers::sim::llrp::{Leg, SimReader, SimReaderConfig, TagPass, gate_pass, sgtin96};
+
+const INSIDE: u16 = 1;
+const OUTSIDE: u16 = 2;
+
+fn leg(antenna: u16, ms: u64, peak_dbm: f32) -> Leg {
+    Leg {
+        antenna,
+        dwell: Duration::from_millis(ms),
+        peak_dbm,
+    }
+}
+
+fn epc_uri(serial: u64) -> String {
+    format!("urn:epc:id:sgtin:0614141.812345.{serial}")
+}
+
+/// `config/gate.toml` with its reader, broker and outbox moved onto this machine.
+fn gate_config(dir: &std::path::Path, broker: u16, reader: u16) -> std::path::PathBuf {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/gate.toml"))
+            .unwrap();
+    let mut text = shipped
+        .replace(
+            "path = \"/var/lib/tracegate/outbox.db\"",
+            "path = \"outbox.db\"",
+        )
+        .replace(
+            "host = \"mqtt.example.com\"\nport = 8883",
+            &format!(
+                "host = \"127.0.0.1\"\nport = {broker}\nkeep_alive_s = 5\nstatus_interval_s = 1"
+            ),
+        )
+        .replace(
+            "host = \"10.0.8.21\"\nport = 5084",
+            &format!("host = \"127.0.0.1\"\nport = {reader}"),
+        );
+    assert!(
+        text.contains(&format!("port = {reader}")),
+        "gate.toml's reader is where the test expects it"
+    );
+    // This host has no NTP daemon: trust its clock (see the README, [clock]).
+    text = text.replacen(
+        "[[devices]]",
+        "[clock]\nsync_check = \"trust\"\n\n[[devices]]",
+        1,
+    );
+    let path = dir.join("tracegate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_toml_records_one_event_per_pass_with_its_direction() {
+    let mut grai = sgtin96(1, 614_141, 12_345, 7);
+    grai[0] = 0x33; // GRAI-96: not among the gate's epc_schemes
+    let script = vec![
+        // In: yard antenna, then building antenna.
+        gate_pass(
+            sgtin96(1, 614_141, 812_345, 1),
+            Duration::from_millis(0),
+            OUTSIDE,
+            INSIDE,
+        ),
+        gate_pass(
+            sgtin96(1, 614_141, 812_345, 2),
+            Duration::from_millis(100),
+            OUTSIDE,
+            INSIDE,
+        ),
+        // Out.
+        gate_pass(
+            sgtin96(1, 614_141, 812_345, 3),
+            Duration::from_millis(200),
+            INSIDE,
+            OUTSIDE,
+        ),
+        // Turns back: yard, a step into the building's field, back to the yard.
+        TagPass {
+            epc: sgtin96(1, 614_141, 812_345, 4),
+            after: Duration::from_millis(300),
+            legs: vec![
+                leg(OUTSIDE, 1200, -45.0),
+                leg(INSIDE, 500, -58.0),
+                leg(OUTSIDE, 1200, -45.0),
+            ],
+            overlap: Duration::from_millis(200),
+        },
+        // In, with a faint reflection on the building's antenna before it gets there.
+        TagPass {
+            epc: sgtin96(1, 614_141, 812_345, 5),
+            after: Duration::from_millis(400),
+            legs: vec![
+                leg(INSIDE, 300, -57.0),
+                leg(OUTSIDE, 1200, -45.0),
+                leg(INSIDE, 1200, -44.0),
+            ],
+            overlap: Duration::from_millis(100),
+        },
+        // Filtered by scheme, and too weak to count.
+        gate_pass(grai, Duration::from_millis(500), OUTSIDE, INSIDE),
+        TagPass {
+            epc: sgtin96(1, 614_141, 812_345, 6),
+            after: Duration::from_millis(600),
+            legs: vec![leg(OUTSIDE, 1000, -80.0)],
+            overlap: Duration::ZERO,
+        },
+    ];
+    let reader = SimReader::start(SimReaderConfig {
+        script,
+        report_rate: 25.0,
+        ..SimReaderConfig::default()
+    })
+    .await
+    .unwrap();
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = gate_config(dir.path(), broker.port, reader.port);
+    let mut sub = Subscriber::connect(broker.port, &["acme/trace/gw-dock-01/events"]).await;
+    let daemon = Daemon::start(&config);
+    daemon
+        .wait_status(Duration::from_secs(20), "the reader up", |s| {
+            s["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["id"] == "door-5-rfid" && d["state"] == "up")
+        })
+        .await;
+
+    let mut got = Received::default();
+    got.collect_until(&mut sub, Duration::from_secs(60), |r| r.events.len() >= 5)
+        .await;
+    let by_epc = |serial: u64| -> Vec<&Value> {
+        got.events
+            .iter()
+            .filter(|e| e["epcList"][0] == epc_uri(serial).as_str())
+            .collect()
+    };
+    for serial in 1..=5 {
+        assert_eq!(
+            by_epc(serial).len(),
+            1,
+            "one event for pass {serial}: {:#?}",
+            got.events
+        );
+    }
+    let one = |serial| by_epc(serial)[0];
+    for serial in [1, 2, 5] {
+        let e = one(serial);
+        assert_eq!(e["tg:movement"], "in", "{e}");
+        assert_eq!(e["bizStep"], "receiving");
+        assert_eq!(e["disposition"], "in_progress");
+        assert_eq!(e["readPoint"]["id"], "urn:epc:id:sgln:0614141.00777.1");
+        assert_eq!(e["tg:zone"], "inside");
+    }
+    let out = one(3);
+    assert_eq!(out["tg:movement"], "out");
+    assert_eq!(out["bizStep"], "shipping");
+    assert_eq!(out["disposition"], "in_transit");
+    assert_eq!(out["readPoint"]["id"], "urn:epc:id:sgln:0614141.00777.2");
+    let back = one(4);
+    assert_eq!(back["tg:movement"], "undecided");
+    assert!(
+        back["tg:undecided"]
+            .as_str()
+            .unwrap()
+            .contains("turned back"),
+        "{back}"
+    );
+    assert!(
+        back.get("bizStep").is_none(),
+        "an undecided pass is a plain observation: {back}"
+    );
+    assert_eq!(back["readPoint"]["id"], "urn:epc:id:sgln:0614141.00777.0");
+    for e in &got.events {
+        assert_eq!(e["type"], "ObjectEvent");
+        assert!(e["eventID"].as_str().unwrap().starts_with("ni:///sha-256;"));
+        assert_eq!(e["tg:deviceId"], "door-5-rfid");
+    }
+
+    let status = daemon
+        .wait_status(Duration::from_secs(20), "every pass counted", |s| {
+            let d = s["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["id"] == "door-5-rfid")
+                .cloned()
+                .unwrap();
+            d["rfid"]["in_total"] == 3
+                && d["rfid"]["out_total"] == 1
+                && d["rfid"]["undecided_total"] == 1
+        })
+        .await;
+    let door = status["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "door-5-rfid")
+        .unwrap();
+    let rfid = &door["rfid"];
+    assert!(rfid["filtered_total"].as_u64().unwrap() >= 1, "{rfid}");
+    assert!(rfid["below_floor_total"].as_u64().unwrap() >= 1, "{rfid}");
+    assert!(
+        door["reads_total"].as_u64().unwrap() > 100,
+        "many tag reports, a handful of events: {door}"
+    );
+    // The scanners of gate.toml are not attached here: down, with the reason, the door reads on.
+    let scanner = status["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "door-1-scanner")
+        .unwrap();
+    assert_eq!(scanner["state"], "down");
+    eprintln!(
+        "gate: {} events from {} tag reports; rfid {rfid}",
+        got.events.len(),
+        door["reads_total"]
+    );
+}
