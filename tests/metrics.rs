@@ -4,78 +4,13 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use prometheus_parse::{Scrape, Value};
+use prometheus_parse::Value;
 use serde_json::Value as Json;
+use support::prometheus::{http_get, parse_strictly, value};
 use support::{Broker, Daemon, Received, Subscriber, TestConfig, free_port, scan, serial_scanner};
 use tracegate_drivers::sim::VirtualSerialPort;
-
-/// `GET path` over HTTP/1.1; (status code, headers, body).
-fn http_get(port: u16, path: &str) -> (u16, HashMap<String, String>, String) {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP head and body");
-    let mut lines = head.lines();
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-        .collect();
-    (status, headers, body.to_string())
-}
-
-/// Parses `body` as Prometheus text, insisting that every sample line was understood.
-fn parse_strictly(body: &str) -> Scrape {
-    let scrape = Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap();
-    let sample_lines = body
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .count();
-    let parsed: usize = scrape
-        .samples
-        .iter()
-        .map(|s| match &s.value {
-            Value::Histogram(buckets) => buckets.len(),
-            _ => 1,
-        })
-        .sum();
-    assert_eq!(
-        parsed, sample_lines,
-        "lines the parser did not take:\n{body}"
-    );
-    scrape
-}
-
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    let sample = scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)))
-        .unwrap_or_else(|| panic!("no sample {metric} {labels:?}"));
-    match sample.value {
-        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
-        _ => panic!("{metric} is not a single value"),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_scrape_parses_and_matches_the_status_message() {

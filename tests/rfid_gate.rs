@@ -29,7 +29,12 @@ fn epc_uri(serial: u64) -> String {
 }
 
 /// `config/gate.toml` with its reader, broker and outbox moved onto this machine.
-fn gate_config(dir: &std::path::Path, broker: u16, reader: u16) -> std::path::PathBuf {
+fn gate_config(
+    dir: &std::path::Path,
+    broker: u16,
+    reader: u16,
+    metrics: u16,
+) -> std::path::PathBuf {
     let shipped =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/gate.toml"))
             .unwrap();
@@ -55,7 +60,7 @@ fn gate_config(dir: &std::path::Path, broker: u16, reader: u16) -> std::path::Pa
     // This host has no NTP daemon: trust its clock (see the README, [clock]).
     text = text.replacen(
         "[[devices]]",
-        "[clock]\nsync_check = \"trust\"\n\n[[devices]]",
+        &format!("[clock]\nsync_check = \"trust\"\n\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n\n[[devices]]"),
         1,
     );
     let path = dir.join("tracegate.toml");
@@ -128,7 +133,8 @@ async fn gate_toml_records_one_event_per_pass_with_its_direction() {
     .unwrap();
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = gate_config(dir.path(), broker.port, reader.port);
+    let metrics = support::free_port();
+    let config = gate_config(dir.path(), broker.port, reader.port, metrics);
     let mut sub = Subscriber::connect(broker.port, &["acme/trace/gw-dock-01/events"]).await;
     let daemon = Daemon::start(&config);
     daemon

@@ -77,6 +77,56 @@ fn per_device(
     Ok(())
 }
 
+/// A family with one sample per RFID reader (devices without smoothing figures have none).
+fn per_reader(
+    e: &mut DescriptorEncoder,
+    report: &StatusReport,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    value: impl Fn(&crate::ops::status::RfidReport) -> u64,
+) -> Fmt {
+    let mut family = e.encode_descriptor(name, help, None, metric_type)?;
+    for d in &report.devices {
+        let Some(rfid) = &d.rfid else { continue };
+        let labels = [("device", d.id.as_str()), ("kind", d.kind.as_str())];
+        let mut sample = family.encode_family(&labels)?;
+        match metric_type {
+            MetricType::Counter => {
+                sample.encode_counter::<NoLabelSet, _, u64>(&value(rfid), None)?
+            }
+            _ => sample.encode_gauge(&value(rfid))?,
+        }
+    }
+    Ok(())
+}
+
+/// Tag movements by kind, one sample per reader and movement.
+fn movements(e: &mut DescriptorEncoder, report: &StatusReport) -> Fmt {
+    let mut family = e.encode_descriptor(
+        "tracegate_rfid_movements",
+        "Tag movements recorded (arrived, departed, in, out, undecided).",
+        None,
+        MetricType::Counter,
+    )?;
+    for d in &report.devices {
+        let Some(r) = &d.rfid else { continue };
+        for (movement, n) in [
+            ("arrived", r.arrivals_total),
+            ("departed", r.departures_total),
+            ("in", r.in_total),
+            ("out", r.out_total),
+            ("undecided", r.undecided_total),
+        ] {
+            let labels = [("device", d.id.as_str()), ("movement", movement)];
+            family
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+        }
+    }
+    Ok(())
+}
+
 impl Collector for ReportCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> Fmt {
         let r = &self.0;
@@ -176,6 +226,41 @@ impl Collector for ReportCollector {
             "1 while the device is connected, 0 while it is down or connecting.",
             MetricType::Gauge,
             |d| u64::from(d.state == "up"),
+        )?;
+
+        // RFID readers.
+        movements(e, r)?;
+        per_reader(
+            e,
+            r,
+            "tracegate_rfid_tags_present",
+            "Tags the reader's smoothing follows now.",
+            MetricType::Gauge,
+            |x| x.tags_present,
+        )?;
+        per_reader(
+            e,
+            r,
+            "tracegate_rfid_filtered",
+            "Tags and sightings filtered out (EPC filters, antennas in no zone).",
+            MetricType::Counter,
+            |x| x.filtered_total,
+        )?;
+        per_reader(
+            e,
+            r,
+            "tracegate_rfid_below_floor",
+            "Sightings weaker than rssi_floor_dbm.",
+            MetricType::Counter,
+            |x| x.below_floor_total,
+        )?;
+        per_reader(
+            e,
+            r,
+            "tracegate_rfid_over_cap",
+            "New tags not followed because max_tags were followed already.",
+            MetricType::Counter,
+            |x| x.over_cap_total,
         )?;
 
         // Outbox.

@@ -368,7 +368,9 @@ impl Capabilities {
             w.tlv(ptype::GPIO_CAPABILITIES, |w| {
                 w.u16(self.gpis).u16(self.gpos);
             });
-            for antenna in 1..=self.max_antennas {
+            // Air protocols per antenna (a reader with many ports lists at most 32 here: the
+            // client does not read them, and the parameter must fit its 16-bit length).
+            for antenna in 1..=self.max_antennas.min(32) {
                 w.tlv(ptype::PER_ANTENNA_AIR_PROTOCOL, |w| {
                     // One protocol: EPCGlobal Class 1 Gen 2 (u8v: count, then the ids).
                     w.u16(antenna).u16(1).u8(1);
@@ -494,8 +496,12 @@ fn read_band(value: &[u8], caps: &mut Capabilities) -> Result<(), LlrpError> {
                 for entry in Params::new(p.value) {
                     let entry = entry?;
                     if entry.kind == ptype::C1G2_UHF_RF_MODE_ENTRY {
-                        caps.rf_modes
-                            .push(Fields::new(entry.value, "C1G2UHFRFModeTableEntry").u32()?);
+                        let mut f = Fields::new(entry.value, "C1G2UHFRFModeTableEntry");
+                        let mode = f.u32()?;
+                        // The rest of the entry must be there: flags, M, modulation, mask,
+                        // BDR, PIE, min / max / step Tari.
+                        f.bytes(4 + 5 * 4)?;
+                        caps.rf_modes.push(mode);
                     }
                 }
             }
