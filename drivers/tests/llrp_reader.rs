@@ -140,11 +140,12 @@ async fn handshake_in_order_then_reads_with_antenna_rssi_and_reader_time_then_cl
             kind::ENABLE_EVENTS_AND_REPORTS,
             kind::ADD_ROSPEC,
             kind::ENABLE_ROSPEC,
+            kind::START_ROSPEC, // a continuous window is started once enabled
         ]
         .iter()
         .copied()
         .chain(
-            received[8..]
+            received[9..]
                 .iter()
                 .copied()
                 .filter(|&k| k == kind::KEEPALIVE_ACK)
