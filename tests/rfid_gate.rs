@@ -239,3 +239,76 @@ async fn gate_toml_records_one_event_per_pass_with_its_direction() {
         door["reads_total"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_window_opened_by_the_platform_and_closed_from_the_command_line() {
+    let script = vec![TagPass {
+        epc: sgtin96(1, 614_141, 812_345, 42),
+        after: Duration::ZERO,
+        legs: vec![leg(1, 3_600_000, -50.0)],
+        overlap: Duration::ZERO,
+    }];
+    let reader = SimReader::start(SimReaderConfig {
+        script,
+        ..SimReaderConfig::default()
+    })
+    .await
+    .unwrap();
+    let broker = Broker::start();
+    let device = format!(
+        "[[devices]]\nid = \"door\"\nkind = \"llrp-reader\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         read_window = \"command\"\ndepart_after_ms = 500\nbiz_step = \"inspecting\"\n",
+        reader.port
+    );
+    let config = support::TestConfig::new(broker.port, "", &device);
+    let mut sub = Subscriber::connect(
+        broker.port,
+        &["tracegate/gw-test/events", "tracegate/gw-test/reply/+"],
+    )
+    .await;
+    let daemon = Daemon::start(&config.path);
+    daemon.wait_devices_up().await;
+    assert!(!reader.running(), "a command window waits for its command");
+
+    support::send_command(
+        &sub,
+        "read-window",
+        "w1",
+        serde_json::json!({"device": "door", "action": "start"}),
+    )
+    .await;
+    let mut got = Received::default();
+    got.collect_until(&mut sub, Duration::from_secs(20), |r| {
+        r.final_reply("w1").is_some() && !r.events.is_empty()
+    })
+    .await;
+    let reply = got.final_reply("w1").unwrap();
+    assert_eq!(reply["state"], "done", "{reply}");
+    assert_eq!(reply["result"]["open"], true, "{reply}");
+    let arrived = &got.events[0];
+    assert_eq!(arrived["tg:movement"], "arrived");
+    assert_eq!(arrived["tg:zone"], "reader");
+    assert_eq!(arrived["bizStep"], "inspecting");
+    assert_eq!(arrived["epcList"][0], epc_uri(42).as_str());
+
+    let config_path = config.path.to_string_lossy().into_owned();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        support::tracegate(&[
+            "cmd",
+            "--config",
+            &config_path,
+            "read-window",
+            "door",
+            "stop",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!reader.running());
+    // Closed: the tag is no longer seen, so it departs.
+    got.collect_until(&mut sub, Duration::from_secs(20), |r| {
+        r.events.iter().any(|e| e["tg:movement"] == "departed")
+    })
+    .await;
+}
