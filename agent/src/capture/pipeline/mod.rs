@@ -134,6 +134,8 @@ pub struct Pipeline {
     builder: EventBuilder,
     clock: Arc<dyn Clock>,
     responder: Option<Responder>,
+    /// Whether any station is an RFID reader (whose departures a tick expires).
+    has_rfid: bool,
 }
 
 impl Pipeline {
@@ -159,6 +161,7 @@ impl Pipeline {
             builder,
             clock,
             responder: None,
+            has_rfid: false,
         };
         pipeline.set_stations(config);
         pipeline
@@ -219,7 +222,11 @@ impl Pipeline {
             if !station.session.is_empty() {
                 tracing::warn!(device = %id, reads = station.session.len(), "device removed with an open packing session; its reads are discarded, rescan the unit");
             }
+            if let Some(rfid) = station.rfid.filter(|r| r.population() > 0) {
+                tracing::warn!(device = %id, tags = rfid.population(), "reader removed or changed with tags in view; their passes are not recorded");
+            }
         }
+        self.has_rfid = self.stations.values().any(|s| s.rfid.is_some());
     }
 
     /// Answers the watchdog's liveness probe between reads.
@@ -240,7 +247,7 @@ impl Pipeline {
         let mut rfid_tick = tokio::time::interval(rfid::TICK);
         rfid_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let has_rfid = self.stations.values().any(|s| s.rfid.is_some());
+            let has_rfid = self.has_rfid;
             let event = tokio::select! {
                 _ = summaries.tick() => {
                     self.log_summaries();

@@ -126,7 +126,7 @@ impl Pipeline {
 
     /// At shutdown: tags still in view are recorded as departed at their last sighting.
     pub(super) async fn flush_rfid(&mut self, pending_tx: &mpsc::Sender<Pending>) {
-        if self.stations.values().any(|s| s.rfid.is_some()) {
+        if self.has_rfid {
             let far = Instant::now() + Duration::from_secs(24 * 3600);
             let _ = self.expire_rfid(far, pending_tx).await;
         }

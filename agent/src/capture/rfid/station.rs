@@ -74,6 +74,11 @@ impl RfidStation {
         }
     }
 
+    /// Tags followed now.
+    pub fn population(&self) -> usize {
+        self.smoother.population()
+    }
+
     /// Feeds one tag report; `judge` decides a new tag. A movement due now is returned.
     pub fn observe(
         &mut self,
