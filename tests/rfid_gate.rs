@@ -312,3 +312,63 @@ async fn a_read_window_opened_by_the_platform_and_closed_from_the_command_line()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracegate_sim_llrp_reader_is_a_door_any_llrp_client_can_read() {
+    use std::io::BufRead;
+    let port = support::free_port();
+    let mut sim = support::tracegate_command()
+        .args([
+            "sim",
+            "llrp-reader",
+            "--port",
+            &port.to_string(),
+            "--tags",
+            "3",
+            "--pass-every-ms",
+            "1000",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = sim.stderr.take().unwrap();
+    let ready = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("simulated LLRP reader on"))
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(20), ready)
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let driver = tracegate_drivers::rfid::llrp::LlrpReader::new(
+        std::sync::Arc::from("door"),
+        tracegate_drivers::rfid::llrp::LlrpSettings::new("127.0.0.1", port),
+    );
+    let task = tokio::spawn(driver.run(tx, tracegate_drivers::Commands::none(), cancel.clone()));
+    let read = loop {
+        match tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("a read within 20 s")
+        {
+            Some(tracegate_drivers::DeviceEvent::Read(read)) => break read,
+            Some(_) => {}
+            None => panic!("driver gone"),
+        }
+    };
+    // SGTIN-96 of 0614141.812345: what the door's pallets carry.
+    assert!(
+        read.payload.starts_with(b"3034257BF7194E"),
+        "{:?}",
+        read.payload
+    );
+    cancel.cancel();
+    task.await.unwrap();
+    let _ = sim.kill();
+    let _ = sim.wait();
+}

@@ -152,6 +152,13 @@ fn main() -> ExitCode {
             eprintln!("sent {sent} scans");
             Ok(())
         }),
+        Command::Sim {
+            command: SimCommand::LlrpReader(args),
+        } => runtime(async move {
+            let cancel = CancellationToken::new();
+            tokio::spawn(stop_on_signal(cancel.clone()));
+            cli::sim::llrp_reader(&args, cancel).await
+        }),
     }
 }
 

@@ -111,4 +111,6 @@ pub enum EpcisCommand {
 pub enum SimCommand {
     /// Act as a serial barcode scanner on a serial port or pty (e.g. one end of a socat pair).
     Scanner(sim::ScannerArgs),
+    /// Act as an LLRP RFID reader at a dock door, on a loopback port.
+    LlrpReader(sim::LlrpReaderArgs),
 }

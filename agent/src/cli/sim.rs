@@ -68,3 +68,55 @@ pub async fn scanner(args: &ScannerArgs, cancel: CancellationToken) -> anyhow::R
         .run(&mut port, sim_codes::frames(&settings), &cancel)
         .await?)
 }
+
+/// Arguments of `sim llrp-reader`.
+#[derive(Debug, clap::Args)]
+pub struct LlrpReaderArgs {
+    /// Loopback port to listen on (0: a free one, printed).
+    #[arg(long, default_value_t = 5084)]
+    pub port: u16,
+    /// A pallet through the door this often (ms).
+    #[arg(long, default_value_t = 5000)]
+    pub pass_every_ms: u64,
+    /// Tags per pallet.
+    #[arg(long, default_value_t = 4)]
+    pub tags: u16,
+    /// Which way pallets go: in, out or alternate.
+    #[arg(long, default_value = "alternate", value_parser = ["in", "out", "alternate"])]
+    pub passes: String,
+    /// Report ticks per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+}
+
+/// Runs a simulated LLRP reader on loopback (an Impinj R700 as a client sees it, a dock door
+/// with antenna 1 inside and 2 outside) until Ctrl-C: point an `llrp-reader` device, or any
+/// LLRP client, at it.
+pub async fn llrp_reader(args: &LlrpReaderArgs, cancel: CancellationToken) -> anyhow::Result<()> {
+    use crate::capture::devices::kinds::sim_llrp_reader::{Passes, SimLlrpSettings, script};
+    let passes = match args.passes.as_str() {
+        "in" => Passes::In,
+        "out" => Passes::Out,
+        _ => Passes::Alternate,
+    };
+    let door = SimLlrpSettings {
+        pass_every_ms: args.pass_every_ms.max(1000),
+        tags_per_pass: args.tags.clamp(1, 1000),
+        passes,
+        inside_antenna: 1,
+        outside_antenna: 2,
+        report_rate: args.rate.clamp(1.0, 1000.0),
+    };
+    let reader = tracegate_drivers::sim::SimReader::start_on(
+        &format!("127.0.0.1:{}", args.port),
+        script(&door),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    eprintln!(
+        "simulated LLRP reader on 127.0.0.1:{}: a pallet of {} tags every {} ms ({}); antenna 1 inside, 2 outside; Ctrl-C stops",
+        reader.port, door.tags_per_pass, door.pass_every_ms, args.passes
+    );
+    cancel.cancelled().await;
+    Ok(())
+}

@@ -136,43 +136,41 @@ impl KindSpec for SimLlrpReaderKind {
     }
 }
 
-impl SimLlrpReaderConfig {
-    /// The simulator's script: one pallet per `pass_every_ms`, replayed with new serials.
-    pub fn script(&self) -> SimReaderConfig {
-        let s = &self.sim;
-        let every = Duration::from_millis(s.pass_every_ms);
-        let directions: &[bool] = match s.passes {
-            Passes::In => &[true],
-            Passes::Out => &[false],
-            Passes::Alternate => &[true, false],
+/// The simulator's script for a door: one pallet per `pass_every_ms`, replayed with new
+/// serials.
+pub fn script(s: &SimLlrpSettings) -> SimReaderConfig {
+    let every = Duration::from_millis(s.pass_every_ms);
+    let directions: &[bool] = match s.passes {
+        Passes::In => &[true],
+        Passes::Out => &[false],
+        Passes::Alternate => &[true, false],
+    };
+    let mut script = Vec::new();
+    for (n, &inward) in directions.iter().enumerate() {
+        let (from, to) = if inward {
+            (s.outside_antenna, s.inside_antenna)
+        } else {
+            (s.inside_antenna, s.outside_antenna)
         };
-        let mut script = Vec::new();
-        for (n, &inward) in directions.iter().enumerate() {
-            let (from, to) = if inward {
-                (s.outside_antenna, s.inside_antenna)
-            } else {
-                (s.inside_antenna, s.outside_antenna)
-            };
-            for tag in 0..u64::from(s.tags_per_pass) {
-                // Serials a million apart: each replay adds its round number.
-                let serial = (n as u64 * 1000 + tag) * 1_000_000;
-                let epc = sgtin96(1, 614_141, 812_345, serial);
-                let stagger = Duration::from_millis(40 * tag);
-                script.push(gate_pass(epc, every * n as u32 + stagger, from, to));
-            }
+        for tag in 0..u64::from(s.tags_per_pass) {
+            // Serials a million apart: each replay adds its round number.
+            let serial = (n as u64 * 1000 + tag) * 1_000_000;
+            let epc = sgtin96(1, 614_141, 812_345, serial);
+            let stagger = Duration::from_millis(40 * tag);
+            script.push(gate_pass(epc, every * n as u32 + stagger, from, to));
         }
-        SimReaderConfig {
-            report_rate: s.report_rate,
-            script,
-            repeat_every: Some(every * directions.len() as u32),
-            ..SimReaderConfig::default()
-        }
+    }
+    SimReaderConfig {
+        report_rate: s.report_rate,
+        script,
+        repeat_every: Some(every * directions.len() as u32),
+        ..SimReaderConfig::default()
     }
 }
 
 impl DeviceSettings for SimLlrpReaderConfig {
     fn start(&self, start: Start<'_>) -> std::io::Result<()> {
-        let script = self.script();
+        let script = script(&self.sim);
         let Start {
             id,
             events,
