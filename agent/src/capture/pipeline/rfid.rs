@@ -142,6 +142,9 @@ impl Pipeline {
         let device = r.read.device.clone();
         let (Some(status), Some(context)) = (self.devices.get(&device), self.contexts.get(&device))
         else {
+            // Every input has both from set_stations on: only a reader removed by a reload
+            // between its sighting and this tick gets here.
+            tracing::warn!(device = %device, movement = r.movement, "movement of a device no longer configured not recorded");
             return true;
         };
         let mut context = (*context).clone();

@@ -89,6 +89,8 @@ pub enum Movement<T> {
         epc: Bytes,
         /// When it was last seen.
         at: Instant,
+        /// Its peak RSSI over the pass.
+        rssi_dbm: f32,
         /// In or out.
         crossing: Crossing,
         /// The caller's data for the tag.
@@ -101,6 +103,8 @@ pub enum Movement<T> {
         epc: Bytes,
         /// When it was last seen.
         at: Instant,
+        /// Its peak RSSI over the pass.
+        rssi_dbm: f32,
         /// Why.
         why: &'static str,
         /// The caller's data for the tag.
@@ -231,6 +235,12 @@ impl<T: Clone> TagSmoother<T> {
                 .map(|z| z.last)
                 .max()
                 .unwrap_or(now);
+            let rssi_dbm = tag
+                .zones
+                .iter()
+                .flatten()
+                .map(|z| z.peak)
+                .fold(f32::MIN, f32::max);
             if let Some((inside, outside)) = self.rules.direction {
                 let movement = match direction::decide(
                     &tag.zones[inside],
@@ -240,12 +250,14 @@ impl<T: Clone> TagSmoother<T> {
                     Ok(crossing) => Movement::Crossed {
                         epc,
                         at,
+                        rssi_dbm,
                         crossing,
                         data: tag.data,
                     },
                     Err(why) => Movement::Undecided {
                         epc,
                         at,
+                        rssi_dbm,
                         why,
                         data: tag.data,
                     },

@@ -157,25 +157,29 @@ impl RfidStation {
             Movement::Crossed {
                 epc,
                 at,
+                rssi_dbm,
                 crossing,
                 data,
             } => {
-                let rssi = data.read.meta.rssi_dbm.unwrap_or_default();
+                let movement = crossing.as_str();
                 (
                     epc,
                     at,
                     data,
-                    crossing.as_str(),
+                    movement,
                     None,
                     Some(crossing),
                     None,
-                    rssi,
+                    rssi_dbm,
                 )
             }
-            Movement::Undecided { epc, at, why, data } => {
-                let rssi = data.read.meta.rssi_dbm.unwrap_or_default();
-                (epc, at, data, "undecided", None, None, Some(why), rssi)
-            }
+            Movement::Undecided {
+                epc,
+                at,
+                rssi_dbm,
+                why,
+                data,
+            } => (epc, at, data, "undecided", None, None, Some(why), rssi_dbm),
         };
         let Judged::Keep(id) = info.judged else {
             return None;
