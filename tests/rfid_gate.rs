@@ -233,6 +233,38 @@ async fn gate_toml_records_one_event_per_pass_with_its_direction() {
         .find(|d| d["id"] == "door-1-scanner")
         .unwrap();
     assert_eq!(scanner["state"], "down");
+
+    // The same counts in the human view and on the metrics endpoint.
+    let config_path = config.to_string_lossy().into_owned();
+    let (code, human, _) = tokio::task::spawn_blocking(move || {
+        support::tracegate(&["status", "--config", &config_path])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{human}");
+    assert!(human.contains("· in 3 · out 1 · undecided 1 ·"), "{human}");
+    let (code, _, body) = support::prometheus::http_get(metrics, "/metrics");
+    assert_eq!(code, 200);
+    let scrape = support::prometheus::parse_strictly(&body);
+    let moved = |movement| {
+        support::prometheus::value(
+            &scrape,
+            "tracegate_rfid_movements_total",
+            &[("device", "door-5-rfid"), ("movement", movement)],
+        )
+    };
+    assert_eq!(
+        (moved("in"), moved("out"), moved("undecided")),
+        (3.0, 1.0, 1.0)
+    );
+    let door_labels = [("device", "door-5-rfid"), ("kind", "llrp-reader")];
+    assert!(
+        support::prometheus::value(&scrape, "tracegate_rfid_filtered_total", &door_labels) >= 1.0
+    );
+    assert!(
+        support::prometheus::value(&scrape, "tracegate_rfid_below_floor_total", &door_labels)
+            >= 1.0
+    );
     eprintln!(
         "gate: {} events from {} tag reports; rfid {rfid}",
         got.events.len(),

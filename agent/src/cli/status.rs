@@ -169,6 +169,21 @@ pub fn render(report: &StatusReport) -> String {
                 .collect();
             out.push_str(&format!("  {:<16} outputs: {}\n", "", lines.join(" · ")));
         }
+        if let Some(r) = &d.rfid {
+            out.push_str(&format!(
+                "  {:<16} tags in view {} · in {} · out {} · undecided {} · arrived {} · departed {} · filtered {} · below floor {} · over cap {}\n",
+                "",
+                r.tags_present,
+                r.in_total,
+                r.out_total,
+                r.undecided_total,
+                r.arrivals_total,
+                r.departures_total,
+                r.filtered_total,
+                r.below_floor_total,
+                r.over_cap_total
+            ));
+        }
     }
     out
 }
