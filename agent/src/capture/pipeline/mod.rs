@@ -247,13 +247,19 @@ impl Pipeline {
         let mut rfid_tick = tokio::time::interval(rfid::TICK);
         rfid_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let has_rfid = self.has_rfid;
+            // Departures are looked for only while some reader has tags in view: an idle
+            // gate does not wake the pipeline.
+            let tags_in_view = self.has_rfid
+                && self
+                    .stations
+                    .values()
+                    .any(|s| s.rfid.as_ref().is_some_and(|r| r.population() > 0));
             let event = tokio::select! {
                 _ = summaries.tick() => {
                     self.log_summaries();
                     continue;
                 }
-                _ = rfid_tick.tick(), if has_rfid => {
+                _ = rfid_tick.tick(), if tags_in_view => {
                     if !self.expire_rfid(std::time::Instant::now(), &pending_tx).await {
                         break;
                     }

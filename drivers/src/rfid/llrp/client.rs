@@ -660,8 +660,13 @@ impl Device for ReaderLink {
             + Duration::from_millis(500);
         let mut last_heard = Instant::now();
         let mut pending: Option<Pending> = None;
-        let mut check = tokio::time::interval(Duration::from_millis(250));
         loop {
+            // No periodic wake-up: the one deadline that matters is slept to (a gateway on a
+            // battery must not spin for an idle reader).
+            let mut deadline = last_heard + silence_limit;
+            if let Some(p) = &pending {
+                deadline = deadline.min(p.since + RESPONSE_TIMEOUT);
+            }
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
@@ -682,14 +687,14 @@ impl Device for ReaderLink {
                         return end;
                     }
                 }
-                _ = check.tick() => {
-                    if last_heard.elapsed() > silence_limit {
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    if last_heard.elapsed() >= silence_limit {
                         return SessionEnd::Lost(format!(
                             "nothing from the reader for {} s: {} keepalives missed (keepalive_s = {})",
                             last_heard.elapsed().as_secs(), 3, self.settings.keepalive_s
                         ));
                     }
-                    if let Some(p) = &pending && p.since.elapsed() > RESPONSE_TIMEOUT {
+                    if let Some(p) = &pending && p.since.elapsed() >= RESPONSE_TIMEOUT {
                         let p = pending.take().expect("checked");
                         p.request.answer(Err(CommandError::Timeout(RESPONSE_TIMEOUT.as_millis() as u64)));
                     }
