@@ -404,3 +404,106 @@ async fn tracegate_sim_llrp_reader_is_a_door_any_llrp_client_can_read() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_an_unchanged_reader_s_tags_and_restarts_a_changed_one() {
+    let script = vec![TagPass {
+        epc: sgtin96(1, 614_141, 812_345, 77),
+        after: Duration::ZERO,
+        legs: vec![leg(1, 3_600_000, -50.0)],
+        overlap: Duration::ZERO,
+    }];
+    let reader = SimReader::start(SimReaderConfig {
+        script,
+        ..SimReaderConfig::default()
+    })
+    .await
+    .unwrap();
+    let broker = Broker::start();
+    let door = |depart_ms: u64| {
+        format!(
+            "[[devices]]\nid = \"door\"\nkind = \"llrp-reader\"\nhost = \"127.0.0.1\"\nport = {}\ndepart_after_ms = {depart_ms}\n",
+            reader.port
+        )
+    };
+    let config = support::TestConfig::new(broker.port, "", &door(1000));
+    let daemon = Daemon::start(&config.path);
+    let rfid = |s: &Value, key: &str| s["devices"][0]["rfid"][key].as_u64().unwrap_or(0);
+    daemon
+        .wait_status(Duration::from_secs(20), "the tag arrived", |s| {
+            rfid(s, "arrivals_total") == 1
+        })
+        .await;
+    let reload = |devices: String| {
+        let text = std::fs::read_to_string(&config.path).unwrap();
+        let head = text.split("[[devices]]").next().unwrap().to_string();
+        std::fs::write(&config.path, format!("{head}{devices}")).unwrap();
+        let path = config.path.to_string_lossy().into_owned();
+        tokio::task::spawn_blocking(move || {
+            support::tracegate(&["cmd", "--config", &path, "reload"])
+        })
+    };
+
+    // Another device added: the reader is unchanged and keeps following its tag.
+    let (code, out, err) = reload(format!(
+        "{}[[devices]]\nid = \"light\"\nkind = \"sim-output\"\nlines = [\"red\"]\n",
+        door(1000)
+    ))
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let reply: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        find(&reply, "unchanged"),
+        Some(&serde_json::json!(["door"])),
+        "{out}"
+    );
+    assert_eq!(
+        find(&reply, "added"),
+        Some(&serde_json::json!(["light"])),
+        "{out}"
+    );
+    let reads = daemon.status().await.unwrap()["devices"][0]["reads_total"]
+        .as_u64()
+        .unwrap();
+    let status = daemon
+        .wait_status(
+            Duration::from_secs(20),
+            "two more seconds of reports",
+            |s| s["devices"][0]["reads_total"].as_u64().unwrap() >= reads + 40,
+        )
+        .await;
+    assert_eq!(
+        rfid(&status, "arrivals_total"),
+        1,
+        "no second arrival: {status}"
+    );
+    assert_eq!(rfid(&status, "tags_present"), 1);
+
+    // The reader's own settings changed: it restarts, and its smoothing with it (said in the log).
+    let (code, out, err) = reload(door(1500)).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    daemon
+        .wait_status(Duration::from_secs(20), "the tag arrived again", |s| {
+            rfid(s, "arrivals_total") == 2
+        })
+        .await;
+    assert!(
+        daemon
+            .log()
+            .contains("reader removed or changed with tags in view"),
+        "{}",
+        daemon.log()
+    );
+}
+
+/// The first value under `key` anywhere in `v`.
+fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(map) => map
+            .get(key)
+            .or_else(|| map.values().find_map(|x| find(x, key))),
+        Value::Array(items) => items.iter().find_map(|x| find(x, key)),
+        _ => None,
+    }
+}

@@ -196,14 +196,21 @@ impl Pipeline {
                 Some(station) => (station.session, station.last, station.rfid),
                 None => (Vec::new(), None, None),
             };
-            // A reader whose settings stay keeps the tags it is following.
+            // A reader whose settings stay keeps the tags it is following; one whose settings
+            // changed starts afresh, and says what it lets go.
             let rfid = match (device.settings.rfid(), rfid) {
                 (Some(new), Some(kept)) if *kept.settings == **new => Some(kept),
-                (Some(new), _) => Some(crate::capture::rfid::station::RfidStation::new(
-                    new.clone(),
-                    status.rfid_counters(),
-                )),
-                (None, _) => None,
+                (new, old_rfid) => {
+                    if let Some(old_rfid) = old_rfid.filter(|r| r.population() > 0) {
+                        tracing::warn!(device = %device.id, tags = old_rfid.population(), "reader removed or changed with tags in view; their passes are not recorded");
+                    }
+                    new.map(|new| {
+                        crate::capture::rfid::station::RfidStation::new(
+                            new.clone(),
+                            status.rfid_counters(),
+                        )
+                    })
+                }
             };
             self.stations.insert(
                 device.id.clone(),
