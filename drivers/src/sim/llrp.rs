@@ -566,35 +566,29 @@ impl Session {
                 self.added.push(pass);
             }
         }
-        let (round, t_in_round) = match self.config.repeat_every {
-            Some(every) if !every.is_zero() => {
-                let n = t.as_nanos() / every.as_nanos();
-                (n as u64, t - every * n as u32)
-            }
-            _ => (0, t),
-        };
         let now = now_us();
-        let mut tags = Vec::new();
-        let script = self.config.script.iter().map(|p| (p, t_in_round, round));
-        let added = self.added.iter().map(|p| (p, t, 0));
-        for (pass, at, round) in script.chain(added) {
-            for (leg, through) in pass.active(at) {
-                let mut epc = pass.epc.clone();
-                bump_serial(&mut epc, round);
-                // A tag carried past an antenna: 12 dB weaker at the edges of its field.
-                let rssi = leg.peak_dbm - 12.0 * (2.0 * through - 1.0).abs();
-                tags.push(TagReport {
-                    epc_bits: (epc.len() * 8) as u16,
-                    epc: Bytes::from(epc),
-                    rospec_id: Some(1),
-                    antenna: Some(leg.antenna),
-                    peak_rssi: Some(rssi.round().clamp(-128.0, 127.0) as i8),
-                    channel: Some(1),
-                    first_seen_utc_us: Some(now),
-                    seen_count: Some(1),
-                    impinj_peak_rssi: Some((rssi * 100.0).round() as i16),
-                });
-            }
+        let mut sightings = script_at(&self.config.script, self.config.repeat_every, t);
+        for pass in &self.added {
+            sightings.extend(
+                pass.active(t)
+                    .map(|(leg, through)| (pass.epc.clone(), *leg, through)),
+            );
+        }
+        let mut tags = Vec::with_capacity(sightings.len());
+        for (epc, leg, through) in sightings {
+            // A tag carried past an antenna: 12 dB weaker at the edges of its field.
+            let rssi = leg.peak_dbm - 12.0 * (2.0 * through - 1.0).abs();
+            tags.push(TagReport {
+                epc_bits: (epc.len() * 8) as u16,
+                epc: Bytes::from(epc),
+                rospec_id: Some(1),
+                antenna: Some(leg.antenna),
+                peak_rssi: Some(rssi.round().clamp(-128.0, 127.0) as i8),
+                channel: Some(1),
+                first_seen_utc_us: Some(now),
+                seen_count: Some(1),
+                impinj_peak_rssi: Some((rssi * 100.0).round() as i16),
+            });
         }
         self.added.retain(|p| p.end() > t);
         if tags.is_empty() {
@@ -615,6 +609,39 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Every (EPC, leg, how far through it) of `script` at `t` since it started. Each replay
+/// round is the script shifted by `repeat_every`, with serials advanced by the round number;
+/// a pass longer than what is left of its round goes on into the next one, so the previous
+/// round is looked at too.
+fn script_at(
+    script: &[TagPass],
+    repeat_every: Option<Duration>,
+    t: Duration,
+) -> Vec<(Vec<u8>, Leg, f32)> {
+    let rounds: Vec<(Duration, u64)> = match repeat_every {
+        Some(every) if !every.is_zero() => {
+            let n = (t.as_nanos() / every.as_nanos()) as u64;
+            let current = (t - every * n as u32, n);
+            match n.checked_sub(1) {
+                Some(previous) => vec![current, (current.0 + every, previous)],
+                None => vec![current],
+            }
+        }
+        _ => vec![(t, 0)],
+    };
+    let mut out = Vec::new();
+    for (at, round) in rounds {
+        for pass in script {
+            for (leg, through) in pass.active(at) {
+                let mut epc = pass.epc.clone();
+                bump_serial(&mut epc, round);
+                out.push((epc, *leg, through));
+            }
+        }
+    }
+    out
 }
 
 /// Adds `round` to the low 38 bits of an SGTIN-96's serial (a new pallet each round).
@@ -657,6 +684,30 @@ pub fn gate_pass(epc: Vec<u8>, after: Duration, from: u16, to: u16) -> TagPass {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pass_longer_than_its_round_goes_on_into_the_next() {
+        let pass = gate_pass(sgtin96(1, 614_141, 812_345, 10), Duration::ZERO, 2, 1);
+        let every = Some(Duration::from_millis(1500));
+        // 1.8 s: round 0's pass is on its second antenna, round 1's has begun on the first.
+        let got = script_at(
+            std::slice::from_ref(&pass),
+            every,
+            Duration::from_millis(1800),
+        );
+        let mut seen: Vec<(Vec<u8>, u16)> = got
+            .into_iter()
+            .map(|(epc, leg, _)| (epc, leg.antenna))
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (sgtin96(1, 614_141, 812_345, 10), 1),
+                (sgtin96(1, 614_141, 812_345, 11), 2)
+            ]
+        );
+    }
 
     #[test]
     fn sgtin96_matches_the_tag_data_standard_example() {

@@ -156,7 +156,9 @@ pub fn script(s: &SimLlrpSettings) -> SimReaderConfig {
             // Serials a million apart: each replay adds its round number.
             let serial = (n as u64 * 1000 + tag) * 1_000_000;
             let epc = sgtin96(1, 614_141, 812_345, serial);
-            let stagger = Duration::from_millis(40 * tag);
+            // A pallet's tags enter the field within a quarter of the pass interval.
+            let step = (s.pass_every_ms / (4 * u64::from(s.tags_per_pass))).min(40);
+            let stagger = Duration::from_millis(step * tag);
             script.push(gate_pass(epc, every * n as u32 + stagger, from, to));
         }
     }
