@@ -24,6 +24,22 @@ fn leg(antenna: u16, ms: u64, peak_dbm: f32) -> Leg {
     }
 }
 
+/// A simulated reader with one tag in antenna 1's field for good, serial `serial`.
+async fn reader_with_one_tag(serial: u64) -> SimReader {
+    let script = vec![TagPass {
+        epc: sgtin96(1, 614_141, 812_345, serial),
+        after: Duration::ZERO,
+        legs: vec![leg(1, 3_600_000, -50.0)],
+        overlap: Duration::ZERO,
+    }];
+    SimReader::start(SimReaderConfig {
+        script,
+        ..SimReaderConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn epc_uri(serial: u64) -> String {
     format!("urn:epc:id:sgtin:0614141.812345.{serial}")
 }
@@ -274,18 +290,7 @@ async fn gate_toml_records_one_event_per_pass_with_its_direction() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_window_opened_by_the_platform_and_closed_from_the_command_line() {
-    let script = vec![TagPass {
-        epc: sgtin96(1, 614_141, 812_345, 42),
-        after: Duration::ZERO,
-        legs: vec![leg(1, 3_600_000, -50.0)],
-        overlap: Duration::ZERO,
-    }];
-    let reader = SimReader::start(SimReaderConfig {
-        script,
-        ..SimReaderConfig::default()
-    })
-    .await
-    .unwrap();
+    let reader = reader_with_one_tag(42).await;
     let broker = Broker::start();
     let device = format!(
         "[[devices]]\nid = \"door\"\nkind = \"llrp-reader\"\nhost = \"127.0.0.1\"\nport = {}\n\
@@ -407,18 +412,7 @@ async fn tracegate_sim_llrp_reader_is_a_door_any_llrp_client_can_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_keeps_an_unchanged_reader_s_tags_and_restarts_a_changed_one() {
-    let script = vec![TagPass {
-        epc: sgtin96(1, 614_141, 812_345, 77),
-        after: Duration::ZERO,
-        legs: vec![leg(1, 3_600_000, -50.0)],
-        overlap: Duration::ZERO,
-    }];
-    let reader = SimReader::start(SimReaderConfig {
-        script,
-        ..SimReaderConfig::default()
-    })
-    .await
-    .unwrap();
+    let reader = reader_with_one_tag(77).await;
     let broker = Broker::start();
     let door = |depart_ms: u64| {
         format!(

@@ -166,6 +166,9 @@ pub struct SimReaderStats {
     pub sessions: AtomicU64,
     /// Connections refused with "another client is connected".
     pub refused_connections: AtomicU64,
+    /// Whether the latest report tick while running found no tag in any field (the script is
+    /// between passes, or over).
+    pub quiet: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -591,6 +594,7 @@ impl Session {
             });
         }
         self.added.retain(|p| p.end() > t);
+        self.stats.quiet.store(tags.is_empty(), Ordering::SeqCst);
         if tags.is_empty() {
             return Ok(());
         }
