@@ -281,6 +281,8 @@ async fn tshark_finds_no_malformed_packet_in_a_whole_session() {
         .unwrap();
     let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let stdout = live.stdout.take().unwrap();
+    // Each line tshark prints is kept and announced, so the waits below wake on a new line.
+    let (line_tx, mut line_rx) = mpsc::unbounded_channel::<()>();
     let reader = {
         let lines = lines.clone();
         std::thread::spawn(move || {
@@ -290,6 +292,7 @@ async fn tshark_finds_no_malformed_packet_in_a_whole_session() {
                 .map_while(Result::ok)
             {
                 lines.lock().unwrap().push(line);
+                let _ = line_tx.send(());
             }
         })
     };
@@ -297,8 +300,9 @@ async fn tshark_finds_no_malformed_packet_in_a_whole_session() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !seen(&|l| l.split('|').nth(1) == Some(&probe_port.to_string())) {
         assert!(Instant::now() < deadline, "tshark captured nothing in 20 s");
+        // A probe, then wait for tshark to print something (or probe again in 100 ms).
         probe.send_to(b"probe", ("127.0.0.1", probe_port)).unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = tokio::time::timeout(Duration::from_millis(100), line_rx.recv()).await;
     }
 
     // A whole session: handshake, reports, keepalives (1 s), close.
@@ -320,8 +324,9 @@ async fn tshark_finds_no_malformed_packet_in_a_whole_session() {
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !seen(&|l| llrp_type(l, "4")) {
-        assert!(Instant::now() < deadline, "tshark did not show the close");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "tshark did not show the close");
+        let _ = tokio::time::timeout(left, line_rx.recv()).await;
     }
     unsafe { libc::kill(live.id() as i32, libc::SIGINT) };
     let _ = live.wait();

@@ -626,6 +626,47 @@ fn connection_refused(status: u16) -> String {
     }
 }
 
+/// How often one kind of reader notice (antenna up/down, buffer filling) is logged; the
+/// rest are counted and said with the next one let through. A reader whose antenna cable
+/// flaps, or that reports its buffer level on every tick, must not fill an SD card.
+const NOTICE_EVERY: Duration = Duration::from_secs(10);
+
+/// Rate limit for a session's reader notices, per kind.
+#[derive(Debug, Default)]
+struct Notices {
+    last: std::collections::HashMap<&'static str, (Instant, u64)>,
+}
+
+impl Notices {
+    /// `Some(left out since the last one logged)` when a notice of `kind` may be logged now.
+    fn allow(&mut self, kind: &'static str) -> Option<u64> {
+        let now = Instant::now();
+        match self.last.get_mut(kind) {
+            Some((at, skipped)) if now.duration_since(*at) < NOTICE_EVERY => {
+                *skipped += 1;
+                None
+            }
+            Some((at, skipped)) => {
+                *at = now;
+                Some(std::mem::take(skipped))
+            }
+            None => {
+                self.last.insert(kind, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+/// " (N more like it not logged)" for a notice that follows left-out ones.
+fn more(skipped: u64) -> String {
+    if skipped == 0 {
+        String::new()
+    } else {
+        format!(" ({skipped} more like it not logged)")
+    }
+}
+
 /// A read window command waiting for the reader's answer.
 struct Pending {
     id: u32,
@@ -660,6 +701,7 @@ impl Device for ReaderLink {
             + Duration::from_millis(500);
         let mut last_heard = Instant::now();
         let mut pending: Option<Pending> = None;
+        let mut notices = Notices::default();
         loop {
             // No periodic wake-up: the one deadline that matters is slept to (a gateway on a
             // battery must not spin for an idle reader).
@@ -683,7 +725,7 @@ impl Device for ReaderLink {
                         Some(Ok(frame)) => frame,
                     };
                     last_heard = Instant::now();
-                    if let Some(end) = self.handle(&mut conn, frame, events, &mut pending).await {
+                    if let Some(end) = self.handle(&mut conn, frame, events, &mut pending, &mut notices).await {
                         return end;
                     }
                 }
@@ -726,6 +768,7 @@ impl ReaderLink {
         frame: Frame,
         events: &mpsc::Sender<DeviceEvent>,
         pending: &mut Option<Pending>,
+        notices: &mut Notices,
     ) -> Option<SessionEnd> {
         if frame.kind == kind::KEEPALIVE {
             return conn
@@ -789,11 +832,15 @@ impl ReaderLink {
                         "the reader is closing the connection (ConnectionCloseEvent)".into(),
                     ));
                 }
-                if let Some((false, antenna)) = event.antenna {
-                    tracing::warn!(device = %self.id, antenna, "the reader reports antenna {antenna} disconnected");
-                }
-                if let Some((true, antenna)) = event.antenna {
-                    tracing::info!(device = %self.id, antenna, "the reader reports antenna {antenna} connected");
+                if let Some((connected, antenna)) = event.antenna
+                    && let Some(skipped) = notices.allow("antenna")
+                {
+                    let state = if connected {
+                        "connected"
+                    } else {
+                        "disconnected"
+                    };
+                    tracing::warn!(device = %self.id, antenna, "the reader reports antenna {antenna} {state}{}", more(skipped));
                 }
                 if event.buffer_overflow {
                     return self
@@ -804,8 +851,10 @@ impl ReaderLink {
                         )
                         .await;
                 }
-                if let Some(pct) = event.buffer_warning {
-                    tracing::warn!(device = %self.id, "the reader's report buffer is {pct} % full");
+                if let Some(pct) = event.buffer_warning
+                    && let Some(skipped) = notices.allow("buffer")
+                {
+                    tracing::warn!(device = %self.id, "the reader's report buffer is {pct} % full{}", more(skipped));
                 }
                 if let Some(message) = event.exception {
                     return self
@@ -871,4 +920,22 @@ async fn close(conn: &mut Connection) {
         conn.transact(&Message::CloseConnection),
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flapping_notice_is_logged_once_per_window_and_the_rest_counted() {
+        let mut n = Notices::default();
+        assert_eq!(n.allow("antenna"), Some(0));
+        assert_eq!(n.allow("antenna"), None);
+        assert_eq!(n.allow("antenna"), None);
+        assert_eq!(n.allow("buffer"), Some(0), "each kind has its own window");
+        // The window passed: the next one says how many were left out.
+        n.last.get_mut("antenna").unwrap().0 -= NOTICE_EVERY;
+        assert_eq!(n.allow("antenna"), Some(2));
+        assert_eq!(more(2), " (2 more like it not logged)");
+    }
 }
