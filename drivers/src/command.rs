@@ -17,23 +17,39 @@
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::output::pattern::Pattern;
+
 /// A command to a device, typed by what it asks the device to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeviceCommand {
     /// Write these bytes to the device as they are: a scanner's host commands (a good-read
     /// tone, an LED). Which bytes mean what is the caller's business.
     Send(Bytes),
-    /// Switch a named output line (a stack-light colour, a buzzer, a relay).
+    /// Show a pattern on a named output line (a stack-light colour, a buzzer, a relay): the
+    /// `owner`'s layer on that line (see [`crate::output::pattern`]), replacing the one it had.
     SetOutput {
         /// The line's configured name.
         line: String,
-        /// On or off.
-        on: bool,
-        /// Go back to the line's previous level after this many milliseconds (a pulse).
+        /// What to show.
+        pattern: Pattern,
+        /// Higher shows over lower; among equals the latest shows.
+        priority: u8,
+        /// Who asks (a feedback rule, `command`): each owner has one layer per line.
+        owner: String,
+        /// End the layer after this many milliseconds (the line falls back to what is below).
         for_ms: Option<u64>,
+    },
+    /// Remove `owner`'s layer from a line (a condition that ended).
+    ClearOutput {
+        /// The line's configured name.
+        line: String,
+        /// Whose layer.
+        owner: String,
     },
     /// Open (`true`) or close (`false`) a reader's read window.
     ReadWindow(bool),
+    /// Report the current level of every input line.
+    ReadInputs,
 }
 
 impl DeviceCommand {
@@ -41,8 +57,9 @@ impl DeviceCommand {
     pub fn name(&self) -> &'static str {
         match self {
             DeviceCommand::Send(_) => "send",
-            DeviceCommand::SetOutput { .. } => "output",
+            DeviceCommand::SetOutput { .. } | DeviceCommand::ClearOutput { .. } => "output",
             DeviceCommand::ReadWindow(_) => "read-window",
+            DeviceCommand::ReadInputs => "inputs",
         }
     }
 }
@@ -55,18 +72,34 @@ pub enum CommandDone {
         /// How many.
         bytes: usize,
     },
-    /// The output line is now at this level.
+    /// The output line's layers changed; this is what it shows now.
     Output {
         /// The line.
         line: String,
         /// Its level now.
         on: bool,
+        /// The pattern it shows now (the top layer's; `off` when none is left), which may be
+        /// a higher-priority layer than the one just set.
+        shown: String,
     },
+    /// The input lines' levels now, in configured order.
+    Inputs(Vec<InputLevel>),
     /// The read window is now open or closed.
     ReadWindow {
         /// Open?
         open: bool,
     },
+}
+
+/// One input line's level, as [`DeviceCommand::ReadInputs`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputLevel {
+    /// The line's configured name.
+    pub line: String,
+    /// Active (after the configured active level), as debounced.
+    pub active: bool,
+    /// The electrical level read from the pin just now (high = true), bounces and all.
+    pub raw_high: bool,
 }
 
 /// Why a device did not carry out a command; each says what to do about it.

@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod command;
+pub mod gpio;
 pub mod lifecycle;
 pub mod output;
 pub mod read;

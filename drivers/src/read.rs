@@ -1,4 +1,5 @@
-//! What a driver hands to the pipeline: raw reads, link-state changes and output levels.
+//! What a driver hands to the pipeline: raw reads, link-state changes, input edges and
+//! output levels.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -87,15 +88,33 @@ pub enum DeviceEvent {
         /// What was wrong, in words an integrator can act on.
         message: String,
     },
-    /// An output line changed level (a command set it, a pulse ended, the session ended and
-    /// the line went to its safe state).
+    /// What an output line shows changed (a command or rule set or cleared a layer, a layer
+    /// ended, the session ended and the line went to its safe state). Not sent for each step
+    /// of a blink: a blinking line is one event.
     Output {
         /// Which device.
         device: Arc<str>,
         /// The line's configured name.
         line: String,
-        /// Its level now.
+        /// Whether it shows anything but off.
         on: bool,
+        /// The pattern it shows (`off`, `on`, `blink 250ms`, …).
+        pattern: String,
+        /// Who set it (a feedback rule, `command`); `None` when no layer is left.
+        owner: Option<String>,
+    },
+    /// An input line changed level, debounced: it held the new level for the debounce time.
+    Input {
+        /// Which device.
+        device: Arc<str>,
+        /// The line's configured name.
+        line: String,
+        /// Active (after the configured active level) or not.
+        active: bool,
+        /// Wall-clock time of the edge that started the new level (not the end of debounce).
+        at: SystemTime,
+        /// Monotonic time of that edge.
+        mono: Instant,
     },
 }
 
@@ -106,7 +125,8 @@ impl DeviceEvent {
             DeviceEvent::Read(read) => &read.device,
             DeviceEvent::State { device, .. }
             | DeviceEvent::FrameError { device, .. }
-            | DeviceEvent::Output { device, .. } => device,
+            | DeviceEvent::Output { device, .. }
+            | DeviceEvent::Input { device, .. } => device,
         }
     }
 }

@@ -12,6 +12,7 @@ use tracegate_drivers::command::{
     CommandDone, CommandError, CommandRequest, CommandResult, Commands, DeviceCommand,
 };
 use tracegate_drivers::output::OutputDriver;
+use tracegate_drivers::output::pattern::Pattern;
 use tracegate_drivers::sim::SimOutputs;
 use tracegate_drivers::{DeviceEvent, DeviceState};
 
@@ -83,8 +84,25 @@ impl Rig {
 fn set(line: &str, on: bool, for_ms: Option<u64>) -> DeviceCommand {
     DeviceCommand::SetOutput {
         line: line.into(),
-        on,
+        pattern: if on { Pattern::On } else { Pattern::Off },
+        priority: 0,
+        owner: if for_ms.is_some() {
+            "command-timed"
+        } else {
+            "command"
+        }
+        .into(),
         for_ms,
+    }
+}
+
+fn layer(line: &str, owner: &str, priority: u8, pattern: &str) -> DeviceCommand {
+    DeviceCommand::SetOutput {
+        line: line.into(),
+        pattern: pattern.parse().unwrap(),
+        priority,
+        owner: owner.into(),
+        for_ms: None,
     }
 }
 
@@ -95,16 +113,28 @@ async fn outputs_are_set_reported_and_pulses_end() {
         rig.send(set("red", true, None)).await,
         Ok(CommandDone::Output {
             line: "red".into(),
-            on: true
+            on: true,
+            shown: "on".into(),
         })
     );
     assert!(rig.sim.levels()["red"]);
-    let reported = loop {
+    // Each line's state is reported when the bank opens (off), then red's change.
+    let mut reported = Vec::new();
+    while reported.len() < 4 {
         if let Some(DeviceEvent::Output { line, on, .. }) = rig.events.recv().await {
-            break (line, on);
+            reported.push((line, on));
         }
-    };
-    assert_eq!(reported, ("red".to_string(), true));
+    }
+    assert_eq!(
+        reported,
+        [
+            ("red", false),
+            ("green", false),
+            ("buzzer", false),
+            ("red", true)
+        ]
+        .map(|(l, on)| (l.to_string(), on))
+    );
 
     // A pulse goes back to the level before it.
     rig.send(set("buzzer", true, Some(50))).await.unwrap();
@@ -156,4 +186,94 @@ async fn an_unplugged_bank_is_down_answers_not_up_and_comes_back_safe() {
     rig.send(set("red", true, None)).await.unwrap();
     rig.cancel.cancel();
     rig.driver.await.unwrap();
+}
+
+/// Each step of a pattern at its time, on a paused clock: what the simulated bank recorded.
+fn steps(rig: &Rig, line: &str, t0: tokio::time::Instant) -> Vec<(u64, bool)> {
+    rig.sim
+        .history()
+        .into_iter()
+        .filter(|c| c.line == line && c.at >= t0)
+        .map(|c| ((c.at - t0).as_millis() as u64, c.on))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn patterns_step_on_time_and_a_fault_is_not_overwritten_by_a_pulse() {
+    let mut rig = Rig::start().await;
+    let t0 = tokio::time::Instant::now();
+    // Three pulses of 100 ms on, 100 ms off.
+    let done = rig
+        .send(layer("buzzer", "rule-rejected", 20, "pulses 3x100ms"))
+        .await;
+    assert_eq!(
+        done,
+        Ok(CommandDone::Output {
+            line: "buzzer".into(),
+            on: true,
+            shown: "pulses 3x100ms".into()
+        })
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        steps(&rig, "buzzer", t0),
+        [
+            (0, true),
+            (100, false),
+            (200, true),
+            (300, false),
+            (400, true),
+            (500, false)
+        ]
+    );
+
+    // A fault holds red steady at 40; a "captured" pulse at 10 does not show through it.
+    let t1 = tokio::time::Instant::now();
+    rig.send(layer("red", "rule-device-down", 40, "on"))
+        .await
+        .unwrap();
+    let under = rig
+        .send(layer("red", "rule-captured", 10, "pulse 200ms"))
+        .await;
+    assert_eq!(
+        under,
+        Ok(CommandDone::Output {
+            line: "red".into(),
+            on: true,
+            shown: "on".into()
+        }),
+        "the answer says the fault still shows"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(steps(&rig, "red", t1), [(0, true)], "red never blinked off");
+    // The fault clears: nothing below it is left (the pulse is over), so red goes off.
+    rig.send(DeviceCommand::ClearOutput {
+        line: "red".into(),
+        owner: "rule-device-down".into(),
+    })
+    .await
+    .unwrap();
+    assert!(!rig.sim.levels()["red"]);
+
+    // A blink is one status event, not one per step.
+    while rig.events.try_recv().is_ok() {}
+    let t2 = tokio::time::Instant::now();
+    rig.send(layer("green", "command", 0, "blink 250ms"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mut reports = Vec::new();
+    while let Ok(event) = rig.events.try_recv() {
+        if let DeviceEvent::Output { line, pattern, .. } = event
+            && line == "green"
+        {
+            reports.push(pattern);
+        }
+    }
+    assert_eq!(reports, ["blink 250ms"]);
+    let want: Vec<(u64, bool)> = (0..8).map(|i| (i * 250, i % 2 == 0)).collect();
+    assert_eq!(steps(&rig, "green", t2), want);
+    rig.cancel.cancel();
+    rig.driver.await.unwrap();
+    assert!(rig.sim.levels().values().all(|on| !on), "safe state");
 }

@@ -29,7 +29,7 @@ async fn next_item(rx: &mut mpsc::Receiver<DeviceEvent>) -> Result<Vec<u8>, Stri
         match next_event(rx).await {
             DeviceEvent::Read(read) => return Ok(read.payload.to_vec()),
             DeviceEvent::FrameError { message, .. } => return Err(message),
-            DeviceEvent::State { .. } | DeviceEvent::Output { .. } => {}
+            DeviceEvent::State { .. } | DeviceEvent::Output { .. } | DeviceEvent::Input { .. } => {}
         }
     }
 }
@@ -286,7 +286,9 @@ async fn host_commands_reach_the_scanner_byte_for_byte_between_reads() {
     // A scanner has no output lines: the command is answered, not lost.
     let (request, answer) = CommandRequest::with_reply(DeviceCommand::SetOutput {
         line: "red".into(),
-        on: true,
+        pattern: tracegate_drivers::output::pattern::Pattern::On,
+        priority: 0,
+        owner: "command".into(),
         for_ms: None,
     });
     commands.send(request).await.unwrap();

@@ -6,12 +6,18 @@
 //! [`OutputDriver`] runs the shared life cycle ([`crate::lifecycle`]) around it: connecting,
 //! up, down with a reason, reconnect with backoff.
 //!
+//! Each line shows the top of its [`pattern::Layers`]: commands and feedback rules set and
+//! clear layers (owner, priority, pattern, time); the session writes the levels the layers
+//! say and sleeps until the next step of a pattern, so an idle bank never wakes.
+//!
 //! ```text
-//!  DeviceCommand::SetOutput ──▶ session ──set(line, level)──▶ OutputLines
-//!                                 │  pulse: level now, previous level at the deadline
-//!                                 └──▶ DeviceEvent::Output { line, on }  (status)
-//!  session end (shutdown, lost) ──▶ every line off (the safe state), best effort
+//!  SetOutput / ClearOutput ──▶ session ── layers ──level at now──▶ OutputLines::set
+//!                                 │  sleeps until the next pattern step or layer end
+//!                                 └──▶ DeviceEvent::Output { line, pattern, owner }  (status)
+//!  session end (shutdown, lost) ──▶ every layer dropped, every line off (the safe state)
 //! ```
+
+pub mod pattern;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use crate::backoff::Reconnect;
 use crate::command::{CommandDone, CommandError, Commands, DeviceCommand};
 use crate::lifecycle::{self, Device, SessionEnd};
 use crate::read::DeviceEvent;
+use pattern::{Layers, MAX_LAYERS, Pattern};
 
 /// Longest pulse a command may ask for: a "pulse" longer than a day is a mistake, and the
 /// bound keeps the deadline arithmetic far from overflow.
@@ -93,22 +100,30 @@ struct OutputDevice<O> {
     opener: O,
 }
 
-/// A pulse in progress: at `until`, `line` goes back to `level`.
-struct Revert {
-    until: Instant,
-    line: String,
-    level: bool,
-}
-
-/// Levels as last set, and pulses waiting to end.
-struct Lines<L> {
+/// The open lines, each line's layers, and what each shows.
+struct Bank<L> {
     lines: L,
     names: Vec<String>,
+    layers: Vec<Layers>,
+    /// Level last written to each line.
     levels: Vec<bool>,
-    reverts: Vec<Revert>,
+    /// Pattern and owner last reported for each line.
+    reported: Vec<Option<(Pattern, Option<String>)>>,
 }
 
-impl<L: OutputLines> Lines<L> {
+impl<L: OutputLines> Bank<L> {
+    fn open(lines: L) -> Self {
+        let names = lines.names();
+        let n = names.len();
+        Bank {
+            lines,
+            names,
+            layers: vec![Layers::default(); n],
+            levels: vec![false; n],
+            reported: vec![None; n],
+        }
+    }
+
     fn index(&self, line: &str) -> Result<usize, CommandError> {
         self.names
             .iter()
@@ -119,20 +134,78 @@ impl<L: OutputLines> Lines<L> {
             })
     }
 
-    fn set(&mut self, index: usize, on: bool) -> Result<(), String> {
-        self.lines.set(&self.names[index], on)?;
-        self.levels[index] = on;
-        Ok(())
+    /// Writes each line's level as its layers say at `now`; returns what changed (for the
+    /// status) or the error of a line that could not be written.
+    fn apply(&mut self, now: Instant, force: bool) -> Result<Vec<DeviceEvent>, String> {
+        let mut changed = Vec::new();
+        for index in 0..self.names.len() {
+            let shown = self.layers[index].shown(now);
+            if force || shown.level != self.levels[index] {
+                self.lines.set(&self.names[index], shown.level)?;
+                self.levels[index] = shown.level;
+            }
+            let now_shown = Some((shown.pattern, shown.owner.clone()));
+            if self.reported[index] != now_shown {
+                self.reported[index] = now_shown;
+                changed.push((index, shown));
+            }
+        }
+        Ok(changed
+            .into_iter()
+            .map(|(index, shown)| DeviceEvent::Output {
+                device: Arc::from(""),
+                line: self.names[index].clone(),
+                on: shown.pattern != Pattern::Off,
+                pattern: shown.pattern.to_string(),
+                owner: shown.owner,
+            })
+            .collect())
     }
 
-    fn next_revert(&self) -> Option<Instant> {
-        self.reverts.iter().map(|r| r.until).min()
+    fn next_change(&mut self, now: Instant) -> Option<Instant> {
+        self.layers
+            .iter_mut()
+            .filter_map(|l| l.next_change(now))
+            .min()
     }
 
     /// Everything off, best effort (the device may be the reason the session ended).
     fn all_off(&mut self) {
+        for layers in &mut self.layers {
+            layers.clear_all();
+        }
         for index in 0..self.names.len() {
-            let _ = self.set(index, false);
+            if self.lines.set(&self.names[index], false).is_ok() {
+                self.levels[index] = false;
+            }
+        }
+    }
+
+    /// Carries out a layer change; the answer says what the line shows afterwards.
+    fn command(&mut self, command: &DeviceCommand, now: Instant) -> Result<usize, CommandError> {
+        match command {
+            DeviceCommand::SetOutput {
+                line,
+                pattern,
+                priority,
+                owner,
+                for_ms,
+            } => {
+                let index = self.index(line)?;
+                let for_time = for_ms.map(|ms| Duration::from_millis(ms.min(MAX_PULSE_MS)));
+                if !self.layers[index].set(owner, *priority, *pattern, for_time, now) {
+                    return Err(CommandError::Failed(format!(
+                        "line {line:?} already has {MAX_LAYERS} layers from other owners"
+                    )));
+                }
+                Ok(index)
+            }
+            DeviceCommand::ClearOutput { line, owner } => {
+                let index = self.index(line)?;
+                self.layers[index].clear(owner);
+                Ok(index)
+            }
+            _ => Err(CommandError::Unsupported(command.name())),
         }
     }
 }
@@ -165,92 +238,64 @@ impl<O: OutputOpener> Device for OutputDevice<O> {
         commands: &mut Commands,
         cancel: &CancellationToken,
     ) -> SessionEnd {
-        let names = lines.names();
-        let mut lines = Lines {
-            levels: vec![false; names.len()],
-            names,
-            lines,
-            reverts: Vec::new(),
-        };
+        let mut bank = Bank::open(lines);
         // A fresh connection starts from the safe state, whatever a previous session left.
-        lines.all_off();
+        let mut force = true;
         let end = loop {
-            let changed = tokio::select! {
+            let now = Instant::now();
+            let changed = match bank.apply(now, force) {
+                Ok(changed) => changed,
+                Err(e) => break SessionEnd::Lost(e),
+            };
+            force = false;
+            for mut event in changed {
+                if let DeviceEvent::Output { device, .. } = &mut event {
+                    *device = self.id.clone();
+                }
+                if events.send(event).await.is_err() {
+                    bank.all_off();
+                    return SessionEnd::ChannelClosed;
+                }
+            }
+            let next = bank.next_change(now);
+            tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break SessionEnd::Cancelled,
-                _ = until(lines.next_revert()) => {
-                    let now = Instant::now();
-                    let due: Vec<Revert> = {
-                        let (due, later) = lines.reverts.drain(..).partition(|r| r.until <= now);
-                        lines.reverts = later;
-                        due
-                    };
-                    let mut changed = Vec::new();
-                    let mut failed = None;
-                    for revert in due {
-                        let Ok(index) = lines.index(&revert.line) else { continue };
-                        match lines.set(index, revert.level) {
-                            Ok(()) => changed.push((revert.line, revert.level)),
-                            Err(e) => {
-                                failed = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    if let Some(e) = failed {
-                        break SessionEnd::Lost(e);
-                    }
-                    changed
-                }
+                _ = until(next) => {}
                 request = commands.next() => {
-                    let DeviceCommand::SetOutput { line, on, for_ms } = &request.command else {
-                        request.unsupported();
-                        continue;
-                    };
-                    let index = match lines.index(line) {
+                    let now = Instant::now();
+                    let index = match bank.command(&request.command, now) {
                         Ok(index) => index,
                         Err(e) => {
                             request.answer(Err(e));
                             continue;
                         }
                     };
-                    let (line, on, for_ms) = (line.clone(), *on, *for_ms);
-                    let before = lines.levels[index];
-                    if let Err(e) = lines.set(index, on) {
-                        request.answer(Err(CommandError::Failed(e.clone())));
-                        break SessionEnd::Lost(e);
+                    // Written before the answer, so "done" means the line shows it.
+                    let shown = bank.layers[index].shown(now);
+                    if shown.level != bank.levels[index] {
+                        if let Err(e) = bank.lines.set(&bank.names[index], shown.level) {
+                            request.answer(Err(CommandError::Failed(e.clone())));
+                            break SessionEnd::Lost(e);
+                        }
+                        bank.levels[index] = shown.level;
                     }
-                    // A new command on a line replaces its pulse in progress.
-                    lines.reverts.retain(|r| r.line != line);
-                    if let Some(ms) = for_ms {
-                        lines.reverts.push(Revert {
-                            until: Instant::now() + Duration::from_millis(ms.min(MAX_PULSE_MS)),
-                            line: line.clone(),
-                            level: before,
-                        });
-                    }
-                    request.answer(Ok(CommandDone::Output { line: line.clone(), on }));
-                    vec![(line, on)]
-                }
-            };
-            for (line, on) in changed {
-                let event = DeviceEvent::Output {
-                    device: self.id.clone(),
-                    line,
-                    on,
-                };
-                if events.send(event).await.is_err() {
-                    lines.all_off();
-                    return SessionEnd::ChannelClosed;
+                    request.answer(Ok(CommandDone::Output {
+                        line: bank.names[index].clone(),
+                        on: shown.level,
+                        shown: shown.pattern.to_string(),
+                    }));
                 }
             }
         };
-        lines.all_off();
-        for name in lines.names.clone() {
+        bank.all_off();
+        for name in bank.names.clone() {
             let _ = events.try_send(DeviceEvent::Output {
                 device: self.id.clone(),
                 line: name,
                 on: false,
+                pattern: Pattern::Off.to_string(),
+                owner: None,
             });
         }
         end

@@ -7,6 +7,7 @@
 
 pub mod cable;
 pub mod hid;
+pub mod inputs;
 pub mod keyboard;
 pub mod llrp;
 pub mod outputs;
@@ -14,6 +15,7 @@ pub mod pty;
 pub mod scanner;
 
 pub use hid::SimHidScanner;
+pub use inputs::SimInputs;
 pub use keyboard::SimKeyboardScanner;
 pub use llrp::{SimReader, SimReaderConfig};
 pub use outputs::SimOutputs;

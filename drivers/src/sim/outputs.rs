@@ -1,6 +1,7 @@
 //! A simulated bank of output lines (a stack light, a buzzer, a relay board) for the tests and
 //! the demo, behind the same [`OutputOpener`] trait a GPIO chip's lines use, so
 //! [`crate::output::OutputDriver`] runs its real code against it. Levels can be watched, and
+//! each change is kept with its time (so a test checks a pattern's timings), and
 //! the bank can be unplugged (every `set` then fails, and opening fails until it is back).
 //!
 //! ```text
@@ -9,17 +10,33 @@
 //!     └──────plug_in()────────┘
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::output::{OutputLines, OutputOpener};
+
+/// Most level changes a bank remembers (the oldest go first).
+pub const HISTORY: usize = 4096;
+
+/// One level change, as the bank saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Which line.
+    pub line: String,
+    /// Its new level.
+    pub on: bool,
+    /// When (tokio's clock, so tests on a paused clock see exact times).
+    pub at: Instant,
+}
 
 #[derive(Debug)]
 struct Bank {
     plugged: bool,
     levels: watch::Sender<BTreeMap<String, bool>>,
+    history: VecDeque<Change>,
 }
 
 /// A simulated output bank; clones share it.
@@ -40,6 +57,7 @@ impl SimOutputs {
             bank: Arc::new(Mutex::new(Bank {
                 plugged: true,
                 levels: watch::channel(levels).0,
+                history: VecDeque::new(),
             })),
         }
     }
@@ -56,6 +74,12 @@ impl SimOutputs {
     /// A receiver that sees every change of levels.
     pub fn watch(&self) -> watch::Receiver<BTreeMap<String, bool>> {
         self.with(|b| b.levels.subscribe())
+    }
+
+    /// Every level change so far (at most [`HISTORY`]), oldest first: what a pattern did, with
+    /// its timings.
+    pub fn history(&self) -> Vec<Change> {
+        self.with(|b| b.history.iter().cloned().collect())
     }
 
     /// Pulls the cable: sets fail until [`plug_in`](SimOutputs::plug_in).
@@ -79,9 +103,19 @@ impl OutputLines for SimOutputs {
             if !b.plugged {
                 return Err(format!("{}: disconnected", self.name));
             }
-            b.levels.send_modify(|levels| {
-                levels.insert(line.to_string(), on);
-            });
+            let changed = b
+                .levels
+                .send_if_modified(|levels| levels.insert(line.to_string(), on) != Some(on));
+            if changed {
+                if b.history.len() == HISTORY {
+                    b.history.pop_front();
+                }
+                b.history.push_back(Change {
+                    line: line.to_string(),
+                    on,
+                    at: Instant::now(),
+                });
+            }
             Ok(())
         })
     }
