@@ -55,7 +55,7 @@ async fn commands_reach_scanners_and_outputs_and_every_bad_one_is_answered() {
     assert_eq!(replies[0]["state"], "received", "{replies:?}");
     assert_eq!(
         replies[1]["result"],
-        json!({"device": "light-1", "line": "red", "on": true})
+        json!({"device": "light-1", "line": "red", "on": true, "shown": "on"})
     );
     daemon
         .wait_status(Duration::from_secs(10), "red light on", |s| {

@@ -38,6 +38,30 @@ fn main() -> ExitCode {
                 tracegate::runtime::run(config, shutdown).await
             })
         }
+        Command::OutputsSafe { config } => {
+            let config = match Config::load_for_tools(&config.config) {
+                Ok(c) => c,
+                Err(e) => return config_error(e),
+            };
+            let mut failed = false;
+            for device in &config.devices {
+                let Some(gpio) = device.settings_as::<tracegate::capture::devices::kinds::gpio_output::GpioOutputSettings>() else {
+                    continue;
+                };
+                match gpio.backend().drive_safe() {
+                    Ok(()) => println!("{}: every line inactive", device.id),
+                    Err(e) => {
+                        eprintln!("{}: {e}", device.id);
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Command::Status { config, json } => {
             let config = match Config::load_for_tools(&config.config) {
                 Ok(c) => c,

@@ -21,7 +21,7 @@ pub struct CmdArgs {
     /// The config file: where the daemon's control socket is.
     #[command(flatten)]
     pub config: super::ConfigArg,
-    /// The command: ping, status, context, reload, output, read-window, send.
+    /// The command: ping, status, context, reload, output, inputs, read-window, send.
     pub name: String,
     /// Its arguments: positional (see the list above) or key=value.
     pub args: Vec<String>,
@@ -32,6 +32,7 @@ fn positional(name: &str) -> &'static [&'static str] {
     match name {
         "output" => &["device", "line", "state"],
         "read-window" => &["device", "action"],
+        "inputs" => &["device"],
         "context" => &["device"],
         "send" => &["device", "data"],
         _ => &[],

@@ -79,6 +79,14 @@ pub enum Command {
         /// The config file to check.
         file: PathBuf,
     },
+    /// Drive every GPIO output line of the config inactive, and exit: the safe state after
+    /// the daemon has stopped however it stopped (the systemd unit runs it as
+    /// `ExecStopPost=`, so a crash or a watchdog kill does not leave a relay on). Exit code 1
+    /// when a device could not be set (each failure is printed).
+    OutputsSafe {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Simulated devices, for trying a configuration without hardware.
     Sim {
         #[command(subcommand)]

@@ -165,9 +165,25 @@ pub fn render(report: &StatusReport) -> String {
             let lines: Vec<String> = d
                 .outputs
                 .iter()
-                .map(|(line, on)| format!("{line} {}", if *on { "ON" } else { "off" }))
+                .map(|(line, on)| match d.patterns.get(line) {
+                    Some(shown) if *on => format!("{line} {shown}"),
+                    _ => format!("{line} {}", if *on { "ON" } else { "off" }),
+                })
                 .collect();
             out.push_str(&format!("  {:<16} outputs: {}\n", "", lines.join(" · ")));
+        }
+        if !d.inputs.is_empty() {
+            let lines: Vec<String> = d
+                .inputs
+                .iter()
+                .map(|(line, i)| format!("{line} {} since {}", i.state, i.since))
+                .collect();
+            out.push_str(&format!(
+                "  {:<16} inputs: {} · edges {}\n",
+                "",
+                lines.join(" · "),
+                d.edges_total
+            ));
         }
         if let Some(r) = &d.rfid {
             out.push_str(&format!(

@@ -25,7 +25,7 @@ use crate::capture::devices::Registry;
 pub use capture::{CaptureSettings, OnReject};
 pub use devices::{DeviceConfig, InputSettings, KindKeys};
 pub use error::{ConfigError, line_column};
-pub use feedback::ScannerFeedback;
+pub use feedback::{FeedbackRule, Outcome, ScannerFeedback};
 pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
 pub use metrics::MetricsConfig;
 pub use values::{GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
@@ -51,6 +51,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[[devices]]`, in file order.
     pub devices: Vec<DeviceConfig>,
+    /// `[[feedback]]`: operator feedback rules, in file order.
+    pub feedback: Vec<FeedbackRule>,
     /// Every top-level table but `[[devices]]` as canonical TOML, by name: a reload compares
     /// them to say which settings changed that only a restart applies.
     pub sections: std::collections::BTreeMap<String, String>,
@@ -311,6 +313,8 @@ impl Config {
         let mut doc = toml::de::DeTable::parse(text)
             .map_err(|e| ConfigError::from_toml(path, text, &e, ""))?;
         let devices = doc.get_mut().remove("devices");
+        // Applied by a reload like devices, so not among the restart-only sections.
+        let rules = doc.get_mut().remove("feedback");
         let sections = doc
             .get_ref()
             .iter()
@@ -350,6 +354,16 @@ impl Config {
                 .fingerprint
                 .push_str(&serde_json::to_string(&input.context).expect("contexts serialise"));
         }
+        check_shared_pins(&ctx, &devices)?;
+        let feedback = match rules {
+            None => Vec::new(),
+            Some(rules) => {
+                let raw: Vec<feedback::RawRule> =
+                    Vec::deserialize(toml::de::ValueDeserializer::from(rules))
+                        .map_err(|e| ctx.toml_error(&e, "feedback"))?;
+                feedback_rules(&ctx, raw, &devices)?
+            }
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         let mqtt = raw.mqtt.validate(&ctx, base, &raw.gateway.id)?;
         let mut store = raw.store;
@@ -393,6 +407,7 @@ impl Config {
             clock: raw.clock,
             metrics,
             devices,
+            feedback,
             sections,
         })
     }
@@ -449,6 +464,156 @@ impl Config {
     pub fn device_ids(&self) -> Vec<Arc<str>> {
         self.devices.iter().map(|d| d.id.clone()).collect()
     }
+}
+
+/// No two GPIO devices may use one header pin.
+fn check_shared_pins(ctx: &Ctx<'_>, devices: &[DeviceConfig]) -> Result<(), ConfigError> {
+    let mut owners: std::collections::HashMap<u8, &str> = std::collections::HashMap::new();
+    for device in devices {
+        for pin in device.settings.gpio_pins() {
+            if let Some(other) = owners.insert(pin, &device.id)
+                && other != &*device.id
+            {
+                return Err(ctx.error(
+                    None,
+                    format!(
+                        "GPIO pin {pin} is used by both device {other:?} and device {:?}; each pin belongs to one device",
+                        device.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validates `[[feedback]]` against the devices: outputs and lines exist, patterns parse,
+/// events have patterns that end, conditions do not fight over a line.
+fn feedback_rules(
+    ctx: &Ctx<'_>,
+    raw: Vec<feedback::RawRule>,
+    devices: &[DeviceConfig],
+) -> Result<Vec<FeedbackRule>, ConfigError> {
+    let mut rules: Vec<FeedbackRule> = Vec::with_capacity(raw.len());
+    for (index, rule) in raw.into_iter().enumerate() {
+        let number = index + 1;
+        let fail = |m: String| {
+            ctx.error(
+                None,
+                format!("feedback rule {number} ({}): {m}", rule.on.as_str()),
+            )
+        };
+        let pattern: tracegate_drivers::output::pattern::Pattern = rule
+            .pattern
+            .parse()
+            .map_err(|e| fail(format!("pattern: {e}")))?;
+        let output = devices
+            .iter()
+            .find(|d| *d.id == *rule.output)
+            .ok_or_else(|| {
+                fail(format!(
+                    "output {:?} is not a device of this file",
+                    rule.output
+                ))
+            })?;
+        let lines = output.settings.output_lines();
+        if lines.is_empty() {
+            return Err(fail(format!(
+                "device {:?} has no output lines (give a sim-output or gpio-output device)",
+                rule.output
+            )));
+        }
+        if !lines.contains(&rule.line) {
+            return Err(fail(format!(
+                "device {:?} has no line {:?}; its lines: {}",
+                rule.output,
+                rule.line,
+                lines.join(", ")
+            )));
+        }
+        let watched = match &rule.devices {
+            None => None,
+            Some(ids) => Some(
+                ids.iter()
+                    .map(|id| {
+                        devices
+                            .iter()
+                            .find(|d| *d.id == **id)
+                            .map(|d| d.id.clone())
+                            .ok_or_else(|| {
+                                fail(format!("devices: {id:?} is not a device of this file"))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        match rule.on {
+            Outcome::PrinterFault => {
+                return Err(fail(
+                    "no device kind of this version reports printer faults (label printers are not supported yet); remove the rule".into(),
+                ));
+            }
+            Outcome::OfflineTooLong => {
+                if !rule.after_s.is_some_and(|s| (1..=30 * 86_400).contains(&s)) {
+                    return Err(fail("give after_s, the seconds without the broker before it shows (1 to 30 days)".into()));
+                }
+                if watched.is_some() {
+                    return Err(fail(
+                        "the uplink is the gateway's, not a device's: leave devices out".into(),
+                    ));
+                }
+            }
+            _ if rule.after_s.is_some() => {
+                return Err(fail("after_s is for offline-too-long only".into()));
+            }
+            _ => {}
+        }
+        if rule.on.is_condition() {
+            if rule.for_ms.is_some() {
+                return Err(fail(
+                    "a condition's pattern shows while it holds: leave for_ms out".into(),
+                ));
+            }
+        } else if !pattern.is_finite() && !rule.for_ms.is_some_and(|ms| (1..=60_000).contains(&ms))
+        {
+            return Err(fail(format!(
+                "pattern {pattern:?} never ends; for an event give a pulse (\"pulse 200ms\", \"pulses 3x100ms\") or for_ms (1 to 60000)",
+                pattern = rule.pattern
+            )));
+        }
+        let priority = rule.priority.unwrap_or(rule.on.default_priority());
+        let new = FeedbackRule {
+            number,
+            on: rule.on,
+            devices: watched,
+            output: output.id.clone(),
+            line: rule.line,
+            pattern,
+            priority,
+            for_ms: rule.for_ms,
+            after_s: rule.after_s,
+        };
+        if new.on.is_condition()
+            && let Some(other) = rules.iter().find(|r| {
+                r.on.is_condition()
+                    && r.output == new.output
+                    && r.line == new.line
+                    && r.priority == new.priority
+                    && r.pattern != new.pattern
+            })
+        {
+            return Err(fail(format!(
+                "rule {} ({}) also drives {}.{} at priority {} with another pattern, and both conditions can hold at once; give one a different priority",
+                other.number,
+                other.on.as_str(),
+                new.output,
+                new.line,
+                new.priority
+            )));
+        }
+        rules.push(new);
+    }
+    Ok(rules)
 }
 
 /// The file being validated, for error locations.

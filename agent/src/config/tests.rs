@@ -256,3 +256,108 @@ fn credential_paths_are_in_the_systemd_credentials_directory() {
         Path::new("/abs/ca.pem")
     );
 }
+
+const IO: &str = r#"
+[[devices]]
+id = "light"
+kind = "gpio-output"
+lines = [{ name = "red", pin = 5, active = "low" }, { name = "buzzer", pin = 13 }]
+
+[[devices]]
+id = "eye"
+kind = "gpio-input"
+lines = [{ name = "photo-eye", pin = 17, pull = "up", active = "low", role = "photo-eye" }]
+"#;
+
+fn with_io(extra: &str) -> String {
+    format!("{MINIMAL}{IO}{extra}")
+}
+
+#[test]
+fn gpio_devices_and_feedback_rules_load() {
+    let c = parse(&with_io(
+        "[[feedback]]\non = \"device-down\"\noutput = \"light\"\nline = \"red\"\npattern = \"blink 250ms\"\n\
+         [[feedback]]\non = \"rejected\"\noutput = \"light\"\nline = \"buzzer\"\npattern = \"pulses 2x100ms\"\n",
+    ))
+    .unwrap();
+    assert_eq!(c.feedback.len(), 2);
+    assert_eq!(c.feedback[0].priority, 50, "device-down's default");
+    assert_eq!(c.feedback[1].priority, 20, "rejected's default");
+    assert_eq!(c.feedback[1].owner(), "rule 2: rejected");
+    assert!(
+        !c.sections.contains_key("feedback"),
+        "a reload applies rules"
+    );
+}
+
+#[test]
+fn gpio_configuration_errors_say_which_pin_and_why() {
+    let (_, m) = err(&with_io("").replace("pin = 17", "pin = 40"));
+    assert!(
+        m.contains("pin 40 is out of range") && m.contains("BCM"),
+        "{m}"
+    );
+    let (_, m) = err(&with_io("").replace("pin = 13", "pin = 5"));
+    assert!(m.contains("pin 5 is used twice"), "{m}");
+    let (_, m) = err(&with_io("").replace("pin = 17", "pin = 13"));
+    assert!(
+        m.contains("GPIO pin 13 is used by both device \"light\" and device \"eye\""),
+        "{m}"
+    );
+    let (_, m) = err(&with_io("").replace("debounce_ms", "x").replace(
+        "role = \"photo-eye\"",
+        "role = \"photo-eye\", debounce_ms = 5000",
+    ));
+    assert!(m.contains("debounce_ms must be 0 to 1000"), "{m}");
+}
+
+#[test]
+fn feedback_rule_errors_name_the_rule_and_what_to_do() {
+    let rule = |body: &str| with_io(&format!("[[feedback]]\n{body}\n"));
+    for (body, needle) in [
+        (
+            "on = \"rejected\"\noutput = \"light\"\nline = \"green\"\npattern = \"on\"",
+            "has no line \"green\"; its lines: red, buzzer",
+        ),
+        (
+            "on = \"rejected\"\noutput = \"eye\"\nline = \"red\"\npattern = \"on\"",
+            "device \"eye\" has no output lines",
+        ),
+        (
+            "on = \"captured\"\noutput = \"light\"\nline = \"red\"\npattern = \"on\"",
+            "never ends; for an event give a pulse",
+        ),
+        (
+            "on = \"captured\"\noutput = \"light\"\nline = \"red\"\npattern = \"strobe\"",
+            "not an output pattern",
+        ),
+        (
+            "on = \"printer-fault\"\noutput = \"light\"\nline = \"red\"\npattern = \"on\"",
+            "label printers are not supported yet",
+        ),
+        (
+            "on = \"offline-too-long\"\noutput = \"light\"\nline = \"red\"\npattern = \"on\"",
+            "give after_s",
+        ),
+        (
+            "on = \"rejected\"\ndevices = [\"nope\"]\noutput = \"light\"\nline = \"red\"\npattern = \"pulse 1s\"",
+            "devices: \"nope\" is not a device",
+        ),
+    ] {
+        let (_, m) = err(&rule(body));
+        assert!(
+            m.contains("feedback rule 1") && m.contains(needle),
+            "{body}: {m}"
+        );
+    }
+    // Two conditions that can hold at once fight over a line at one priority.
+    let (_, m) = err(&with_io(
+        "[[feedback]]\non = \"device-down\"\noutput = \"light\"\nline = \"red\"\npattern = \"on\"\npriority = 40\n\
+         [[feedback]]\non = \"offline-too-long\"\nafter_s = 60\noutput = \"light\"\nline = \"red\"\npattern = \"blink 500ms\"\npriority = 40\n",
+    ));
+    assert!(
+        m.contains("feedback rule 2")
+            && m.contains("rule 1 (device-down) also drives light.red at priority 40"),
+        "{m}"
+    );
+}

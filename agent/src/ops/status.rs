@@ -25,20 +25,45 @@ pub struct BrokerStatus {
     events_acked_total: AtomicU64,
     last_error: Mutex<Option<String>>,
     publish_rate: RateWindow,
+    /// Since when the broker has been unreachable (monotonic); `None` until first asked.
+    offline_since: Mutex<Option<std::time::Instant>>,
+    changes: tokio::sync::Notify,
 }
 
 impl BrokerStatus {
+    /// A future that completes at the next connect or disconnect (create it before looking
+    /// at the state, so a change in between is not missed).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changes.notified()
+    }
+
+    /// How long the broker has been unreachable; `None` while connected. Before the first
+    /// connection, counted from the first time it is asked (the daemon's start).
+    pub fn offline_for(&self) -> Option<std::time::Duration> {
+        if self.is_connected() {
+            return None;
+        }
+        let mut since = self.offline_since.lock().unwrap_or_else(|p| p.into_inner());
+        Some(since.get_or_insert_with(std::time::Instant::now).elapsed())
+    }
+
     /// A CONNACK was received.
     pub fn connected(&self) {
+        *self.offline_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.connected_since_ms
             .store(Timestamp::now().as_millisecond(), Ordering::Relaxed);
         self.connects_total.fetch_add(1, Ordering::Relaxed);
         self.connected.store(true, Ordering::Relaxed);
+        self.changes.notify_waiters();
     }
 
     /// The connection ended (`error` says why, if it was not a clean shutdown).
     pub fn disconnected(&self, error: Option<String>) {
-        self.connected.store(false, Ordering::Relaxed);
+        if self.connected.swap(false, Ordering::Relaxed) {
+            *self.offline_since.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now());
+        }
+        self.changes.notify_waiters();
         if let Some(e) = error {
             *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
         }
@@ -163,6 +188,10 @@ pub struct DeviceStatus {
     pub kind: &'static str,
     state: Mutex<(DeviceState, Option<String>, i64)>,
     outputs: Mutex<BTreeMap<String, bool>>,
+    patterns: Mutex<BTreeMap<String, String>>,
+    inputs: Mutex<BTreeMap<String, InputReport>>,
+    edges_total: AtomicU64,
+    signals_total: AtomicU64,
     reads_total: AtomicU64,
     errors_total: AtomicU64,
     rejects_total: AtomicU64,
@@ -267,6 +296,10 @@ impl DeviceStatus {
             id,
             kind,
             outputs: Mutex::new(BTreeMap::new()),
+            patterns: Mutex::new(BTreeMap::new()),
+            inputs: Mutex::new(BTreeMap::new()),
+            edges_total: AtomicU64::new(0),
+            signals_total: AtomicU64::new(0),
             state: Mutex::new((
                 DeviceState::Connecting,
                 None,
@@ -301,12 +334,45 @@ impl DeviceStatus {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).0
     }
 
-    /// An output line is now at `on`.
-    pub fn set_output(&self, line: String, on: bool) {
+    /// An output line now shows `pattern` (set by `owner`): `on` unless the pattern is off.
+    pub fn set_output(&self, line: String, on: bool, pattern: &str, owner: Option<&str>) {
+        let shown = match owner {
+            Some(owner) if on => format!("{pattern} ({owner})"),
+            _ => pattern.to_string(),
+        };
+        self.patterns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(line.clone(), shown);
         self.outputs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(line, on);
+    }
+
+    /// An input line settled at `active` (`state` in words: `beam broken`, `pressed`) at
+    /// `at`; true when that is a change from the level known before (an edge, not the level
+    /// reported when the device opened).
+    pub fn set_input(&self, line: String, active: bool, state: &str, at: Timestamp) -> bool {
+        let mut inputs = self.inputs.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = inputs.get(&line).is_some_and(|i| i.active != active);
+        if changed {
+            self.edges_total.fetch_add(1, Ordering::Relaxed);
+        }
+        inputs.insert(
+            line,
+            InputReport {
+                active,
+                state: state.to_string(),
+                since: format!("{at:.3}"),
+            },
+        );
+        changed
+    }
+
+    /// A feedback rule's pattern was sent to an output for this device's outcome.
+    pub fn signalled(&self) {
+        self.signals_total.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A read arrived.
@@ -379,6 +445,18 @@ impl DeviceStatus {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            patterns: self
+                .patterns
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            inputs: self
+                .inputs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            edges_total: self.edges_total.load(Ordering::Relaxed),
+            signals_total: self.signals_total.load(Ordering::Relaxed),
             rfid: self.rfid.get().map(|c| c.report()),
         }
     }
@@ -626,9 +704,33 @@ pub struct DeviceReport {
     /// Output lines and their levels (devices with outputs).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, bool>,
+    /// What each output line shows, and which rule or command set it (`blink 250ms
+    /// (rule 2: device-down)`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub patterns: BTreeMap<String, String>,
+    /// Input lines (GPIO inputs): each one's debounced level.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, InputReport>,
+    /// Settled input edges since start.
+    #[serde(default)]
+    pub edges_total: u64,
+    /// Feedback-rule patterns sent to outputs for this device's outcomes since start.
+    #[serde(default)]
+    pub signals_total: u64,
     /// RFID readers: what smoothing made of their reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rfid: Option<RfidReport>,
+}
+
+/// One input line in the status report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct InputReport {
+    /// Active (after the configured active level).
+    pub active: bool,
+    /// The level in the words of the line's role: `beam broken`, `pressed`, `open`, `active`.
+    pub state: String,
+    /// When the edge that started this level began.
+    pub since: String,
 }
 
 /// Builds status reports inside the daemon.
@@ -867,6 +969,10 @@ pub fn offline_report(
                 last_reject: None,
                 last_read_at: None,
                 outputs: BTreeMap::new(),
+                patterns: BTreeMap::new(),
+                inputs: BTreeMap::new(),
+                edges_total: 0,
+                signals_total: 0,
                 rfid: None,
             })
             .collect(),

@@ -47,7 +47,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let broker = Arc::new(BrokerStatus::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
     let status = Arc::new(
-        StatusCollector::new(&config, store.clone(), registry.clone(), broker)
+        StatusCollector::new(&config, store.clone(), registry.clone(), broker.clone())
             .with_clock(clock.clone(), config.clock.clone()),
     );
 
@@ -92,20 +92,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let builder = event_builder(&config)?;
     let (pipeline_probe, pipeline_responder) = health::probe("capture pipeline");
     let (reconfigure_tx, reconfigure_rx) = mpsc::channel(1);
-    let pipeline = tokio::spawn(
-        Pipeline::new(
-            &config,
-            store.clone(),
-            registry.clone(),
-            contexts.clone(),
-            builder.clone(),
-            clock.clone(),
-        )
-        .with_probe(pipeline_responder)
-        .with_routes(devices.routes(), &config)
-        .with_control(reconfigure_rx)
-        .run(device_rx),
-    );
+    let pipeline = Pipeline::new(
+        &config,
+        store.clone(),
+        registry.clone(),
+        contexts.clone(),
+        builder.clone(),
+        clock.clone(),
+    )
+    .with_probe(pipeline_responder)
+    .with_routes(devices.routes(), &config)
+    .with_control(reconfigure_rx);
+    // `offline-too-long` rules: sleeps until a threshold or a change of the connection.
+    let uplink_watch = tokio::spawn(pipeline.signals().watch_uplink(broker.clone()));
+    let pipeline = tokio::spawn(pipeline.run(device_rx));
     let release_cancel = CancellationToken::new();
     let release = tokio::spawn(crate::capture::pipeline::release::run(
         store.clone(),
@@ -181,6 +181,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     reloader.devices.stop_all().await;
     drop(reloader);
+    uplink_watch.abort();
     if let Err(e) = pipeline.await {
         tracing::error!("pipeline task failed: {e}");
     }

@@ -196,8 +196,10 @@ mod tests {
                 level = !level;
                 if let Some(e) = d.raw(level, at) { prop_assert_ne!(e.high, last_edge); last_edge = e.high; }
             }
-            if let Some(deadline) = d.deadline() {
-                if let Some(e) = d.settle(deadline) { prop_assert_ne!(e.high, last_edge); }
+            if let Some(deadline) = d.deadline()
+                && let Some(e) = d.settle(deadline)
+            {
+                prop_assert_ne!(e.high, last_edge);
             }
             prop_assert_eq!(d.level(), level);
         }

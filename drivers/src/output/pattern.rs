@@ -91,7 +91,7 @@ impl Pattern {
                 let half = ms(half);
                 let n = elapsed.as_nanos() / half.as_nanos();
                 let into = elapsed - half * n as u32;
-                (n % 2 == 0, Some(half - into))
+                (n.is_multiple_of(2), Some(half - into))
             }
             Pattern::Pulses {
                 count,

@@ -35,6 +35,7 @@ use crate::ops::status::{CommandStats, StatusCollector};
 use crate::runtime::reload::ReloadRequest;
 pub use request::{Command, MAX_COMMAND_BYTES};
 use request::{Level, WindowAction};
+use tracegate_drivers::output::pattern::Pattern;
 
 /// The reply topic level used when a command has no usable id.
 pub const NO_ID: &str = "_";
@@ -218,15 +219,34 @@ impl Router {
                 device,
                 line,
                 state,
+                pattern,
+                priority,
                 for_ms,
-            } => (
-                device,
-                DeviceCommand::SetOutput {
-                    line,
-                    on: state == Level::On,
-                    for_ms,
-                },
-            ),
+            } => {
+                let pattern = match pattern {
+                    Some(text) => text.parse::<Pattern>().map_err(|e| e.to_string())?,
+                    None if state == Level::On => Pattern::On,
+                    None => Pattern::Off,
+                };
+                // A timed request is a layer of its own, so that when it ends the line goes
+                // back to what the last untimed command set.
+                let owner = if for_ms.is_some() {
+                    "command-timed"
+                } else {
+                    "command"
+                };
+                (
+                    device,
+                    DeviceCommand::SetOutput {
+                        line,
+                        pattern,
+                        priority,
+                        owner: owner.into(),
+                        for_ms,
+                    },
+                )
+            }
+            Command::Inputs { device } => (device, DeviceCommand::ReadInputs),
             Command::ReadWindow { device, action } => (
                 device,
                 DeviceCommand::ReadWindow(action == WindowAction::Start),
@@ -260,8 +280,20 @@ impl Router {
             CommandDone::Sent { bytes } => {
                 serde_json::json!({ "device": device, "sent_bytes": bytes })
             }
-            CommandDone::Output { line, on } => {
-                serde_json::json!({ "device": device, "line": line, "on": on })
+            CommandDone::Output { line, on, shown } => {
+                serde_json::json!({ "device": device, "line": line, "on": on, "shown": shown })
+            }
+            CommandDone::Inputs(levels) => {
+                let lines: serde_json::Map<String, Value> = levels
+                    .into_iter()
+                    .map(|l| {
+                        (
+                            l.line,
+                            serde_json::json!({ "active": l.active, "raw_high": l.raw_high }),
+                        )
+                    })
+                    .collect();
+                serde_json::json!({ "device": device, "inputs": lines })
             }
             CommandDone::ReadWindow { open } => {
                 serde_json::json!({ "device": device, "open": open })

@@ -34,18 +34,29 @@ pub enum Command {
     },
     /// Load the config file again and apply what changed.
     Reload {},
-    /// Switch an output line.
+    /// Switch an output line, or show a pattern on it.
     Output {
         /// The output device.
         device: String,
         /// Its line.
         line: String,
-        /// `on` (default) or `off`.
+        /// `on` (default) or `off`; ignored when `pattern` is given.
         #[serde(default)]
         state: Level,
-        /// Back to the previous level after this many milliseconds (a pulse).
+        /// A pattern instead (`blink 250ms`, `pulses 3x100ms`, …).
+        #[serde(default)]
+        pattern: Option<String>,
+        /// Shown over feedback rules of lower priority (default 0: under every rule).
+        #[serde(default)]
+        priority: u8,
+        /// Back to what the line showed before after this many milliseconds (a pulse).
         #[serde(default)]
         for_ms: Option<u64>,
+    },
+    /// The current levels of a device's input lines.
+    Inputs {
+        /// The input device.
+        device: String,
     },
     /// Open or close a reader's read window.
     ReadWindow {
@@ -94,7 +105,7 @@ pub struct Request {
 }
 
 /// Names of the commands, for error messages.
-pub const NAMES: &str = "ping, status, context, reload, output, read-window, send";
+pub const NAMES: &str = "ping, status, context, reload, output, inputs, read-window, send";
 
 /// Parses command `name` with `payload`: a JSON object with an `id` and the command's
 /// arguments. Never panics; every problem becomes an error naming it.
@@ -165,17 +176,25 @@ fn check(command: Command) -> Result<Command, String> {
             device,
             line,
             for_ms,
+            pattern,
             ..
         } => {
             check_topic_level(device, "device")?;
             check_topic_level(line, "line")?;
+            if let Some(pattern) = pattern {
+                pattern
+                    .parse::<tracegate_drivers::output::pattern::Pattern>()
+                    .map_err(|e| e.to_string())?;
+            }
             if for_ms.is_some_and(|ms| ms == 0 || ms > MAX_PULSE_MS) {
                 return Err(format!(
                     "for_ms must be between 1 and {MAX_PULSE_MS} (a day); leave it out for a steady level"
                 ));
             }
         }
-        Command::ReadWindow { device, .. } => check_topic_level(device, "device")?,
+        Command::ReadWindow { device, .. } | Command::Inputs { device } => {
+            check_topic_level(device, "device")?
+        }
         Command::Send { device, data } => {
             check_topic_level(device, "device")?;
             if data.is_empty() || data.len() > 256 {
@@ -219,9 +238,36 @@ mod tests {
                 device: "light-1".into(),
                 line: "red".into(),
                 state: Level::On,
+                pattern: None,
+                priority: 0,
                 for_ms: Some(500)
             }
         );
+        assert_eq!(
+            ok(
+                "output",
+                r#"{"id":"r1","device":"l","line":"red","pattern":"blink 250ms","priority":50}"#
+            ),
+            Command::Output {
+                device: "l".into(),
+                line: "red".into(),
+                state: Level::On,
+                pattern: Some("blink 250ms".into()),
+                priority: 50,
+                for_ms: None
+            }
+        );
+        assert_eq!(
+            ok("inputs", r#"{"id":"r1","device":"eye"}"#),
+            Command::Inputs {
+                device: "eye".into()
+            }
+        );
+        let (_, e) = err(
+            "output",
+            r#"{"id":"r1","device":"l","line":"red","pattern":"strobe"}"#,
+        );
+        assert!(e.contains("not an output pattern"), "{e}");
         assert_eq!(
             ok(
                 "read-window",

@@ -56,6 +56,12 @@ impl Roles {
         input: false,
         output: true,
     };
+    /// A device that reports levels, not reads (GPIO inputs): no capture settings, no
+    /// context; its edges feed status and rules.
+    pub const SENSOR: Roles = Roles {
+        input: false,
+        output: false,
+    };
 }
 
 /// A device kind: its name, roles and config keys, and how to parse them.
@@ -86,6 +92,21 @@ pub trait DeviceSettings: Debug + Send + Sync + Any {
     /// The reader settings (zones, smoothing, direction, filters) of an RFID reader kind.
     fn rfid(&self) -> Option<&Arc<crate::capture::rfid::RfidSettings>> {
         None
+    }
+
+    /// The input lines of a GPIO input kind (their roles and rules).
+    fn input_lines(&self) -> &[kinds::gpio_input::InputLineConfig] {
+        &[]
+    }
+
+    /// The output lines of an output kind, by name (feedback rules are checked against them).
+    fn output_lines(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The header pins a real GPIO kind uses (no two devices may share one).
+    fn gpio_pins(&self) -> Vec<u8> {
+        Vec::new()
     }
 
     /// Itself, for [`crate::config::DeviceConfig::settings_as`].
@@ -127,10 +148,13 @@ impl Registry {
                 &kinds::hid_scanner::KIND,
                 &kinds::keyboard_scanner::KIND,
                 &kinds::llrp_reader::KIND,
+                &kinds::gpio_input::KIND,
+                &kinds::gpio_output::KIND,
                 &kinds::sim_scanner::KIND,
                 &kinds::sim_hid_scanner::KIND,
                 &kinds::sim_llrp_reader::KIND,
                 &kinds::sim_output::KIND,
+                &kinds::sim_gpio_input::KIND,
             ],
         }
     }

@@ -31,12 +31,14 @@ use tracegate_drivers::{DeviceEvent, RawRead};
 use crate::capture::clock::Clock;
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
+use crate::capture::devices::kinds::gpio_input::InputLineConfig;
 use crate::capture::event::build::{EventBuilder, Outcome};
 use crate::capture::event::context::EventKind;
 use crate::capture::event::ids::Mapped;
 use crate::capture::event::model::Event;
-use crate::capture::feedback::SignalLine;
+use crate::capture::feedback::{SignalLine, Signals};
 use crate::capture::store::{AppendOutcome, NewHeld, PendingAppend, Store};
+use crate::config::Outcome as Told;
 use crate::config::{CaptureSettings, Config, OnReject};
 use crate::ops::health::{self, Responder};
 use crate::ops::logging::{Throttle, Throttled, Throttles};
@@ -61,6 +63,8 @@ struct Pending {
     read_at: Instant,
     /// Where to signal the outcome, and whether the read was flagged (a reject, recorded).
     signal: Option<SignalLine>,
+    /// The feedback rules (an output line's pattern for the outcome).
+    signals: Arc<Signals>,
     flagged: bool,
 }
 
@@ -136,6 +140,10 @@ pub struct Pipeline {
     responder: Option<Responder>,
     /// Whether any station is an RFID reader (whose departures a tick expires).
     has_rfid: bool,
+    /// Operator feedback rules.
+    signals: Arc<Signals>,
+    /// GPIO input devices' lines (roles, read-window rules).
+    inputs: HashMap<Arc<str>, Vec<InputLineConfig>>,
 }
 
 impl Pipeline {
@@ -162,6 +170,8 @@ impl Pipeline {
             clock,
             responder: None,
             has_rfid: false,
+            signals: Signals::new(Routes::default(), Vec::new()),
+            inputs: HashMap::new(),
         };
         pipeline.set_stations(config);
         pipeline
@@ -169,9 +179,15 @@ impl Pipeline {
 
     /// Tells the scanners that have feedback bytes each read's outcome, through `routes`.
     pub fn with_routes(mut self, routes: Routes, config: &Config) -> Self {
+        self.signals = Signals::new(routes.clone(), config.feedback.clone());
         self.routes = routes;
         self.set_stations(config);
         self
+    }
+
+    /// The feedback rules, for the task that watches the uplink.
+    pub fn signals(&self) -> Arc<Signals> {
+        self.signals.clone()
     }
 
     /// Takes new device sets from `control` (reloads).
@@ -183,6 +199,20 @@ impl Pipeline {
     /// One station per input device of `config`: a device that stays keeps its open packing
     /// session and dedupe memory; one that is gone has its open session reported, discarded.
     fn set_stations(&mut self, config: &Config) {
+        self.signals.replace(config.feedback.clone());
+        self.inputs = config
+            .devices
+            .iter()
+            .filter(|d| !d.settings.input_lines().is_empty())
+            .map(|d| (d.id.clone(), d.settings.input_lines().to_vec()))
+            .collect();
+        for device in &config.devices {
+            if let Some(status) = self.devices.get(&device.id)
+                && status.state() == tracegate_drivers::DeviceState::Down
+            {
+                self.signals.condition(&device.id, Told::DeviceDown, true);
+            }
+        }
         let mut old = std::mem::take(&mut self.stations);
         for device in &config.devices {
             let (Some(input), Some(status)) = (&device.input, self.devices.get(&device.id)) else {
@@ -331,6 +361,29 @@ impl Pipeline {
                 if let Some(status) = self.devices.get(&device) {
                     status.set_state(state, detail);
                 }
+                use tracegate_drivers::DeviceState;
+                match state {
+                    DeviceState::Down => {
+                        self.signals.condition(&device, Told::DeviceDown, true);
+                    }
+                    DeviceState::Up | DeviceState::Stopped => {
+                        self.signals.condition(&device, Told::DeviceDown, false);
+                        if state == DeviceState::Up {
+                            self.signals.output_up(&device);
+                        }
+                    }
+                    DeviceState::Connecting => {}
+                }
+                return true;
+            }
+            DeviceEvent::Input {
+                device,
+                line,
+                active,
+                at,
+                ..
+            } => {
+                self.input_edge(device, line, active, at);
                 return true;
             }
             DeviceEvent::FrameError { device, message } => {
@@ -343,9 +396,15 @@ impl Pipeline {
                 }
                 return true;
             }
-            DeviceEvent::Output { device, line, on } => {
+            DeviceEvent::Output {
+                device,
+                line,
+                on,
+                pattern,
+                owner,
+            } => {
                 if let Some(status) = self.devices.get(&device) {
-                    status.set_output(line, on);
+                    status.set_output(line, on, &pattern, owner.as_deref());
                 }
                 return true;
             }
@@ -361,6 +420,7 @@ impl Pipeline {
         }
         if station.is_repeat(&read) {
             device.duplicate();
+            self.signals.tell(&device, Told::Duplicate);
             tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");
             return true;
         }
@@ -369,6 +429,15 @@ impl Pipeline {
             Decision::Record { events, flagged } => (events, flagged),
             // Nothing to commit: the operator hears the verdict now.
             unrecorded => {
+                let accepted = matches!(unrecorded, Decision::Waiting);
+                self.signals.tell(
+                    &device,
+                    if accepted {
+                        Told::Captured
+                    } else {
+                        Told::Rejected
+                    },
+                );
                 if let Some(signal) = &signal
                     && !signal.tell(matches!(unrecorded, Decision::Waiting))
                 {
@@ -390,6 +459,7 @@ impl Pipeline {
                 } else {
                     None
                 },
+                signals: self.signals.clone(),
                 flagged,
             };
             if pending_tx.send(pending).await.is_err() {
@@ -397,6 +467,43 @@ impl Pipeline {
             }
         }
         true
+    }
+
+    /// A settled input edge: status, the log, and the line's read-window rule.
+    fn input_edge(
+        &mut self,
+        device: Arc<str>,
+        line: String,
+        active: bool,
+        at: std::time::SystemTime,
+    ) {
+        let config = self
+            .inputs
+            .get(&device)
+            .and_then(|lines| lines.iter().find(|l| l.name == line));
+        let words = config.map_or(if active { "active" } else { "inactive" }, |c| {
+            c.role.words(active)
+        });
+        let at = Timestamp::try_from(at).unwrap_or_else(|_| Timestamp::now());
+        let edge = self
+            .devices
+            .get(&device)
+            .is_some_and(|status| status.set_input(line.clone(), active, words, at));
+        if !edge {
+            return; // the level reported when the device opened
+        }
+        let log = self.input_log.check(&device);
+        if log != Throttled::Quiet {
+            tracing::info!(device = %device, line = %line, "{words} at {at:.3}{}", log.note());
+        }
+        if let Some(reader) = config.and_then(|c| c.read_window.as_deref()) {
+            let request = tracegate_drivers::CommandRequest::fire_and_forget(
+                tracegate_drivers::DeviceCommand::ReadWindow(active),
+            );
+            if self.routes.try_send(reader, request).is_err() {
+                tracing::warn!(device = %device, reader, "{words}: the reader's read window could not be {} (the reader is not running or its inbox is full)", if active { "opened" } else { "closed" });
+            }
+        }
     }
 
     /// The event a read makes now, if any: refused reads make none, and in a packing session
@@ -549,6 +656,15 @@ async fn feedback(mut pending: mpsc::Receiver<Pending>) {
     let mut failure_log = Throttles::default();
     while let Some(p) = pending.recv().await {
         let outcome = p.append.await;
+        let told = match &outcome {
+            AppendOutcome::Committed { .. } | AppendOutcome::Held { .. } if p.flagged => {
+                Told::Rejected
+            }
+            AppendOutcome::Committed { .. } | AppendOutcome::Held { .. } => Told::Captured,
+            AppendOutcome::Refused => Told::OutboxFull,
+            AppendOutcome::TooLarge { .. } | AppendOutcome::Failed(_) => Told::Rejected,
+        };
+        p.signals.tell(&p.device, told);
         if let Some(signal) = &p.signal {
             let captured = matches!(
                 outcome,

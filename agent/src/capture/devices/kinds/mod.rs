@@ -1,9 +1,12 @@
 //! One module per device kind: its config keys, how they are validated, how it starts.
 
+pub mod gpio_input;
+pub mod gpio_output;
 pub mod hid_scanner;
 pub mod keyboard_scanner;
 pub mod llrp_reader;
 pub mod serial_scanner;
+pub mod sim_gpio_input;
 pub mod sim_hid_scanner;
 pub mod sim_llrp_reader;
 pub mod sim_output;

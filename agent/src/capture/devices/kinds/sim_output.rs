@@ -77,6 +77,10 @@ impl DeviceSettings for SimOutputSettings {
         Ok(())
     }
 
+    fn output_lines(&self) -> Vec<String> {
+        self.lines.clone()
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

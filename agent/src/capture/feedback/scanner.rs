@@ -1,4 +1,4 @@
-//! Operator feedback through the scanner: the pipeline decides whether a read was recorded or
+//! Operator feedback through the scanner itself: the pipeline decides whether a read was recorded or
 //! rejected; the device's configured bytes for that outcome ([`ScannerFeedback`]) go through
 //! the device's command inbox ([`Routes`]) as a [`DeviceCommand::Send`], which its driver
 //! writes to the scanner between reads. The pipeline never waits for it.

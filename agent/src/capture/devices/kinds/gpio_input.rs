@@ -1,0 +1,233 @@
+//! `gpio-input`: photo-eyes, push buttons and door contacts on the Raspberry Pi's header,
+//! through rppal (`tracegate_drivers::gpio::pi`). Each line has a pin (BCM number), a pull, an
+//! active level, a debounce and a role that names its levels in status and logs; settled edges
+//! are typed device events, never fake barcode reads. A line can open and close an RFID
+//! reader's read window (`read_window`): a photo-eye that sees a pallet starts the reader.
+//!
+//! ```toml
+//! [[devices]]
+//! id = "door-5-io"
+//! kind = "gpio-input"
+//! lines = [
+//!   { name = "photo-eye", pin = 17, pull = "up", active = "low", debounce_ms = 20, role = "photo-eye", read_window = "door-5-rfid" },
+//!   { name = "close-case", pin = 27, pull = "up", active = "low", role = "button" },
+//! ]
+//! ```
+
+use std::any::Any;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tracegate_drivers::gpio::pi::PiInputs;
+use tracegate_drivers::gpio::{InputDriver, InputSpec, MAX_DEBOUNCE, Pull};
+
+use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::config::fields::field_names;
+use crate::config::{ConfigError, KindKeys, check_topic_level};
+
+/// Highest BCM GPIO number on the Pi's 40-pin header.
+pub const MAX_PIN: u8 = 27;
+
+/// The kind.
+pub static KIND: GpioInputKind = GpioInputKind;
+
+/// `gpio-input`.
+#[derive(Debug)]
+pub struct GpioInputKind;
+
+/// A line's pull resistor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullKey {
+    /// None (an opto-isolated input board drives the line).
+    #[default]
+    None,
+    /// Pull-up (a switch or open-collector sensor to ground).
+    Up,
+    /// Pull-down (a switch to 3.3 V).
+    Down,
+}
+
+/// Which electrical level means active.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActiveLevel {
+    /// High is active.
+    #[default]
+    High,
+    /// Low is active (a switch to ground with a pull-up; most opto boards).
+    Low,
+}
+
+/// What a line is, which names its levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputRole {
+    /// A light barrier: active = beam broken.
+    PhotoEye,
+    /// A push button: active = pressed.
+    Button,
+    /// A door contact: active = open.
+    Door,
+    /// Anything else: active / inactive.
+    #[default]
+    Contact,
+}
+
+impl InputRole {
+    /// The level in words.
+    pub fn words(self, active: bool) -> &'static str {
+        match (self, active) {
+            (InputRole::PhotoEye, true) => "beam broken",
+            (InputRole::PhotoEye, false) => "beam clear",
+            (InputRole::Button, true) => "pressed",
+            (InputRole::Button, false) => "released",
+            (InputRole::Door, true) => "open",
+            (InputRole::Door, false) => "closed",
+            (InputRole::Contact, true) => "active",
+            (InputRole::Contact, false) => "inactive",
+        }
+    }
+}
+
+fn default_debounce() -> u64 {
+    20
+}
+
+/// One input line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputLineConfig {
+    /// Its name in status, commands and rules.
+    pub name: String,
+    /// BCM GPIO number (0 to 27 on the 40-pin header).
+    pub pin: u8,
+    /// Pull resistor.
+    #[serde(default)]
+    pub pull: PullKey,
+    /// Active level.
+    #[serde(default)]
+    pub active: ActiveLevel,
+    /// Milliseconds a new level must hold (0 to 1000; default 20).
+    #[serde(default = "default_debounce")]
+    pub debounce_ms: u64,
+    /// What the line is.
+    #[serde(default)]
+    pub role: InputRole,
+    /// An RFID reader whose read window this line opens while active and closes when not.
+    #[serde(default)]
+    pub read_window: Option<String>,
+}
+
+impl InputLineConfig {
+    /// The driver's view of the line.
+    pub fn spec(&self) -> InputSpec {
+        InputSpec {
+            name: self.name.clone(),
+            pin: self.pin,
+            pull: match self.pull {
+                PullKey::None => Pull::None,
+                PullKey::Up => Pull::Up,
+                PullKey::Down => Pull::Down,
+            },
+            active_low: self.active == ActiveLevel::Low,
+            debounce: Duration::from_millis(self.debounce_ms),
+        }
+    }
+}
+
+/// A GPIO input device's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioInputSettings {
+    /// Its lines.
+    pub lines: Vec<InputLineConfig>,
+}
+
+/// Checks `lines`: names, pins in range and not repeated, debounce bounds.
+pub fn check_lines(
+    keys: &KindKeys<'_>,
+    lines: &[InputLineConfig],
+    check_pins: bool,
+) -> Result<(), ConfigError> {
+    if lines.is_empty() || lines.len() > 28 {
+        return Err(keys.error("lines", "lines must list 1 to 28 input lines"));
+    }
+    let (mut names, mut pins) = (HashSet::new(), HashSet::new());
+    for line in lines {
+        check_topic_level(&line.name, "lines[…].name").map_err(|m| keys.error("lines", m))?;
+        if !names.insert(&line.name) {
+            return Err(keys.error("lines", format!("line {:?} is named twice", line.name)));
+        }
+        if check_pins && line.pin > MAX_PIN {
+            return Err(keys.error(
+                "lines",
+                format!(
+                    "line {:?}: pin {} is out of range; pins are BCM GPIO numbers, 0 to {MAX_PIN} on the 40-pin header (not physical pin numbers)",
+                    line.name, line.pin
+                ),
+            ));
+        }
+        if !pins.insert(line.pin) {
+            return Err(keys.error(
+                "lines",
+                format!("line {:?}: pin {} is used twice", line.name, line.pin),
+            ));
+        }
+        if Duration::from_millis(line.debounce_ms) > MAX_DEBOUNCE {
+            return Err(keys.error(
+                "lines",
+                format!("line {:?}: debounce_ms must be 0 to 1000", line.name),
+            ));
+        }
+        if let Some(reader) = &line.read_window {
+            check_topic_level(reader, "read_window").map_err(|m| keys.error("lines", m))?;
+        }
+    }
+    Ok(())
+}
+
+impl KindSpec for GpioInputKind {
+    fn name(&self) -> &'static str {
+        "gpio-input"
+    }
+
+    fn roles(&self) -> Roles {
+        Roles::SENSOR
+    }
+
+    fn sections(&self) -> Vec<&'static [&'static str]> {
+        vec![field_names::<GpioInputSettings>()]
+    }
+
+    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+        let settings: GpioInputSettings = keys.section()?;
+        check_lines(keys, &settings.lines, true)?;
+        Ok(Arc::new(settings))
+    }
+}
+
+impl DeviceSettings for GpioInputSettings {
+    fn start(&self, start: Start<'_>) -> std::io::Result<()> {
+        let specs = self.lines.iter().map(InputLineConfig::spec).collect();
+        let driver = InputDriver::new(start.id, PiInputs, specs);
+        start
+            .tasks
+            .spawn(driver.run(start.events, start.commands, start.cancel));
+        Ok(())
+    }
+
+    fn input_lines(&self) -> &[InputLineConfig] {
+        &self.lines
+    }
+
+    fn gpio_pins(&self) -> Vec<u8> {
+        self.lines.iter().map(|l| l.pin).collect()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

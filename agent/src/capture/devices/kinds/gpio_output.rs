@@ -1,0 +1,138 @@
+//! `gpio-output`: stack-light colours, buzzers and relays on the Raspberry Pi's header through
+//! rppal (`tracegate_drivers::gpio::pi::PiOutputs`), run by the same output driver as
+//! `sim-output`: patterns, priorities, the safe state (every line inactive) on shutdown, and
+//! after a crash through `tracegate outputs-safe` in the unit's `ExecStopPost=`.
+//!
+//! ```toml
+//! [[devices]]
+//! id = "door-5-light"
+//! kind = "gpio-output"
+//! lines = [
+//!   { name = "red", pin = 5, active = "low" },     # relay board inputs are active low
+//!   { name = "green", pin = 6, active = "low" },
+//!   { name = "buzzer", pin = 13 },
+//! ]
+//! ```
+
+use std::any::Any;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tracegate_drivers::gpio::pi::{PiOutputLine, PiOutputs};
+use tracegate_drivers::output::OutputDriver;
+
+use super::gpio_input::{ActiveLevel, MAX_PIN};
+use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::config::fields::field_names;
+use crate::config::{ConfigError, KindKeys, check_topic_level};
+
+/// The kind.
+pub static KIND: GpioOutputKind = GpioOutputKind;
+
+/// `gpio-output`.
+#[derive(Debug)]
+pub struct GpioOutputKind;
+
+/// One output line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputLineConfig {
+    /// Its name in status, commands and rules.
+    pub name: String,
+    /// BCM GPIO number (0 to 27).
+    pub pin: u8,
+    /// Which level switches it on.
+    #[serde(default)]
+    pub active: ActiveLevel,
+}
+
+/// A GPIO output device's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioOutputSettings {
+    /// Its lines.
+    pub lines: Vec<OutputLineConfig>,
+}
+
+impl GpioOutputSettings {
+    /// The backend's view.
+    pub fn backend(&self) -> PiOutputs {
+        PiOutputs::new(
+            self.lines
+                .iter()
+                .map(|l| PiOutputLine {
+                    name: l.name.clone(),
+                    pin: l.pin,
+                    active_low: l.active == ActiveLevel::Low,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl KindSpec for GpioOutputKind {
+    fn name(&self) -> &'static str {
+        "gpio-output"
+    }
+
+    fn roles(&self) -> Roles {
+        Roles::OUTPUT
+    }
+
+    fn sections(&self) -> Vec<&'static [&'static str]> {
+        vec![field_names::<GpioOutputSettings>()]
+    }
+
+    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+        let settings: GpioOutputSettings = keys.section()?;
+        if settings.lines.is_empty() || settings.lines.len() > 28 {
+            return Err(keys.error("lines", "lines must list 1 to 28 output lines"));
+        }
+        let (mut names, mut pins) = (HashSet::new(), HashSet::new());
+        for line in &settings.lines {
+            check_topic_level(&line.name, "lines[…].name").map_err(|m| keys.error("lines", m))?;
+            if !names.insert(&line.name) {
+                return Err(keys.error("lines", format!("line {:?} is named twice", line.name)));
+            }
+            if line.pin > MAX_PIN {
+                return Err(keys.error(
+                    "lines",
+                    format!(
+                        "line {:?}: pin {} is out of range; pins are BCM GPIO numbers, 0 to {MAX_PIN}",
+                        line.name, line.pin
+                    ),
+                ));
+            }
+            if !pins.insert(line.pin) {
+                return Err(keys.error(
+                    "lines",
+                    format!("line {:?}: pin {} is used twice", line.name, line.pin),
+                ));
+            }
+        }
+        Ok(Arc::new(settings))
+    }
+}
+
+impl DeviceSettings for GpioOutputSettings {
+    fn start(&self, start: Start<'_>) -> std::io::Result<()> {
+        let driver = OutputDriver::new(start.id, self.backend());
+        start
+            .tasks
+            .spawn(driver.run(start.events, start.commands, start.cancel));
+        Ok(())
+    }
+
+    fn output_lines(&self) -> Vec<String> {
+        self.lines.iter().map(|l| l.name.clone()).collect()
+    }
+
+    fn gpio_pins(&self) -> Vec<u8> {
+        self.lines.iter().map(|l| l.pin).collect()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
