@@ -30,6 +30,7 @@ use tracegate_drivers::{CommandRequest, DeviceCommand};
 
 use crate::capture::devices::Routes;
 use crate::config::{FeedbackRule, Outcome};
+use crate::ops::logging::{SharedThrottle, Throttled};
 use crate::ops::status::{BrokerStatus, DeviceStatus};
 
 pub use scanner::{LATE, SignalLine};
@@ -46,6 +47,8 @@ pub struct Signals {
     held: Mutex<HashMap<usize, HashSet<Arc<str>>>>,
     /// Wakes the uplink watcher when the rules change.
     changed: tokio::sync::Notify,
+    /// Keeps a busy line's signals from filling the log.
+    log: SharedThrottle,
 }
 
 impl Signals {
@@ -116,6 +119,10 @@ impl Signals {
         for rule in self.rules().iter() {
             if rule.on == outcome && rule.covers(&device.id) {
                 self.send(rule, true, Some(device));
+                let log = self.log.check();
+                if log != Throttled::Quiet {
+                    tracing::info!(device = %device.id, output = %rule.output, line = %rule.line, "{}: {}{}", outcome.as_str(), rule.pattern, log.note());
+                }
             }
         }
     }

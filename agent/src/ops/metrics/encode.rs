@@ -222,6 +222,22 @@ impl Collector for ReportCollector {
         per_device(
             e,
             r,
+            "tracegate_device_signals",
+            "Feedback-rule patterns sent to output lines for the device's outcomes.",
+            MetricType::Counter,
+            |d| d.signals_total,
+        )?;
+        per_device(
+            e,
+            r,
+            "tracegate_device_input_edges",
+            "Settled (debounced) edges on the device's input lines.",
+            MetricType::Counter,
+            |d| d.edges_total,
+        )?;
+        per_device(
+            e,
+            r,
             "tracegate_device_up",
             "1 while the device is connected, 0 while it is down or connecting.",
             MetricType::Gauge,
