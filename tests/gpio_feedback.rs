@@ -214,3 +214,57 @@ pattern = "on"
         )
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_scan_and_a_full_outbox_have_their_own_patterns() {
+    // No broker: the outbox (room for 2 events, refusing new ones when full) fills up.
+    let port = free_port();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let rules = r#"
+[[feedback]]
+on = "duplicate"
+devices = ["packer"]
+output = "light"
+line = "amber"
+pattern = "pulses 2x2s"
+
+[[feedback]]
+on = "outbox-full"
+devices = ["packer"]
+output = "light"
+line = "red"
+pattern = "on"
+for_ms = 8000
+"#;
+    let devices = format!(
+        "{}dedupe_ms = 60000\n{LIGHT}{rules}",
+        serial_scanner("packer", pty.path())
+    );
+    let config = TestConfig::new(port, "max_events = 2\nwhen_full = \"refuse-new\"", &devices);
+    let daemon = Daemon::start(&config.path);
+    daemon
+        .wait_status(Duration::from_secs(20), "scanner and light up", |s| {
+            device(s, "packer")["state"] == "up" && device(s, "light")["state"] == "up"
+        })
+        .await;
+
+    // The same code twice within dedupe_ms: one read, and amber for the repeat.
+    scan(&mut pty, &["]C10109506000134352", "]C10109506000134352"]).await;
+    daemon
+        .wait_status(Duration::from_secs(10), "amber for the double scan", |s| {
+            device(s, "packer")["duplicates_total"] == 1
+                && shows(s, "amber") == "pulses 2x2000ms (rule 1: duplicate)"
+        })
+        .await;
+
+    // Two more good codes: the second finds the outbox full and is refused, red for it.
+    scan(&mut pty, &["]C10106141411234562", "]C10195012345678903"]).await;
+    let status = daemon
+        .wait_status(
+            Duration::from_secs(10),
+            "red for the read the full outbox refused",
+            |s| s["queue"]["refused_total"] == 1 && shows(s, "red") == "on (rule 2: outbox-full)",
+        )
+        .await;
+    assert_eq!(status["queue"]["stored_events"], 2);
+}
