@@ -69,6 +69,52 @@ pub trait Device: Send {
     fn describe(&self) -> String;
 }
 
+/// A device with its id and reconnect delays: what a driver is. Drivers of new device kinds
+/// are this type with their [`Device`] (`OutputDriver`, `InputDriver`), so construction,
+/// reconnect settings and running are written once.
+#[derive(Debug)]
+pub struct Driver<D> {
+    id: Arc<str>,
+    device: D,
+    reconnect: Reconnect,
+}
+
+impl<D: Device> Driver<D> {
+    /// A driver for device `id`, with the default reconnect delays.
+    pub fn with_device(id: Arc<str>, device: D) -> Self {
+        Driver {
+            id,
+            device,
+            reconnect: Reconnect::default(),
+        }
+    }
+
+    /// Uses other reconnect delays.
+    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
+    /// Runs until `cancel`, reporting into `events` and carrying out `commands` while the
+    /// device is up.
+    pub async fn run(
+        self,
+        events: mpsc::Sender<DeviceEvent>,
+        commands: Commands,
+        cancel: CancellationToken,
+    ) {
+        run(
+            self.id,
+            self.device,
+            self.reconnect,
+            events,
+            commands,
+            cancel,
+        )
+        .await;
+    }
+}
+
 /// Runs `device`'s life cycle for `id` until `cancel` fires or the channel closes, taking
 /// commands from `commands`.
 pub async fn run<D: Device>(

@@ -30,9 +30,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Reconnect;
 use crate::command::{CommandDone, CommandError, Commands, DeviceCommand, InputLevel};
-use crate::lifecycle::{self, Device, SessionEnd};
+use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::DeviceEvent;
 use debounce::Debouncer;
 
@@ -95,49 +94,20 @@ pub trait InputOpener: Send {
     fn describe(&self) -> String;
 }
 
-/// A driver for input lines. Construct it, then [`run`](InputDriver::run) it.
-#[derive(Debug)]
-pub struct InputDriver<O> {
-    id: Arc<str>,
-    opener: O,
-    lines: Vec<InputSpec>,
-    reconnect: Reconnect,
-}
+/// A driver for input lines. Construct it, then run it
+/// ([`Driver::run`](crate::lifecycle::Driver::run)).
+pub type InputDriver<O> = Driver<InputDevice<O>>;
 
-impl<O: InputOpener + 'static> InputDriver<O> {
+impl<O: InputOpener> InputDriver<O> {
     /// A driver for device `id`'s `lines` on `opener`.
     pub fn new(id: Arc<str>, opener: O, lines: Vec<InputSpec>) -> Self {
-        InputDriver {
-            id,
-            opener,
-            lines,
-            reconnect: Reconnect::default(),
-        }
-    }
-
-    /// Uses other reconnect delays.
-    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
-        self.reconnect = reconnect;
-        self
-    }
-
-    /// Runs until `cancel`, reporting settled edges and answering `commands`.
-    pub async fn run(
-        self,
-        events: mpsc::Sender<DeviceEvent>,
-        commands: Commands,
-        cancel: CancellationToken,
-    ) {
-        let device = InputDevice {
-            id: self.id.clone(),
-            opener: self.opener,
-            lines: self.lines,
-        };
-        lifecycle::run(self.id, device, self.reconnect, events, commands, cancel).await;
+        Driver::with_device(id.clone(), InputDevice { id, opener, lines })
     }
 }
 
-struct InputDevice<O> {
+/// Input lines as the life cycle runs them (see [`InputDriver`]).
+#[derive(Debug)]
+pub struct InputDevice<O> {
     id: Arc<str>,
     opener: O,
     lines: Vec<InputSpec>,

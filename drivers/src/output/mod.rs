@@ -27,9 +27,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Reconnect;
 use crate::command::{CommandDone, CommandError, Commands, DeviceCommand};
-use crate::lifecycle::{self, Device, SessionEnd};
+use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::DeviceEvent;
 use pattern::{Layers, MAX_LAYERS, Pattern};
 
@@ -56,46 +55,20 @@ pub trait OutputOpener: Send {
     fn describe(&self) -> String;
 }
 
-/// A driver for a bank of output lines. Construct it, then [`run`](OutputDriver::run) it.
-#[derive(Debug)]
-pub struct OutputDriver<O> {
-    id: Arc<str>,
-    opener: O,
-    reconnect: Reconnect,
-}
+/// A driver for a bank of output lines. Construct it, then run it
+/// ([`Driver::run`](crate::lifecycle::Driver::run)).
+pub type OutputDriver<O> = Driver<OutputDevice<O>>;
 
-impl<O: OutputOpener + 'static> OutputDriver<O> {
+impl<O: OutputOpener> OutputDriver<O> {
     /// A driver for device `id` on `opener`'s lines.
     pub fn new(id: Arc<str>, opener: O) -> Self {
-        OutputDriver {
-            id,
-            opener,
-            reconnect: Reconnect::default(),
-        }
-    }
-
-    /// Uses other reconnect delays.
-    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
-        self.reconnect = reconnect;
-        self
-    }
-
-    /// Runs until `cancel`, carrying out `commands` while the device is up.
-    pub async fn run(
-        self,
-        events: mpsc::Sender<DeviceEvent>,
-        commands: Commands,
-        cancel: CancellationToken,
-    ) {
-        let device = OutputDevice {
-            id: self.id.clone(),
-            opener: self.opener,
-        };
-        lifecycle::run(self.id, device, self.reconnect, events, commands, cancel).await;
+        Driver::with_device(id.clone(), OutputDevice { id, opener })
     }
 }
 
-struct OutputDevice<O> {
+/// A bank of output lines as the life cycle runs it (see [`OutputDriver`]).
+#[derive(Debug)]
+pub struct OutputDevice<O> {
     id: Arc<str>,
     opener: O,
 }
@@ -136,7 +109,12 @@ impl<L: OutputLines> Bank<L> {
 
     /// Writes each line's level as its layers say at `now`; returns what changed (for the
     /// status) or the error of a line that could not be written.
-    fn apply(&mut self, now: Instant, force: bool) -> Result<Vec<DeviceEvent>, String> {
+    fn apply(
+        &mut self,
+        device: &Arc<str>,
+        now: Instant,
+        force: bool,
+    ) -> Result<Vec<DeviceEvent>, String> {
         let mut changed = Vec::new();
         for index in 0..self.names.len() {
             let shown = self.layers[index].shown(now);
@@ -153,7 +131,7 @@ impl<L: OutputLines> Bank<L> {
         Ok(changed
             .into_iter()
             .map(|(index, shown)| DeviceEvent::Output {
-                device: Arc::from(""),
+                device: device.clone(),
                 line: self.names[index].clone(),
                 on: shown.pattern != Pattern::Off,
                 pattern: shown.pattern.to_string(),
@@ -243,15 +221,12 @@ impl<O: OutputOpener> Device for OutputDevice<O> {
         let mut force = true;
         let end = loop {
             let now = Instant::now();
-            let changed = match bank.apply(now, force) {
+            let changed = match bank.apply(&self.id, now, force) {
                 Ok(changed) => changed,
                 Err(e) => break SessionEnd::Lost(e),
             };
             force = false;
-            for mut event in changed {
-                if let DeviceEvent::Output { device, .. } = &mut event {
-                    *device = self.id.clone();
-                }
+            for event in changed {
                 if events.send(event).await.is_err() {
                     bank.all_off();
                     return SessionEnd::ChannelClosed;
