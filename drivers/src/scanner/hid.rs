@@ -17,9 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::frame::FrameItem;
 use super::hidpos::{Assembled, HidPosAssembler, REPORT_LEN};
 use super::serial::frame_event;
-use crate::backoff::Reconnect;
 use crate::command::Commands;
-use crate::lifecycle::{self, Device, SessionEnd};
+use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::{DeviceEvent, ReadMeta};
 
 /// HID usage page of bar code scanners (USB-IF HID POS Usage Tables §3).
@@ -96,14 +95,8 @@ pub trait ReportOpener: Send {
     fn describe(&self) -> String;
 }
 
-/// A HID POS scanner driver.
-#[derive(Debug)]
-pub struct HidScanner<O> {
-    id: Arc<str>,
-    opener: O,
-    max_len: usize,
-    reconnect: Reconnect,
-}
+/// A HID POS scanner driver; run it with [`Driver::run`](crate::lifecycle::Driver::run).
+pub type HidScanner<O> = Driver<HidDevice<O>>;
 
 impl HidScanner<HidrawOpener> {
     /// A driver for the real scanner `settings` select, through hidraw.
@@ -112,41 +105,24 @@ impl HidScanner<HidrawOpener> {
     }
 }
 
-impl<O: ReportOpener + 'static> HidScanner<O> {
-    /// A driver reading through `opener` (the simulator in tests and the demo).
+impl<O: ReportOpener> HidScanner<O> {
+    /// A driver reading through `opener` (the simulator in tests and the demo). The scanner
+    /// takes no commands: each one is answered unsupported.
     pub fn with_opener(id: Arc<str>, opener: O, max_len: usize) -> Self {
-        HidScanner {
-            id,
-            opener,
-            max_len,
-            reconnect: Reconnect::default(),
-        }
-    }
-
-    /// Uses other reconnect delays.
-    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
-        self.reconnect = reconnect;
-        self
-    }
-
-    /// Runs until `cancel` fires or the channel closes. The scanner takes no commands: each
-    /// one on `commands` is answered unsupported.
-    pub async fn run(
-        self,
-        events: mpsc::Sender<DeviceEvent>,
-        commands: Commands,
-        cancel: CancellationToken,
-    ) {
-        let device = HidDevice {
-            id: self.id.clone(),
-            opener: self.opener,
-            max_len: self.max_len,
-        };
-        lifecycle::run(self.id, device, self.reconnect, events, commands, cancel).await;
+        Driver::with_device(
+            id.clone(),
+            HidDevice {
+                id,
+                opener,
+                max_len,
+            },
+        )
     }
 }
 
-struct HidDevice<O> {
+/// A HID POS scanner as the life cycle runs it (see [`HidScanner`]).
+#[derive(Debug)]
+pub struct HidDevice<O> {
     id: Arc<str>,
     opener: O,
     max_len: usize,

@@ -24,9 +24,8 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{FrameCodec, FrameEnd, FrameItem, FrameSettings};
-use crate::backoff::Reconnect;
 use crate::command::{CommandDone, CommandError, Commands, DeviceCommand};
-use crate::lifecycle::{self, Device, SessionEnd};
+use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::{DeviceEvent, RawRead, ReadMeta};
 use crate::serial::SerialSettings;
 
@@ -39,49 +38,28 @@ pub struct SerialScannerSettings {
     pub frame: FrameSettings,
 }
 
-/// A serial scanner driver. Construct it, then [`run`](SerialScanner::run) it in its own task.
-#[derive(Debug)]
-pub struct SerialScanner {
-    device: Arc<str>,
-    settings: SerialScannerSettings,
-    reconnect: Reconnect,
-}
+/// A serial scanner driver. Construct it, then run it in its own task
+/// ([`Driver::run`](crate::lifecycle::Driver::run)): it reconnects whenever the port goes
+/// away, writes each [`DeviceCommand::Send`] to the scanner between reads, and never returns
+/// an error — every failure is reported as a state change.
+pub type SerialScanner = Driver<SerialPortDevice>;
 
 impl SerialScanner {
     /// A driver for the scanner `device` with these settings.
     pub fn new(device: Arc<str>, settings: SerialScannerSettings) -> Self {
-        SerialScanner {
-            device,
-            settings,
-            reconnect: Reconnect::default(),
-        }
-    }
-
-    /// Uses other reconnect delays (tests use short ones).
-    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
-        self.reconnect = reconnect;
-        self
-    }
-
-    /// Runs until `cancel` fires or the event channel closes, reconnecting whenever the port
-    /// goes away, writing each [`DeviceCommand::Send`] from `commands` to the scanner between
-    /// reads. Never returns an error: every failure is reported as a state change.
-    pub async fn run(
-        self,
-        events: mpsc::Sender<DeviceEvent>,
-        commands: Commands,
-        cancel: CancellationToken,
-    ) {
-        let port = SerialPortDevice {
-            id: self.device.clone(),
-            settings: self.settings,
-        };
-        lifecycle::run(self.device, port, self.reconnect, events, commands, cancel).await;
+        Driver::with_device(
+            device.clone(),
+            SerialPortDevice {
+                id: device,
+                settings,
+            },
+        )
     }
 }
 
-/// The port side of a serial scanner.
-struct SerialPortDevice {
+/// The port side of a serial scanner, as the life cycle runs it (see [`SerialScanner`]).
+#[derive(Debug)]
+pub struct SerialPortDevice {
     id: Arc<str>,
     settings: SerialScannerSettings,
 }

@@ -19,9 +19,8 @@ use tokio_util::sync::CancellationToken;
 use super::frame::FrameItem;
 use super::keymap::{KeyTerminator, KeyTranslator, Layout, Typed};
 use super::serial::frame_event;
-use crate::backoff::Reconnect;
 use crate::command::Commands;
-use crate::lifecycle::{self, Device, SessionEnd};
+use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::{DeviceEvent, ReadMeta};
 
 /// A keyboard-emulation scanner's settings. Field names are config keys.
@@ -69,16 +68,9 @@ pub trait KeyOpener: Send {
     fn describe(&self) -> String;
 }
 
-/// A keyboard-emulation scanner driver.
-#[derive(Debug)]
-pub struct KeyboardScanner<O> {
-    id: Arc<str>,
-    opener: O,
-    layout: Layout,
-    terminator: KeyTerminator,
-    max_len: usize,
-    reconnect: Reconnect,
-}
+/// A keyboard-emulation scanner driver; run it with
+/// [`Driver::run`](crate::lifecycle::Driver::run).
+pub type KeyboardScanner<O> = Driver<KeyboardDevice<O>>;
 
 impl KeyboardScanner<EvdevOpener> {
     /// A driver for the scanner at `settings.path`.
@@ -94,44 +86,25 @@ impl KeyboardScanner<EvdevOpener> {
     }
 }
 
-impl<O: KeyOpener + 'static> KeyboardScanner<O> {
-    /// A driver reading through `opener` (the simulator in tests).
+impl<O: KeyOpener> KeyboardScanner<O> {
+    /// A driver reading through `opener` (the simulator in tests). The scanner takes no
+    /// commands: each one is answered unsupported.
     pub fn with_opener(id: Arc<str>, opener: O, settings: &KeyboardScannerSettings) -> Self {
-        KeyboardScanner {
-            id,
-            opener,
-            layout: settings.layout,
-            terminator: settings.terminator,
-            max_len: settings.max_frame_len,
-            reconnect: Reconnect::default(),
-        }
-    }
-
-    /// Uses other reconnect delays.
-    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
-        self.reconnect = reconnect;
-        self
-    }
-
-    /// Runs until `cancel` fires or the channel closes. The scanner takes no commands: each
-    /// one on `commands` is answered unsupported.
-    pub async fn run(
-        self,
-        events: mpsc::Sender<DeviceEvent>,
-        commands: Commands,
-        cancel: CancellationToken,
-    ) {
-        let device = KeyboardDevice {
-            id: self.id.clone(),
-            opener: self.opener,
-            translator: KeyTranslator::new(self.layout, self.terminator),
-            max_len: self.max_len,
-        };
-        lifecycle::run(self.id, device, self.reconnect, events, commands, cancel).await;
+        Driver::with_device(
+            id.clone(),
+            KeyboardDevice {
+                id,
+                opener,
+                translator: KeyTranslator::new(settings.layout, settings.terminator),
+                max_len: settings.max_frame_len,
+            },
+        )
     }
 }
 
-struct KeyboardDevice<O> {
+/// A keyboard-wedge scanner as the life cycle runs it (see [`KeyboardScanner`]).
+#[derive(Debug)]
+pub struct KeyboardDevice<O> {
     id: Arc<str>,
     opener: O,
     translator: KeyTranslator,

@@ -39,9 +39,8 @@ use super::message::{
     AntennaSettings, Capabilities, IMPINJ, Message, ReaderConfig, ReportSpec, RoSpec, StartTrigger,
     Status, StopTrigger, TagReport, content, impinj, kind,
 };
-use crate::backoff::Reconnect;
 use crate::command::{CommandDone, CommandError, CommandRequest, Commands, DeviceCommand};
-use crate::lifecycle::{self, Device, SessionEnd};
+use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::{DeviceEvent, RawRead, ReadMeta};
 
 /// The ROSpec tracegate adds (it deletes every other one first).
@@ -351,55 +350,27 @@ impl LlrpSettings {
     }
 }
 
-/// An LLRP reader driver. Construct it, then [`run`](LlrpReader::run) it in its own task.
-#[derive(Debug)]
-pub struct LlrpReader {
-    device: Arc<str>,
-    settings: LlrpSettings,
-    reconnect: Reconnect,
-}
+/// An LLRP reader driver. Construct it, then run it in its own task
+/// ([`Driver::run`](crate::lifecycle::Driver::run)): it reconnects whenever the reader goes
+/// away.
+pub type LlrpReader = Driver<ReaderLink>;
 
 impl LlrpReader {
     /// A driver for the reader `device`.
     pub fn new(device: Arc<str>, settings: LlrpSettings) -> Self {
-        LlrpReader {
-            device,
-            settings,
-            reconnect: Reconnect::default(),
-        }
-    }
-
-    /// Uses other reconnect delays (tests use short ones).
-    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
-        self.reconnect = reconnect;
-        self
-    }
-
-    /// Runs until `cancel` fires or the event channel closes, reconnecting whenever the
-    /// reader goes away.
-    pub async fn run(
-        self,
-        events: mpsc::Sender<DeviceEvent>,
-        commands: Commands,
-        cancel: CancellationToken,
-    ) {
-        let reader = ReaderLink {
-            id: self.device.clone(),
-            settings: self.settings,
-        };
-        lifecycle::run(
-            self.device,
-            reader,
-            self.reconnect,
-            events,
-            commands,
-            cancel,
+        Driver::with_device(
+            device.clone(),
+            ReaderLink {
+                id: device,
+                settings,
+            },
         )
-        .await;
     }
 }
 
-struct ReaderLink {
+/// The link to one reader, as the life cycle runs it (see [`LlrpReader`]).
+#[derive(Debug)]
+pub struct ReaderLink {
     id: Arc<str>,
     settings: LlrpSettings,
 }
