@@ -146,36 +146,45 @@ pub struct GpioInputSettings {
     pub lines: Vec<InputLineConfig>,
 }
 
-/// Checks `lines`: names, pins in range and not repeated, debounce bounds.
+/// Checks a GPIO device's lines: 1 to 28, each name a topic level and given once, each pin
+/// on the header (when `check_pins`) and used once.
+pub fn check_names_and_pins<'a>(
+    keys: &KindKeys<'_>,
+    lines: impl ExactSizeIterator<Item = (&'a String, u8)>,
+    check_pins: bool,
+) -> Result<(), ConfigError> {
+    if lines.len() == 0 || lines.len() > 28 {
+        return Err(keys.error("lines", "lines must list 1 to 28 lines"));
+    }
+    let (mut names, mut pins) = (HashSet::new(), HashSet::new());
+    for (name, pin) in lines {
+        check_topic_level(name, "lines[…].name").map_err(|m| keys.error("lines", m))?;
+        if !names.insert(name) {
+            return Err(keys.error("lines", format!("line {name:?} is named twice")));
+        }
+        if check_pins && pin > MAX_PIN {
+            return Err(keys.error(
+                "lines",
+                format!(
+                    "line {name:?}: pin {pin} is out of range; pins are BCM GPIO numbers, 0 to {MAX_PIN} on the 40-pin header (not physical pin numbers)"
+                ),
+            ));
+        }
+        if !pins.insert(pin) {
+            return Err(keys.error("lines", format!("line {name:?}: pin {pin} is used twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks input `lines`: names and pins, debounce bounds, read-window targets.
 pub fn check_lines(
     keys: &KindKeys<'_>,
     lines: &[InputLineConfig],
     check_pins: bool,
 ) -> Result<(), ConfigError> {
-    if lines.is_empty() || lines.len() > 28 {
-        return Err(keys.error("lines", "lines must list 1 to 28 input lines"));
-    }
-    let (mut names, mut pins) = (HashSet::new(), HashSet::new());
+    check_names_and_pins(keys, lines.iter().map(|l| (&l.name, l.pin)), check_pins)?;
     for line in lines {
-        check_topic_level(&line.name, "lines[…].name").map_err(|m| keys.error("lines", m))?;
-        if !names.insert(&line.name) {
-            return Err(keys.error("lines", format!("line {:?} is named twice", line.name)));
-        }
-        if check_pins && line.pin > MAX_PIN {
-            return Err(keys.error(
-                "lines",
-                format!(
-                    "line {:?}: pin {} is out of range; pins are BCM GPIO numbers, 0 to {MAX_PIN} on the 40-pin header (not physical pin numbers)",
-                    line.name, line.pin
-                ),
-            ));
-        }
-        if !pins.insert(line.pin) {
-            return Err(keys.error(
-                "lines",
-                format!("line {:?}: pin {} is used twice", line.name, line.pin),
-            ));
-        }
         if Duration::from_millis(line.debounce_ms) > MAX_DEBOUNCE {
             return Err(keys.error(
                 "lines",

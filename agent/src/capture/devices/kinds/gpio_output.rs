@@ -15,17 +15,16 @@
 //! ```
 
 use std::any::Any;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use tracegate_drivers::gpio::pi::{PiOutputLine, PiOutputs};
 use tracegate_drivers::output::OutputDriver;
 
-use super::gpio_input::{ActiveLevel, MAX_PIN};
+use super::gpio_input::{ActiveLevel, check_names_and_pins};
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
 use crate::config::fields::field_names;
-use crate::config::{ConfigError, KindKeys, check_topic_level};
+use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
 pub static KIND: GpioOutputKind = GpioOutputKind;
@@ -86,31 +85,7 @@ impl KindSpec for GpioOutputKind {
 
     fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
         let settings: GpioOutputSettings = keys.section()?;
-        if settings.lines.is_empty() || settings.lines.len() > 28 {
-            return Err(keys.error("lines", "lines must list 1 to 28 output lines"));
-        }
-        let (mut names, mut pins) = (HashSet::new(), HashSet::new());
-        for line in &settings.lines {
-            check_topic_level(&line.name, "lines[…].name").map_err(|m| keys.error("lines", m))?;
-            if !names.insert(&line.name) {
-                return Err(keys.error("lines", format!("line {:?} is named twice", line.name)));
-            }
-            if line.pin > MAX_PIN {
-                return Err(keys.error(
-                    "lines",
-                    format!(
-                        "line {:?}: pin {} is out of range; pins are BCM GPIO numbers, 0 to {MAX_PIN}",
-                        line.name, line.pin
-                    ),
-                ));
-            }
-            if !pins.insert(line.pin) {
-                return Err(keys.error(
-                    "lines",
-                    format!("line {:?}: pin {} is used twice", line.name, line.pin),
-                ));
-            }
-        }
+        check_names_and_pins(keys, settings.lines.iter().map(|l| (&l.name, l.pin)), true)?;
         Ok(Arc::new(settings))
     }
 }
