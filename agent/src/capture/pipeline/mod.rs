@@ -63,8 +63,9 @@ struct Pending {
     read_at: Instant,
     /// Where to signal the outcome, and whether the read was flagged (a reject, recorded).
     signal: Option<SignalLine>,
-    /// The feedback rules (an output line's pattern for the outcome).
-    signals: Arc<Signals>,
+    /// The feedback rules (an output line's pattern for the outcome), on the last part of
+    /// a read only: one verdict per read.
+    signals: Option<Arc<Signals>>,
     flagged: bool,
 }
 
@@ -459,7 +460,7 @@ impl Pipeline {
                 } else {
                     None
                 },
-                signals: self.signals.clone(),
+                signals: (index + 1 == parts).then(|| self.signals.clone()),
                 flagged,
             };
             if pending_tx.send(pending).await.is_err() {
@@ -501,7 +502,12 @@ impl Pipeline {
                 tracegate_drivers::DeviceCommand::ReadWindow(active),
             );
             if self.routes.try_send(reader, request).is_err() {
-                tracing::warn!(device = %device, reader, "{words}: the reader's read window could not be {} (the reader is not running or its inbox is full)", if active { "opened" } else { "closed" });
+                if let Some(status) = self.devices.get(&device) {
+                    status.feedback_dropped();
+                }
+                if self.input_log.check(&device) != Throttled::Quiet {
+                    tracing::warn!(device = %device, reader, "{words}: the reader's read window could not be {} (the reader is not running or its inbox is full; feedback_dropped_total)", if active { "opened" } else { "closed" });
+                }
             }
         }
     }
@@ -664,7 +670,16 @@ async fn feedback(mut pending: mpsc::Receiver<Pending>) {
             AppendOutcome::Refused => Told::OutboxFull,
             AppendOutcome::TooLarge { .. } | AppendOutcome::Failed(_) => Told::Rejected,
         };
-        p.signals.tell(&p.device, told);
+        // As for the scanner's tone: a verdict long after the read would be taken for the
+        // next item's, so it shows nothing (counted late below, or here for rules only).
+        let late = p.read_at.elapsed() > crate::capture::feedback::LATE;
+        if let Some(signals) = &p.signals {
+            if !late {
+                signals.tell(&p.device, told);
+            } else if p.signal.is_none() {
+                p.device.feedback_late();
+            }
+        }
         if let Some(signal) = &p.signal {
             let captured = matches!(
                 outcome,

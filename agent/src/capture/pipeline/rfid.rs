@@ -191,7 +191,7 @@ impl Pipeline {
             append,
             read_at: r.read.mono,
             signal: None,
-            signals: self.signals.clone(),
+            signals: Some(self.signals.clone()),
             flagged: false,
         };
         pending_tx.send(pending).await.is_ok()
