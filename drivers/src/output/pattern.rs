@@ -156,6 +156,10 @@ fn duration_ms(text: &str) -> Option<u64> {
     } else {
         return None;
     };
+    // Digits only: `u64::from_str` would also take a leading `+`.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let ms = digits.parse::<u64>().ok()?.checked_mul(scale)?;
     (1..=MAX_STEP_MS).contains(&ms).then_some(ms)
 }
@@ -175,6 +179,9 @@ impl FromStr for Pattern {
             (Some("pulse"), Some(t)) => Pattern::pulse(duration_ms(t).ok_or_else(bad)?),
             (Some("pulses"), Some(spec)) => {
                 let (count, times) = spec.split_once('x').ok_or_else(bad)?;
+                if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
                 let count: u32 = count.parse().map_err(|_| bad())?;
                 if !(1..=MAX_PULSES).contains(&count) {
                     return Err(bad());
@@ -183,10 +190,19 @@ impl FromStr for Pattern {
                     Some((on, off)) => (on, off),
                     None => (times, times),
                 };
-                Pattern::Pulses {
-                    count,
-                    on_ms: duration_ms(on).ok_or_else(bad)?,
-                    off_ms: duration_ms(off).ok_or_else(bad)?,
+                let (on_ms, off_ms) = (
+                    duration_ms(on).ok_or_else(bad)?,
+                    duration_ms(off).ok_or_else(bad)?,
+                );
+                // One pulse has no gap after it: the same pattern as `pulse`, one spelling.
+                if count == 1 {
+                    Pattern::pulse(on_ms)
+                } else {
+                    Pattern::Pulses {
+                        count,
+                        on_ms,
+                        off_ms,
+                    }
                 }
             }
             _ => return Err(bad()),
@@ -352,6 +368,10 @@ mod tests {
             assert_eq!(pattern.to_string().parse::<Pattern>(), Ok(pattern));
         }
         assert_eq!("steady".parse::<Pattern>(), Ok(Pattern::On));
+        // Found by the fuzzer: one pulse is a pulse whatever its gap, and prints back as one.
+        let one = "pulses\t1x+909s".replace('+', "");
+        assert_eq!(one.parse::<Pattern>(), Ok(Pattern::pulse(909_000)));
+        assert_eq!(Pattern::pulse(909_000).to_string(), "pulse 909000ms");
         for bad in [
             "",
             "blink",
@@ -363,6 +383,9 @@ mod tests {
             "pulses 3x",
             "on now",
             "pulses 3x10ms/",
+            "pulses\t1x+909s",
+            "blink +5ms",
+            "pulses +2x5ms",
         ] {
             assert!(bad.parse::<Pattern>().is_err(), "{bad:?} parsed");
         }
