@@ -2,13 +2,15 @@
 //! and the buzzer, a committed one the green light (and its event reaches a real subscriber),
 //! a device that is down holds the amber light blinking, the broker away for too long lights
 //! it steady; a simulated photo-eye's debounced edges show in status and the log, and the
-//! `inputs` command answers with its levels.
+//! `inputs` command answers with its levels; a line that records its edges publishes each as
+//! an EPCIS event valid against GS1's schema.
 
 mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::epcis_schema::assert_schema_valid;
 use support::{
     Broker, Daemon, Received, Subscriber, TestConfig, free_port, scan, send_command, serial_scanner,
 };
@@ -82,8 +84,14 @@ output = "light"
 line = "amber"
 pattern = "blink 250ms"
 "#;
+    // Here the photo-eye's edges are recorded too.
+    let light = LIGHT.replace(
+        r#"role = "photo-eye" }"#,
+        r#"role = "photo-eye", record = "both", biz_step = "arriving" }"#,
+    );
+    assert_ne!(light, LIGHT);
     let devices = format!(
-        "{}{LIGHT}{RULES}{down}",
+        "{}{light}{RULES}{down}",
         serial_scanner("packer", pty.path())
     );
     let config = TestConfig::new(broker.port, "", &devices);
@@ -154,6 +162,44 @@ pattern = "blink 250ms"
     daemon
         .wait_log(Duration::from_secs(5), "beam broken at")
         .await;
+    // Both edges reach the subscriber as events with the line's level as a sensor report.
+    let eye_events = |r: &Received| -> Vec<Value> {
+        r.events
+            .iter()
+            .filter(|e| e["tg:deviceId"] == "eye")
+            .cloned()
+            .collect()
+    };
+    got.collect_until(&mut sub, Duration::from_secs(10), |r| {
+        let levels: Vec<Value> = eye_events(r)
+            .iter()
+            .map(|e| e["sensorElementList"][0]["sensorReport"][0]["booleanValue"].clone())
+            .collect();
+        levels.contains(&json!(true)) && levels.contains(&json!(false))
+    })
+    .await;
+    for event in eye_events(&got) {
+        let mut alone = event.clone();
+        alone["@context"] = json!(["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"tg": "https://ns.tracegate.dev/epcis/"}]);
+        assert_schema_valid(&alone);
+        assert_eq!(event["type"], "ObjectEvent");
+        assert_eq!(event["epcList"], json!([]));
+        assert_eq!(event["bizStep"], "arriving");
+        assert_eq!(event["readPoint"]["id"], "urn:epc:id:sgln:9506000134.00.0");
+        assert_eq!(event["tg:line"], "photo-eye");
+        let report = &event["sensorElementList"][0]["sensorReport"][0];
+        assert_eq!(report["type"], "tg:ContactState");
+        let words = if report["booleanValue"] == true {
+            "beam broken"
+        } else {
+            "beam clear"
+        };
+        assert_eq!(report["stringValue"], words, "{event}");
+        assert_eq!(
+            event["sensorElementList"][0]["sensorMetadata"]["time"], event["eventTime"],
+            "dated by the edge"
+        );
+    }
     send_command(&sub, "inputs", "i1", json!({"device": "eye"})).await;
     got.collect_until(&mut sub, Duration::from_secs(10), |r| {
         r.final_reply("i1").is_some()

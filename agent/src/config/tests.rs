@@ -309,6 +309,37 @@ fn gpio_configuration_errors_say_which_pin_and_why() {
         "role = \"photo-eye\", debounce_ms = 5000",
     ));
     assert!(m.contains("debounce_ms must be 0 to 1000"), "{m}");
+    let (_, m) = err(&with_io("").replace(
+        "role = \"photo-eye\"",
+        "role = \"photo-eye\", biz_step = \"arriving\"",
+    ));
+    assert!(
+        m.contains("biz_step is set but no edge is recorded; add record"),
+        "{m}"
+    );
+    let (_, m) = err(&with_io("").replace(
+        "role = \"photo-eye\"",
+        "role = \"photo-eye\", record = \"both\", biz_step = \"arriveing\"",
+    ));
+    assert!(m.contains("did you mean arriving"), "{m}");
+    let (_, m) = err(&with_io("").replace(
+        "role = \"photo-eye\"",
+        "role = \"photo-eye\", record = \"sometimes\"",
+    ));
+    assert!(m.contains("sometimes"), "{m}");
+}
+
+#[test]
+fn an_input_line_can_record_its_edges() {
+    let c = parse(&with_io("").replace(
+        "role = \"photo-eye\"",
+        "role = \"photo-eye\", record = \"active\", biz_step = \"arriving\"",
+    ))
+    .unwrap();
+    let eye = c.devices.iter().find(|d| &*d.id == "eye").unwrap();
+    let line = &eye.settings.input_lines()[0];
+    assert!(line.record.records(true) && !line.record.records(false));
+    assert_eq!(line.biz_step.as_deref(), Some("arriving"));
 }
 
 #[test]

@@ -17,7 +17,8 @@ use super::context::{BizContext, EventKind};
 use super::hash::{self, Namespaces};
 use super::ids::{IdMapper, Mapped, Subject};
 use super::model::{
-    Action, AggregationEvent, AssociationEvent, Event, ObjectEvent, TimeZoneOffset, When,
+    Action, AggregationEvent, AssociationEvent, Event, Location, ObjectEvent, SensorElement,
+    SensorMetadata, SensorReport, TimeZoneOffset, When, Why,
 };
 use crate::capture::identify::{DecodeError, Identified, Kind};
 use crate::capture::store::NewEvent;
@@ -37,6 +38,27 @@ pub enum Outcome<'a> {
     Accepted(&'a Mapped, Kind, Option<&'a str>),
     /// Rejected but kept (`on_reject = "flag"`): why.
     Flagged(Kind, &'a DecodeError),
+}
+
+/// A settled input edge to record ([`EventBuilder::input_event`]).
+#[derive(Debug, Clone, Copy)]
+pub struct InputEdge<'a> {
+    /// When the edge happened (its first bounce).
+    pub at: Timestamp,
+    /// The GPIO device.
+    pub device: &'a str,
+    /// The line's name.
+    pub line: &'a str,
+    /// Its new level: true = active.
+    pub active: bool,
+    /// The level in the role's words (`beam broken`).
+    pub words: &'a str,
+    /// The line's bizStep.
+    pub biz_step: Option<&'a str>,
+    /// `[location]`'s read point.
+    pub read_point: Option<&'a str>,
+    /// `[location]`'s business location.
+    pub biz_location: Option<&'a str>,
 }
 
 /// Most children in one aggregation or association event; a larger case is recorded in
@@ -219,6 +241,45 @@ impl EventBuilder {
                 extensions,
             }),
         }
+    }
+
+    /// The ObjectEvent recording a settled GPIO input edge: no objects, one sensor report
+    /// (EPCIS 2.0 §7.3.7 sensor data, here about the read point; GS1's JSON schema lets an
+    /// ObjectEvent's epcList be empty, and the tests validate against it) whose `booleanValue` is the line's new level (true = active) and whose `stringValue`
+    /// says it in words; its type is `tg:ContactState`, CBV 2.0 having no measurement type for
+    /// a two-state contact.
+    pub fn input_event(&self, edge: &InputEdge<'_>) -> Event {
+        let report = SensorReport {
+            kind: Some("tg:ContactState".into()),
+            boolean_value: Some(edge.active),
+            string_value: Some(edge.words.into()),
+            ..SensorReport::default()
+        };
+        let mut extensions = Map::new();
+        extensions.insert("tg:deviceId".into(), json!(edge.device));
+        extensions.insert("tg:line".into(), json!(edge.line));
+        Event::ObjectEvent(ObjectEvent {
+            when: self.when(edge.at),
+            epc_list: Vec::new(),
+            quantity_list: Vec::new(),
+            action: Action::Observe,
+            why: Why {
+                biz_step: edge.biz_step.map(str::to_string),
+                read_point: edge.read_point.map(|id| Location { id: id.into() }),
+                biz_location: edge.biz_location.map(|id| Location { id: id.into() }),
+                sensor_elements: vec![SensorElement {
+                    metadata: Some(SensorMetadata {
+                        time: Some(edge.at),
+                        ..SensorMetadata::default()
+                    }),
+                    reports: vec![report],
+                }],
+                ..Why::default()
+            },
+            persistent_disposition: None,
+            ilmd: None,
+            extensions,
+        })
     }
 
     /// Dates `event` at `at` (a held read being released).

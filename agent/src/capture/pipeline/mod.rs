@@ -32,14 +32,14 @@ use crate::capture::clock::Clock;
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
 use crate::capture::devices::kinds::gpio_input::InputLineConfig;
-use crate::capture::event::build::{EventBuilder, Outcome};
+use crate::capture::event::build::{EventBuilder, InputEdge, Outcome};
 use crate::capture::event::context::EventKind;
 use crate::capture::event::ids::Mapped;
 use crate::capture::event::model::Event;
 use crate::capture::feedback::{SignalLine, Signals};
 use crate::capture::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use crate::config::Outcome as Told;
-use crate::config::{CaptureSettings, Config, OnReject};
+use crate::config::{CaptureSettings, Config, LocationConfig, OnReject};
 use crate::ops::health::{self, Responder};
 use crate::ops::logging::{Throttle, Throttled, Throttles};
 use crate::ops::status::{DeviceRegistry, DeviceStatus};
@@ -145,6 +145,8 @@ pub struct Pipeline {
     signals: Arc<Signals>,
     /// GPIO input devices' lines (roles, read-window rules).
     inputs: HashMap<Arc<str>, Vec<InputLineConfig>>,
+    /// `[location]`, for the events of recorded input edges.
+    location: LocationConfig,
 }
 
 impl Pipeline {
@@ -173,6 +175,7 @@ impl Pipeline {
             has_rfid: false,
             signals: Signals::new(Routes::default(), Vec::new()),
             inputs: HashMap::new(),
+            location: config.location.clone(),
         };
         pipeline.set_stations(config);
         pipeline
@@ -201,6 +204,7 @@ impl Pipeline {
     /// session and dedupe memory; one that is gone has its open session reported, discarded.
     fn set_stations(&mut self, config: &Config) {
         self.signals.replace(config.feedback.clone());
+        self.location = config.location.clone();
         self.inputs = config
             .devices
             .iter()
@@ -382,10 +386,11 @@ impl Pipeline {
                 line,
                 active,
                 at,
-                ..
+                mono,
             } => {
-                self.input_edge(device, line, active, at);
-                return true;
+                return self
+                    .input_edge(device, line, active, at, mono, pending_tx)
+                    .await;
             }
             DeviceEvent::FrameError { device, message } => {
                 if let Some(status) = self.devices.get(&device) {
@@ -470,14 +475,17 @@ impl Pipeline {
         true
     }
 
-    /// A settled input edge: status, the log, and the line's read-window rule.
-    fn input_edge(
+    /// A settled input edge: status, the log, the line's read-window rule, and its event when
+    /// the line records edges. False when the pipeline is shutting down.
+    async fn input_edge(
         &mut self,
         device: Arc<str>,
         line: String,
         active: bool,
         at: std::time::SystemTime,
-    ) {
+        mono: Instant,
+        pending_tx: &mpsc::Sender<Pending>,
+    ) -> bool {
         let config = self
             .inputs
             .get(&device)
@@ -491,7 +499,7 @@ impl Pipeline {
             .get(&device)
             .is_some_and(|status| status.set_input(line.clone(), active, words, at));
         if !edge {
-            return; // the level reported when the device opened
+            return true; // the level reported when the device opened
         }
         let log = self.input_log.check(&device);
         if log != Throttled::Quiet {
@@ -510,6 +518,37 @@ impl Pipeline {
                 }
             }
         }
+        let (Some(config), Some(status)) = (config, self.devices.get(&device)) else {
+            return true;
+        };
+        if !config.record.records(active) {
+            return true;
+        }
+        let at = if self.clock.synced() {
+            at
+        } else {
+            self.clock.now() // untrusted: replaced when the held event is released
+        };
+        let event = self.builder.input_event(&InputEdge {
+            at,
+            device: &device,
+            line: &line,
+            active,
+            words,
+            biz_step: config.biz_step.as_deref(),
+            read_point: self.location.read_point.as_ref().map(|u| u.as_str()),
+            biz_location: self.location.biz_location.as_ref().map(|u| u.as_str()),
+        });
+        let append = self.capture_from(event, &device, mono).await;
+        let pending = Pending {
+            device: status,
+            append,
+            read_at: mono,
+            signal: None,
+            signals: None,
+            flagged: false,
+        };
+        pending_tx.send(pending).await.is_ok()
     }
 
     /// The event a read makes now, if any: refused reads make none, and in a packing session
@@ -619,8 +658,14 @@ impl Pipeline {
     /// An event larger than the uplink can ever send is refused here, at capture, so it can
     /// never stop delivery.
     async fn capture(&self, event: Event, read: &RawRead) -> PendingAppend {
+        self.capture_from(event, &read.device, read.mono).await
+    }
+
+    /// [`Pipeline::capture`] for an event that is not a read's (an input edge): `device`'s,
+    /// happened at `mono`.
+    async fn capture_from(&self, event: Event, device: &Arc<str>, mono: Instant) -> PendingAppend {
         if self.clock.synced() {
-            let event = self.builder.finish(event, &read.device);
+            let event = self.builder.finish(event, device);
             if event.body.len() > self.max_event_bytes {
                 return PendingAppend::ready(AppendOutcome::TooLarge {
                     bytes: event.body.len(),
@@ -630,9 +675,9 @@ impl Pipeline {
             return self.store.append(event).await;
         }
         let held = NewHeld {
-            device: read.device.clone(),
+            device: device.clone(),
             boot_id: self.clock.boot_id(),
-            boottime_ns: self.clock.boottime_at(read.mono),
+            boottime_ns: self.clock.boottime_at(mono),
             wall_ms: event.when().event_time.as_millisecond(),
             draft: serde_json::to_string(&event).expect("events serialise"),
         };

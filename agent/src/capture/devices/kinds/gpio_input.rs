@@ -11,8 +11,13 @@
 //! lines = [
 //!   { name = "photo-eye", pin = 17, pull = "up", active = "low", debounce_ms = 20, role = "photo-eye", read_window = "door-5-rfid" },
 //!   { name = "close-case", pin = 27, pull = "up", active = "low", role = "button" },
+//!   { name = "cold-room-door", pin = 22, pull = "up", role = "door", record = "both", biz_step = "storing" },
 //! ]
 //! ```
+//!
+//! `record` makes a line's settled edges EPCIS events (an ObjectEvent with a sensor report,
+//! built by the pipeline): `"active"`, `"inactive"` or `"both"`; by default (`"none"`) an edge
+//! is status, log and rules only.
 
 use std::any::Any;
 use std::collections::HashSet;
@@ -24,6 +29,8 @@ use tracegate_drivers::gpio::pi::PiInputs;
 use tracegate_drivers::gpio::{InputDriver, InputSpec, MAX_DEBOUNCE, Pull};
 
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::event::context::MAX_VALUE_CHARS;
+use crate::capture::event::vocab::{self, Field};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys, check_topic_level};
 
@@ -92,6 +99,33 @@ impl InputRole {
     }
 }
 
+/// Which of a line's settled edges are recorded as EPCIS events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordEdges {
+    /// None: edges are status, log and rules only.
+    #[default]
+    None,
+    /// Edges to active (beam broken, pressed, open).
+    Active,
+    /// Edges to inactive (beam clear, released, closed).
+    Inactive,
+    /// Both.
+    Both,
+}
+
+impl RecordEdges {
+    /// Whether an edge to `active` is recorded.
+    pub fn records(self, active: bool) -> bool {
+        match self {
+            RecordEdges::None => false,
+            RecordEdges::Active => active,
+            RecordEdges::Inactive => !active,
+            RecordEdges::Both => true,
+        }
+    }
+}
+
 fn default_debounce() -> u64 {
     20
 }
@@ -119,6 +153,12 @@ pub struct InputLineConfig {
     /// An RFID reader whose read window this line opens while active and closes when not.
     #[serde(default)]
     pub read_window: Option<String>,
+    /// Which settled edges become EPCIS events.
+    #[serde(default)]
+    pub record: RecordEdges,
+    /// The recorded events' bizStep (a CBV 2.0 word or a URI); only with `record`.
+    #[serde(default)]
+    pub biz_step: Option<String>,
 }
 
 impl InputLineConfig {
@@ -193,6 +233,28 @@ pub fn check_lines(
         }
         if let Some(reader) = &line.read_window {
             check_topic_level(reader, "read_window").map_err(|m| keys.error("lines", m))?;
+        }
+        if let Some(step) = &line.biz_step {
+            if line.record == RecordEdges::None {
+                return Err(keys.error(
+                    "lines",
+                    format!(
+                        "line {:?}: biz_step is set but no edge is recorded; add record = \"active\", \"inactive\" or \"both\"",
+                        line.name
+                    ),
+                ));
+            }
+            if step.len() > MAX_VALUE_CHARS {
+                return Err(keys.error(
+                    "lines",
+                    format!(
+                        "line {:?}: biz_step is longer than {MAX_VALUE_CHARS} bytes",
+                        line.name
+                    ),
+                ));
+            }
+            vocab::check(Field::BizStep, step)
+                .map_err(|m| keys.error("lines", format!("line {:?}: biz_step: {m}", line.name)))?;
         }
     }
     Ok(())

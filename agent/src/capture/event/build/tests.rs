@@ -176,3 +176,37 @@ fn the_same_read_in_the_same_context_is_the_same_event() {
     );
     assert_ne!(one.event_id, three.event_id);
 }
+
+#[test]
+fn an_input_edge_is_an_object_event_with_a_sensor_report() {
+    let b = builder();
+    let edge = |active: bool| InputEdge {
+        at: AT.parse().unwrap(),
+        device: "door-io",
+        line: "cold-room",
+        active,
+        words: if active { "open" } else { "closed" },
+        biz_step: Some("storing"),
+        read_point: Some("urn:epc:id:sgln:0614141.00777.0"),
+        biz_location: None,
+    };
+    let opened = b.finish(b.input_event(&edge(true)), &Arc::from("door-io"));
+    let again = b.finish(b.input_event(&edge(true)), &Arc::from("door-io"));
+    let closed = b.finish(b.input_event(&edge(false)), &Arc::from("door-io"));
+    assert_eq!(opened.event_id, again.event_id, "one edge, one eventID");
+    assert_ne!(opened.event_id, closed.event_id);
+    let mut doc = DocumentWriter::new(Timestamp::now(), 4096);
+    doc.push(&opened.body);
+    doc.push(&closed.body);
+    let doc: Value = serde_json::from_slice(&doc.finish()).unwrap();
+    epcis_schema::assert_schema_valid(&doc);
+    let event = &doc["epcisBody"]["eventList"][0];
+    assert_eq!(event["action"], "OBSERVE");
+    assert_eq!(event["epcList"], serde_json::json!([]));
+    assert_eq!(event["bizStep"], "storing");
+    let report = &event["sensorElementList"][0]["sensorReport"][0];
+    assert_eq!(report["type"], "tg:ContactState");
+    assert_eq!(report["booleanValue"], true);
+    assert_eq!(report["stringValue"], "open");
+    assert_eq!(event["sensorElementList"][0]["sensorMetadata"]["time"], AT);
+}
