@@ -258,7 +258,13 @@ fn parse_one(
     let kind_parts = parts.split_off(input_sections);
     let mut parts = parts.into_iter();
     let input = if roles.input {
-        let capture: CaptureSettings = section(ctx, &label, parts.next().expect("capture part"))?;
+        let mut capture: CaptureSettings =
+            section(ctx, &label, parts.next().expect("capture part"))?;
+        if let Some(mode) = kind.default_decode_as()
+            && table.get("decode_as").is_none()
+        {
+            capture.decode_as = mode;
+        }
         capture.validate().map_err(|(key, message)| {
             ctx.error(
                 table.get(key).map(|v| v.span()),

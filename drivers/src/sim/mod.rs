@@ -9,9 +9,11 @@ pub mod cable;
 pub mod hid;
 pub mod inputs;
 pub mod keyboard;
+pub mod lf;
 pub mod llrp;
 pub mod outputs;
 pub mod pty;
+pub mod r2000;
 pub mod scanner;
 
 pub use hid::SimHidScanner;
@@ -20,4 +22,5 @@ pub use keyboard::SimKeyboardScanner;
 pub use llrp::{SimReader, SimReaderConfig};
 pub use outputs::SimOutputs;
 pub use pty::VirtualSerialPort;
+pub use r2000::{SimModule, SimModuleConfig, SimTag};
 pub use scanner::{ScannerSim, SimFrame};

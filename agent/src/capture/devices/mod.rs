@@ -75,6 +75,12 @@ pub trait KindSpec: Send + Sync + 'static {
     fn sections(&self) -> Vec<&'static [&'static str]>;
     /// Parses and validates the kind's keys.
     fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError>;
+    /// How this kind's reads are decoded when the device table has no `decode_as`: a kind
+    /// whose reads are only ever one kind of identifier (an LF stick reader's animal ids)
+    /// says so, so an integrator need not.
+    fn default_decode_as(&self) -> Option<crate::capture::identify::Mode> {
+        None
+    }
 }
 
 /// A device's validated settings, which know how to start it.
