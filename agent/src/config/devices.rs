@@ -100,6 +100,12 @@ impl KindKeys<'_> {
         )
     }
 
+    /// Whether the device table sets `key` (for a kind whose default differs from the
+    /// shared struct's: an R2000 module's line runs at 115200 baud, not 9600).
+    pub fn has(&self, key: &str) -> bool {
+        self.table.get(key).is_some()
+    }
+
     /// The config file's directory, against which relative paths are resolved.
     pub fn config_dir(&self) -> &Path {
         self.ctx.path.parent().unwrap_or(Path::new("."))

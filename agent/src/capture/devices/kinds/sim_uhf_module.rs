@@ -1,0 +1,151 @@
+//! `sim-uhf-module`: a simulated R2000 module on a pseudo-terminal, for the demo and for
+//! trying settings without hardware. The simulator (`tracegate_drivers::sim::r2000`) answers
+//! the real driver's commands byte for byte, so everything from the tty on is the code a
+//! real module runs through. Batches of SGTIN-96 tags (a crate of tagged goods, a group of
+//! animals with UHF ear tags) come into view of the first antenna and leave again.
+//!
+//! ```toml
+//! [[devices]]
+//! id = "gate-uhf"
+//! kind = "sim-uhf-module"
+//! pass_every_ms = 8000   # a batch this often, in view for half of it
+//! tags_per_pass = 3
+//! ```
+
+use std::any::Any;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tracegate_drivers::rfid::r2000::{R2000Module, R2000Settings};
+use tracegate_drivers::serial::SerialSettings;
+use tracegate_drivers::sim::llrp::sgtin96;
+use tracegate_drivers::sim::{SimModule, SimModuleConfig, SimTag};
+
+use super::llrp_reader::parse_rfid;
+use super::uhf_module::{R2000_BAUD, parse_module};
+use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::rfid::{RfidKeys, RfidSettings};
+use crate::config::fields::field_names;
+use crate::config::{ConfigError, KindKeys};
+
+/// The kind.
+pub static KIND: SimUhfModuleKind = SimUhfModuleKind;
+
+/// `sim-uhf-module`.
+#[derive(Debug)]
+pub struct SimUhfModuleKind;
+
+/// The simulated tag population.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimUhfSettings {
+    /// A batch of tags this often.
+    #[serde(default = "default_every")]
+    pub pass_every_ms: u64,
+    /// Tags in each batch.
+    #[serde(default = "default_tags")]
+    pub tags_per_pass: u16,
+}
+
+fn default_every() -> u64 {
+    8000
+}
+fn default_tags() -> u16 {
+    3
+}
+
+/// A simulated module's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimUhfModuleConfig {
+    /// The population.
+    pub sim: SimUhfSettings,
+    /// How the driver drives it.
+    pub module: R2000Settings,
+    /// Zones, smoothing, direction, filters.
+    pub rfid: Arc<RfidSettings>,
+}
+
+impl KindSpec for SimUhfModuleKind {
+    fn name(&self) -> &'static str {
+        "sim-uhf-module"
+    }
+
+    fn roles(&self) -> Roles {
+        Roles::INPUT
+    }
+
+    fn sections(&self) -> Vec<&'static [&'static str]> {
+        vec![
+            field_names::<SimUhfSettings>(),
+            field_names::<R2000Settings>(),
+            field_names::<RfidKeys>(),
+        ]
+    }
+
+    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+        let sim: SimUhfSettings = keys.section()?;
+        if !(1000..=3_600_000).contains(&sim.pass_every_ms) {
+            return Err(keys.error("pass_every_ms", "pass_every_ms must be 1000 ms to 1 hour"));
+        }
+        if !(1..=200).contains(&sim.tags_per_pass) {
+            return Err(keys.error("tags_per_pass", "tags_per_pass must be 1 to 200"));
+        }
+        let module = parse_module(keys)?;
+        let rfid = parse_rfid(keys)?;
+        Ok(Arc::new(SimUhfModuleConfig { sim, module, rfid }))
+    }
+}
+
+/// The simulator's script: each batch in view of the first configured antenna for the first
+/// half of its interval.
+pub fn script(sim: &SimUhfSettings, module: &R2000Settings) -> SimModuleConfig {
+    let every = Duration::from_millis(sim.pass_every_ms);
+    let antenna = module.antennas.first().copied().unwrap_or(1);
+    let tags = (0..u64::from(sim.tags_per_pass))
+        .map(|n| SimTag {
+            epc: sgtin96(1, 614_141, 712_345, 4_000_000 + n),
+            antenna,
+            from: Duration::ZERO,
+            until: every / 2,
+            rssi: 0x50,
+        })
+        .collect();
+    SimModuleConfig {
+        address: module.address,
+        antennas: module.antennas.iter().copied().collect::<BTreeSet<_>>(),
+        tags,
+        repeat_every: Some(every),
+        round_time: Duration::from_millis(30),
+        ..SimModuleConfig::default()
+    }
+}
+
+impl DeviceSettings for SimUhfModuleConfig {
+    fn start(&self, start: Start<'_>) -> std::io::Result<()> {
+        let mut script = script(&self.sim, &self.module);
+        if script.address == tracegate_drivers::rfid::r2000::frame::PUBLIC_ADDRESS {
+            script.address = 1;
+        }
+        let sim = SimModule::start(script, None)?;
+        tracing::info!(device = %start.id, pty = %sim.path.display(), "simulated R2000 module on a pseudo-terminal");
+        let mut serial = SerialSettings::new(sim.path.to_string_lossy());
+        serial.baud = R2000_BAUD;
+        let driver = R2000Module::new(start.id, serial, self.module.clone());
+        let cancel = start.cancel.clone();
+        start.tasks.spawn(async move {
+            driver.run(start.events, start.commands, cancel).await;
+            drop(sim);
+        });
+        Ok(())
+    }
+
+    fn rfid(&self) -> Option<&Arc<RfidSettings>> {
+        Some(&self.rfid)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
