@@ -8,6 +8,12 @@
 //!   two zones, then the departures that end them, against counting the same sightings per
 //!   EPC in a hash map (the least any de-duplication does).
 //!
+//! - serial UHF modules: R2000 real-time-inventory tag frames (EPC-96) through the frame
+//!   codec and the reply parser, against summing every byte of the same stream (the check
+//!   every frame needs: the least any reader of the protocol does);
+//! - LF stick readers: reads in each format through the LF codec, against splitting the
+//!   same stream at its line ends.
+//!
 //! Single-threaded, so each rate is one core's; the share of a core a busy reader needs
 //! follows from it and is printed.
 //!
@@ -20,8 +26,11 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 use tracegate::capture::rfid::smoothing::{Movement, Sighting, SmoothingRules, TagSmoother};
+use tracegate_drivers::rfid::lf::{LfCodec, LfItem};
 use tracegate_drivers::rfid::llrp::message::wire_bytes;
 use tracegate_drivers::rfid::llrp::{LlrpCodec, Message, TagReport};
+use tracegate_drivers::rfid::r2000::{Frame, R2000Codec, R2000Item, Reply, TagRead};
+use tracegate_drivers::sim::lf::{LfFormat, wire};
 use tracegate_drivers::sim::llrp::sgtin96;
 
 /// Best of five rounds of `f` (which handles `units` units), in units per second.
@@ -93,6 +102,8 @@ fn main() {
         "  a reader reporting 1,000 tags/s takes {:.2} % of one core to decode",
         100.0 * 1000.0 / decoded
     );
+
+    serial_readers();
 
     // Smoothing: each pass is 20 sightings outside, then 20 inside, RSSI rising to a peak
     // mid-zone and falling, 25 ms apart; passes overlap in time as pallets do.
@@ -167,4 +178,74 @@ fn main() {
     println!(
         "  = {movements_per_s:>9.0} tag movements (gate crossings of 40 sightings) decided per second per core"
     );
+}
+
+/// R2000 tag frames and LF reads decoded, each against its baseline.
+fn serial_readers() {
+    let frames = 200_000u64;
+    let mut stream = BytesMut::new();
+    for n in 0..frames {
+        let tag = TagRead {
+            antenna: (n % 4) as u8 + 1,
+            frequency: (n % 50) as u8,
+            pc: 6 << 11,
+            epc: Bytes::from(sgtin96(1, 614_141, 812_345, n)),
+            rssi: 0x50,
+        };
+        stream.extend_from_slice(&Frame::new(1, 0x89, tag.to_data()).to_bytes());
+    }
+    let stream = stream.freeze();
+    let decoded = rate(frames, || {
+        let mut buf = BytesMut::from(&stream[..]);
+        let mut n = 0u64;
+        while let Some(item) = R2000Codec.decode(&mut buf).unwrap() {
+            if let R2000Item::Frame(frame) = item
+                && let Ok(Reply::Tag(tag)) = Reply::parse(&frame)
+            {
+                n += u64::from(tag.antenna);
+            }
+        }
+        black_box(n);
+    });
+    let summed = rate(frames, || {
+        let bytes = black_box(&stream[..]);
+        black_box(bytes.iter().fold(0u8, |s, b| s.wrapping_add(*b)));
+    });
+    println!(
+        "R2000 tag frames decoded: {decoded:>11.0}/s per core (summing the bytes {summed:>11.0}/s; decoding costs {:.1}x the sum)",
+        summed / decoded
+    );
+    println!(
+        "  at 115200 baud a module can send at most {:.0} EPC-96 tag frames/s: {:.3} % of one core",
+        115_200.0 / 10.0 / 20.0,
+        100.0 * (115_200.0 / 10.0 / 20.0) / decoded
+    );
+    for format in LfFormat::ALL {
+        let reads = 200_000u64;
+        let mut stream = Vec::new();
+        for n in 0..reads {
+            stream.extend(wire(format, 982, 255_895 + n));
+        }
+        let decoded = rate(reads, || {
+            let mut buf = BytesMut::from(&stream[..]);
+            let mut codec = LfCodec::new();
+            let mut n = 0u64;
+            while let Some(item) = codec.decode(&mut buf).unwrap() {
+                n += u64::from(matches!(item, LfItem::Tag(_)));
+            }
+            assert_eq!(n, reads);
+        });
+        let split = rate(reads, || {
+            black_box(
+                black_box(&stream[..])
+                    .split(|&b| b == b'\n' || b == 0x03)
+                    .filter(|l| !l.is_empty())
+                    .count(),
+            );
+        });
+        println!(
+            "LF reads decoded ({format:?}): {decoded:>11.0}/s per core (splitting at line ends {split:>11.0}/s; {:.1}x)",
+            split / decoded
+        );
+    }
 }
