@@ -72,11 +72,7 @@ impl Device for SerialPortDevice {
     const TAKES_COMMANDS: bool = true;
 
     fn open(&mut self) -> impl Future<Output = Result<SerialStream, String>> + Send {
-        let opened = self
-            .settings
-            .serial
-            .open()
-            .map_err(|e| format!("cannot open {}: {e}", self.settings.serial.port));
+        let opened = self.settings.serial.open_for_session();
         async move { opened }
     }
 

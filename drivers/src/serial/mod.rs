@@ -124,6 +124,13 @@ impl SerialSettings {
         self.validate().map_err(std::io::Error::other)?;
         line::open(self)
     }
+
+    /// [`open`](Self::open) for a driver's life cycle: the error in words naming the port,
+    /// as a device's `down` reason.
+    pub fn open_for_session(&self) -> Result<SerialStream, String> {
+        self.open()
+            .map_err(|e| format!("cannot open {}: {e}", self.port))
+    }
 }
 
 #[cfg(test)]

@@ -49,10 +49,7 @@ impl Device for LfPort {
     type Conn = SerialStream;
 
     fn open(&mut self) -> impl Future<Output = Result<SerialStream, String>> + Send {
-        let opened = self
-            .serial
-            .open()
-            .map_err(|e| format!("cannot open {}: {e}", self.serial.port));
+        let opened = self.serial.open_for_session();
         async move { opened }
     }
 
