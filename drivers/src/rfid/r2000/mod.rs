@@ -399,36 +399,46 @@ impl R2000Port {
                         )
                         .await?;
                         working = None;
-                        continue;
+                    } else {
+                        working = Some(antenna);
                     }
-                    working = Some(antenna);
                 }
-                self.send(&mut link, inventory).await?;
-                loop {
-                    let reply = self
-                        .reply(&mut link, inventory_cmd, "mid-inventory", events, cancel)
-                        .await?;
-                    match reply {
-                        Reply::Tag(tag) => {
-                            let read = self.read(tag);
-                            if events.send(DeviceEvent::Read(read)).await.is_err() {
-                                return Err(Wait::End(SessionEnd::ChannelClosed));
-                            }
-                        }
-                        Reply::RoundEnd { .. } => break,
-                        Reply::RoundFailed { antenna: at, code } => {
-                            let at = at.unwrap_or(antenna);
-                            self.report(
-                                events,
-                                format!("inventory on antenna {at} failed: {}", error_text(code)),
-                            )
+                // A refused antenna is not read, but still paced: a module refusing every
+                // antenna must not spin the gateway.
+                if working == Some(antenna) {
+                    self.send(&mut link, inventory).await?;
+                    loop {
+                        let reply = self
+                            .reply(&mut link, inventory_cmd, "mid-inventory", events, cancel)
                             .await?;
-                            break;
-                        }
-                        other => {
-                            self.report(events, format!("unexpected inventory answer {other:?}"))
+                        match reply {
+                            Reply::Tag(tag) => {
+                                let read = self.read(tag);
+                                if events.send(DeviceEvent::Read(read)).await.is_err() {
+                                    return Err(Wait::End(SessionEnd::ChannelClosed));
+                                }
+                            }
+                            Reply::RoundEnd { .. } => break,
+                            Reply::RoundFailed { antenna: at, code } => {
+                                let at = at.unwrap_or(antenna);
+                                self.report(
+                                    events,
+                                    format!(
+                                        "inventory on antenna {at} failed: {}",
+                                        error_text(code)
+                                    ),
+                                )
                                 .await?;
-                            break;
+                                break;
+                            }
+                            other => {
+                                self.report(
+                                    events,
+                                    format!("unexpected inventory answer {other:?}"),
+                                )
+                                .await?;
+                                break;
+                            }
                         }
                     }
                 }
