@@ -2,8 +2,9 @@
 //! with what a user can do about each.
 //!
 //! Sources: "UHF RFID Reader Serial Interface Protocol" (R2000 module vendors, V3.x): §3
-//! command set — `0x72` cmd_get_firmware_version, `0x74` cmd_set_work_antenna, `0x76`
-//! cmd_set_output_power, `0x89` cmd_real_time_inventory, `0x8B`
+//! command set — `0x72` cmd_get_firmware_version, `0x74` cmd_set_work_antenna, `0x66`
+//! cmd_set_temporary_output_power (not `0x76`, which saves to the module's flash: a daemon
+//! that sets the power at every reconnect must not wear it out), `0x89` cmd_real_time_inventory, `0x8B`
 //! cmd_customized_session_target_inventory — and its error code table; the reply layouts are
 //! those pyImpinj (PyPI) parses: a tag is `FreqAnt, PC (2), EPC, RSSI`; the end of a round is
 //! `AntID, ReadRate (2, big-endian), TotalRead (4, big-endian)`; a failed round is one error
@@ -19,8 +20,8 @@ pub const RESET: u8 = 0x70;
 pub const GET_FIRMWARE_VERSION: u8 = 0x72;
 /// cmd_set_work_antenna.
 pub const SET_WORK_ANTENNA: u8 = 0x74;
-/// cmd_set_output_power.
-pub const SET_OUTPUT_POWER: u8 = 0x76;
+/// cmd_set_temporary_output_power (every antenna; not saved to flash).
+pub const SET_OUTPUT_POWER: u8 = 0x66;
 /// cmd_real_time_inventory.
 pub const REAL_TIME_INVENTORY: u8 = 0x89;
 /// cmd_customized_session_target_inventory.
@@ -38,7 +39,7 @@ pub enum Request {
     GetFirmwareVersion,
     /// Make antenna port `0..=3` the one the next inventory uses.
     SetWorkAntenna(u8),
-    /// Output power in dBm, every antenna.
+    /// Output power in dBm, every antenna, until the module is reset (not saved to flash).
     SetOutputPower(u8),
     /// An inventory round on the working antenna, tags reported as they are read.
     RealTimeInventory {
