@@ -198,3 +198,51 @@ async fn commands_reach_a_running_test_kind_and_its_reads_come_back() {
             .is_err()
     );
 }
+
+#[test]
+fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
+    use crate::capture::devices::kinds::lf_reader::LfReaderConfig;
+    use crate::capture::devices::kinds::uhf_module::UhfModuleConfig;
+    use crate::capture::identify::Mode;
+    let registry = Registry::builtin();
+    let c = config(
+        "[[devices]]\nid = \"stick\"\nkind = \"lf-reader\"\nport = \"/dev/ttyUSB1\"\n\
+         [[devices]]\nid = \"stick2\"\nkind = \"lf-reader\"\nport = \"/dev/ttyUSB2\"\ndecode_as = \"plain\"\n\
+         [[devices]]\nid = \"uhf\"\nkind = \"uhf-module\"\nprotocol = \"r2000\"\nport = \"/dev/ttyUSB0\"\nantennas = [1, 2]\n",
+        &registry,
+    )
+    .unwrap();
+    // An LF reader decodes ISO 11784 unless told otherwise; an R2000 line runs at 115200.
+    assert_eq!(c.devices[0].capture().unwrap().decode_as, Mode::Iso11784);
+    assert_eq!(c.devices[1].capture().unwrap().decode_as, Mode::Plain);
+    assert_eq!(
+        c.devices[0]
+            .settings_as::<LfReaderConfig>()
+            .unwrap()
+            .serial
+            .baud,
+        9600
+    );
+    let uhf = c.devices[2].settings_as::<UhfModuleConfig>().unwrap();
+    assert_eq!(uhf.serial.baud, 115_200);
+    assert_eq!(uhf.module.antennas, vec![1, 2]);
+    assert!(c.devices[2].settings.rfid().is_some());
+
+    let refused = |table: &str| {
+        config(&format!("[[devices]]\nid = \"uhf\"\n{table}"), &registry)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = refused("kind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\n");
+    assert!(e.contains("not built") && e.contains("r2000"), "{e}");
+    let e = refused(
+        "kind = \"uhf-module\"\nprotocol = \"r2000\"\nport = \"/dev/ttyUSB0\"\nantennas = [5]\n",
+    );
+    assert!(e.contains("antennas") && e.contains("1 to 4"), "{e}");
+    let e = refused(
+        "kind = \"uhf-module\"\nprotocol = \"r2000\"\nport = \"/dev/ttyUSB0\"\ntx_power_dbm = 40\n",
+    );
+    assert!(e.contains("tx_power_dbm = 40"), "{e}");
+    let e = refused("kind = \"sim-lf-reader\"\nherd = [\"98200000025589\"]\n");
+    assert!(e.contains("not 15 digits"), "{e}");
+}
