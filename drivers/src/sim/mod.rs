@@ -6,6 +6,7 @@
 //! caller's choice.
 
 pub mod cable;
+pub mod chafon;
 pub mod hid;
 pub mod inputs;
 pub mod keyboard;
@@ -16,6 +17,7 @@ pub mod pty;
 pub mod r2000;
 pub mod scanner;
 
+pub use chafon::{SimChafon, SimChafonConfig};
 pub use hid::SimHidScanner;
 pub use inputs::SimInputs;
 pub use keyboard::SimKeyboardScanner;

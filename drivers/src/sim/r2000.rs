@@ -42,6 +42,22 @@ pub struct SimTag {
     pub rssi: u8,
 }
 
+impl SimTag {
+    /// Whether the tag is in view `t` into the script.
+    pub fn in_view(&self, t: Duration) -> bool {
+        self.from <= t && t < self.until
+    }
+}
+
+/// How far into its script a simulator started at `start` is (the script repeating `every`).
+pub(crate) fn script_time(start: Instant, every: Option<Duration>) -> Duration {
+    let t = start.elapsed();
+    match every.filter(|e| !e.is_zero()) {
+        Some(every) => Duration::from_nanos((t.as_nanos() % every.as_nanos()) as u64),
+        None => t,
+    }
+}
+
 /// How the simulated module behaves.
 #[derive(Debug, Clone)]
 pub struct SimModuleConfig {
@@ -203,14 +219,11 @@ async fn serve(
                 if !config.antennas.contains(&antenna) {
                     answers.push(reply(frame.command, vec![working, ANTENNA_MISSING]));
                 } else {
-                    let mut t = start.elapsed();
-                    if let Some(every) = config.repeat_every.filter(|e| !e.is_zero()) {
-                        t = Duration::from_nanos((t.as_nanos() % every.as_nanos()) as u64);
-                    }
+                    let t = script_time(start, config.repeat_every);
                     let in_view: Vec<&SimTag> = config
                         .tags
                         .iter()
-                        .filter(|tag| tag.antenna == antenna && tag.from <= t && t < tag.until)
+                        .filter(|tag| tag.antenna == antenna && tag.in_view(t))
                         .collect();
                     if config.silent_after_rounds.is_some_and(|n| round >= n) {
                         // One tag frame (or nothing), then silence: a module that hung.
@@ -253,9 +266,20 @@ async fn write(
     config: &SimModuleConfig,
     frame: &Frame,
 ) -> io::Result<()> {
-    let mut bytes = config.noise.clone();
-    bytes.extend(frame.to_bytes());
-    if config.bytewise {
+    write_with_faults(writer, &config.noise, config.bytewise, &frame.to_bytes()).await
+}
+
+/// Writes `frame` after `noise`, a byte at a time when `bytewise` (the line faults the
+/// serial simulators can put on their answers).
+pub(crate) async fn write_with_faults(
+    writer: &mut (impl AsyncWriteExt + Unpin),
+    noise: &[u8],
+    bytewise: bool,
+    frame: &[u8],
+) -> io::Result<()> {
+    let mut bytes = noise.to_vec();
+    bytes.extend_from_slice(frame);
+    if bytewise {
         for b in bytes {
             writer.write_all(&[b]).await?;
             writer.flush().await?;
