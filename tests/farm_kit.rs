@@ -4,17 +4,18 @@
 //! The stick reads animals in every format a stick sends, one with an unassigned country and
 //! one damaged frame; the UHF reader sees a crate. Once the link comes back, a real
 //! subscriber gets one arrival per animal and crate with the right identifiers and bizStep,
-//! and status counts the refusals.
+//! and status counts the refusals. A Chafon desktop reader (UHFReader18 command set) on its
+//! own simulator delivers a box of tagged goods the same way, its settings written once.
 
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::{Broker, Daemon, Proxy, Received, Subscriber};
+use support::{Broker, Daemon, Proxy, Received, Subscriber, TestConfig};
 use tracegate_drivers::sim::lf::{LfFormat, SimStick, wire};
 use tracegate_drivers::sim::llrp::sgtin96;
-use tracegate_drivers::sim::{SimModule, SimModuleConfig, SimTag};
+use tracegate_drivers::sim::{SimChafon, SimChafonConfig, SimModule, SimModuleConfig, SimTag};
 
 /// `config/farm.toml` with its ports, broker and outbox moved onto this machine.
 fn farm_config(dir: &std::path::Path, broker: u16, stick: &str, uhf: &str) -> std::path::PathBuf {
@@ -185,4 +186,77 @@ async fn farm_toml_records_animals_and_crates_offline_and_delivers_them_when_the
             .any(|e| e.to_string().contains("111000000000042")),
         "the refused ear tag made no event"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chafon_desk_reader_delivers_one_arrival_per_tag_at_a_real_subscriber() {
+    let broker = Broker::start();
+    let link = tempfile::tempdir().unwrap();
+    let port = link.path().join("usb-desk");
+    let epcs: Vec<Vec<u8>> = (0..6)
+        .map(|n| sgtin96(1, 614_141, 712_345, 700 + n))
+        .collect();
+    let sim = SimChafon::start(
+        SimChafonConfig {
+            tags: epcs
+                .iter()
+                .map(|epc| SimTag {
+                    epc: epc.clone(),
+                    antenna: 1,
+                    from: Duration::ZERO,
+                    until: Duration::from_secs(3600),
+                    rssi: 0,
+                })
+                .collect(),
+            // More tags than one frame carries: the round comes in "more data" frames.
+            tags_per_frame: 4,
+            ..SimChafonConfig::default()
+        },
+        Some(&port),
+    )
+    .unwrap();
+    let config = TestConfig::new(
+        broker.port,
+        "",
+        &format!(
+            "[[devices]]\nid = \"desk\"\nkind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"{}\"\n\
+             region = \"eu\"\ntx_power_dbm = 20\nbiz_step = \"receiving\"\n",
+            port.display()
+        ),
+    );
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/events"]).await;
+    let daemon = Daemon::start(&config.path);
+    let mut got = Received::default();
+    got.collect_until(&mut sub, Duration::from_secs(30), |r| {
+        r.events
+            .iter()
+            .filter(|e| e["tg:movement"] == "arrived")
+            .count()
+            >= epcs.len()
+    })
+    .await;
+    let arrived: BTreeSet<String> = got
+        .events
+        .iter()
+        .filter(|e| e["tg:movement"] == "arrived")
+        .map(|e| {
+            assert_eq!(e["bizStep"], "receiving", "{e}");
+            assert_eq!(e["tg:deviceId"], "desk", "{e}");
+            e["epcList"][0].as_str().unwrap().to_string()
+        })
+        .collect();
+    let want: BTreeSet<String> = (0..6)
+        .map(|n| format!("urn:epc:id:sgtin:0614141.712345.{}", 700 + n))
+        .collect();
+    assert_eq!(arrived, want, "one arrival per tag, each read many times");
+    // Power 30 → 20 and the US band → EU: written to the reader's EEPROM once each.
+    assert_eq!(
+        sim.stats
+            .eeprom_writes
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    let status = daemon.status().await.unwrap();
+    assert_eq!(device(&status, "desk")["state"], "up", "{status}");
+    assert_eq!(device(&status, "desk")["errors_total"], 0, "{status}");
 }

@@ -202,8 +202,9 @@ async fn commands_reach_a_running_test_kind_and_its_reads_come_back() {
 #[test]
 fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
     use crate::capture::devices::kinds::lf_reader::LfReaderConfig;
-    use crate::capture::devices::kinds::uhf_module::UhfModuleConfig;
+    use crate::capture::devices::kinds::uhf_module::{ModuleSettings, UhfModuleConfig};
     use crate::capture::identify::Mode;
+    use tracegate_drivers::rfid::chafon::Band;
     let registry = Registry::builtin();
     let c = config(
         "[[devices]]\nid = \"stick\"\nkind = \"lf-reader\"\nport = \"/dev/ttyUSB1\"\n\
@@ -225,16 +226,57 @@ fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
     );
     let uhf = c.devices[2].settings_as::<UhfModuleConfig>().unwrap();
     assert_eq!(uhf.serial.baud, 115_200);
-    assert_eq!(uhf.module.antennas, vec![1, 2]);
+    let ModuleSettings::R2000(r2000) = &uhf.module else {
+        panic!("{:?}", uhf.module)
+    };
+    assert_eq!(r2000.antennas, vec![1, 2]);
     assert!(c.devices[2].settings.rfid().is_some());
+    // A Chafon line runs at 57600 and takes its own keys.
+    let chafon = config(
+        "[[devices]]\nid = \"desk\"\nkind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\n\
+         region = \"eu\"\ntx_power_dbm = 20\nscan_time_ms = 500\n",
+        &registry,
+    )
+    .unwrap();
+    let desk = chafon.devices[0].settings_as::<UhfModuleConfig>().unwrap();
+    assert_eq!(desk.serial.baud, 57_600);
+    let ModuleSettings::Chafon(settings) = &desk.module else {
+        panic!("{:?}", desk.module)
+    };
+    assert_eq!(settings.region, Some(Band::Eu));
+    assert_eq!(settings.tx_power_dbm, Some(20));
+    assert_eq!(settings.scan_time_ms, Some(500));
 
     let refused = |table: &str| {
         config(&format!("[[devices]]\nid = \"uhf\"\n{table}"), &registry)
             .unwrap_err()
             .to_string()
     };
-    let e = refused("kind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\n");
-    assert!(e.contains("not built") && e.contains("r2000"), "{e}");
+    let e = refused("kind = \"uhf-module\"\nport = \"/dev/ttyUSB0\"\n");
+    assert!(e.contains("needs protocol") && e.contains("chafon"), "{e}");
+    let e = refused(
+        "kind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\nantennas = [1, 2]\n",
+    );
+    assert!(
+        e.contains("antennas does not apply") && e.contains("one antenna port"),
+        "{e}"
+    );
+    let e = refused(
+        "kind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\ntx_power_dbm = 33\n",
+    );
+    assert!(e.contains("0 to 30 dBm"), "{e}");
+    let e = refused(
+        "kind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\nscan_time_ms = 250\n",
+    );
+    assert!(e.contains("steps of 100"), "{e}");
+    let e = refused(
+        "kind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\nregion = \"mars\"\n",
+    );
+    assert!(e.contains("region") && e.contains("eu"), "{e}");
+    let e = refused(
+        "kind = \"uhf-module\"\nprotocol = \"r2000\"\nport = \"/dev/ttyUSB0\"\nregion = \"eu\"\n",
+    );
+    assert!(e.contains("region is a Chafon key"), "{e}");
     let e = refused(
         "kind = \"uhf-module\"\nprotocol = \"r2000\"\nport = \"/dev/ttyUSB0\"\nantennas = [5]\n",
     );
