@@ -11,6 +11,7 @@ pub mod command;
 pub mod gpio;
 pub mod lifecycle;
 pub mod output;
+pub mod printer;
 pub mod read;
 pub mod rfid;
 pub mod scanner;
