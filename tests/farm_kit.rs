@@ -122,9 +122,26 @@ async fn farm_toml_records_animals_and_crates_offline_and_delivers_them_when_the
                 d["rejects_total"].as_u64() >= Some(1)
                     && d["errors_total"].as_u64() >= Some(1)
                     && s["queue"]["undelivered"].as_u64() >= Some(animals.len() as u64 * 2 + 1)
+                    && s["queue"]["capacity_left_days"].as_f64().is_some()
             },
         )
         .await;
+    // Out of coverage, visibly: since when, the capture rate and how long the outbox holds.
+    assert!(status["broker"]["offline_s"].as_u64().is_some(), "{status}");
+    assert!(
+        status["broker"]["offline_since"].as_str().is_some(),
+        "{status}"
+    );
+    assert!(
+        status["queue"]["capture_rate_per_h"].as_f64() > Some(0.0),
+        "{status}"
+    );
+    assert!(
+        status["queue"]["bytes_per_event"].as_u64() > Some(0),
+        "{status}"
+    );
+    let days = status["queue"]["capacity_left_days"].as_f64().unwrap();
+    assert!(days > 0.0 && days.is_finite(), "{status}");
     let stick_status = device(&status, "stick");
     assert!(
         stick_status["last_reject"]

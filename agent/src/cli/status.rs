@@ -100,6 +100,34 @@ pub fn render(report: &StatusReport) -> String {
             String::new()
         }
     ));
+    if let Some(offline) = report
+        .broker
+        .offline_s
+        .filter(|&s| s >= 60 || q.undelivered > 0)
+    {
+        // A field kit out of coverage: how long, and how long the outbox holds out.
+        let room = q
+            .capacity_left_days
+            .map(|d| {
+                format!(
+                    " · room for about {} more at {:.0} events/h",
+                    days(d),
+                    q.capture_rate_per_h
+                )
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "offline  uplink down for {}{} · {} events waiting{room}\n",
+            duration(offline),
+            report
+                .broker
+                .offline_since
+                .as_deref()
+                .map(|t| format!(" (since {t})"))
+                .unwrap_or_default(),
+            q.undelivered,
+        ));
+    }
     if q.disk_full {
         out.push_str(&format!(
             "DISK     FULL: reads are NOT captured until space is freed ({} failed commits, {} delivery marks to write again)\n",
@@ -223,6 +251,17 @@ fn duration(s: u64) -> String {
     }
 }
 
+/// A number of days in words: hours below two days, weeks from three on.
+fn days(d: f64) -> String {
+    if d < 2.0 {
+        format!("{:.0} h", d * 24.0)
+    } else if d < 21.0 {
+        format!("{d:.0} days")
+    } else {
+        format!("{:.0} weeks", d / 7.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +272,12 @@ mod tests {
         assert_eq!(duration(65), "1m05s");
         assert_eq!(duration(3 * 3600 + 120), "3h02m");
         assert_eq!(duration(2 * 86400 + 3600), "2d01h");
+    }
+
+    #[test]
+    fn room_left_reads_in_hours_days_or_weeks() {
+        assert_eq!(days(0.5), "12 h");
+        assert_eq!(days(9.4), "9 days");
+        assert_eq!(days(70.0), "10 weeks");
     }
 }

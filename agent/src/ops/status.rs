@@ -94,6 +94,7 @@ impl BrokerStatus {
     }
 
     fn report(&self, host: &str, port: u16) -> BrokerReport {
+        let offline = self.offline_for();
         let connected = self.is_connected();
         let connects_total = self.connects_total.load(Ordering::Relaxed);
         let published = self.events_published_total.load(Ordering::Relaxed);
@@ -115,6 +116,14 @@ impl BrokerStatus {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            offline_since: offline
+                .and_then(|d| {
+                    Timestamp::now()
+                        .checked_sub(jiff::SignedDuration::try_from(d).ok()?)
+                        .ok()
+                })
+                .map(|t| format!("{t:.3}")),
+            offline_s: offline.map(|d| d.as_secs()),
         }
     }
 }
@@ -632,6 +641,16 @@ pub struct QueueReport {
     /// How long transactions took, since start (absent when the daemon is not running).
     #[serde(default)]
     pub commit_latency: Option<LatencySnapshot>,
+    /// Events captured an hour, over the last six hours or since start.
+    #[serde(default)]
+    pub capture_rate_per_h: f64,
+    /// Mean stored size of an event, bytes (what `store.max_bytes` is counted in).
+    #[serde(default)]
+    pub bytes_per_event: Option<u64>,
+    /// Days until the outbox is full at the capture rate if nothing is delivered (see
+    /// [`capacity_left_days`]); absent without recent captures.
+    #[serde(default)]
+    pub capacity_left_days: Option<f64>,
 }
 
 /// The uplink.
@@ -661,6 +680,13 @@ pub struct BrokerReport {
     pub events_acked_total: u64,
     /// The latest connection error.
     pub last_error: Option<String>,
+    /// Since when the uplink has been down (absent while connected; before the first
+    /// connection, since the daemon started).
+    #[serde(default)]
+    pub offline_since: Option<String>,
+    /// For how long, seconds.
+    #[serde(default)]
+    pub offline_s: Option<u64>,
 }
 
 /// One device.
@@ -746,6 +772,9 @@ pub struct StatusCollector {
     commands: CommandStats,
     clock: Option<(Arc<dyn Clock>, ClockConfig)>,
     reader: Mutex<Option<(u64, OutboxReader)>>,
+    /// Captures over the last hours (the outbox's last sequence number grows by one per
+    /// event), for the capacity estimate.
+    capture_rate: RateWindow,
 }
 
 impl StatusCollector {
@@ -767,6 +796,10 @@ impl StatusCollector {
             commands: CommandStats::default(),
             clock: None,
             reader: Mutex::new(None),
+            capture_rate: RateWindow::over(
+                std::time::Duration::from_secs(6 * 3600),
+                std::time::Duration::from_secs(60),
+            ),
         }
     }
 
@@ -792,6 +825,7 @@ impl StatusCollector {
         let limits = self.store.limits();
         let (oldest_ms, db_bytes, oldest_held_ms) = self.file_figures(stats.generation);
         let now = Timestamp::now();
+        let per_hour = self.capture_rate.rate(stats.last_seq.max(0) as u64) * 3600.0;
         StatusReport {
             gateway: self.gateway.clone(),
             online: self.broker.is_connected(),
@@ -825,6 +859,17 @@ impl StatusCollector {
                 pending_retries: stats.pending_retries,
                 commits_total: stats.commits_total,
                 commit_latency: Some(self.store.commit_latency().snapshot()),
+                capture_rate_per_h: per_hour,
+                bytes_per_event: (stats.stored_events > 0)
+                    .then(|| stats.stored_bytes / stats.stored_events),
+                capacity_left_days: capacity_left_days(
+                    stats.undelivered,
+                    stats.stored_events,
+                    stats.stored_bytes,
+                    limits.max_events,
+                    limits.max_bytes,
+                    per_hour,
+                ),
             },
             broker: self.broker.report(&self.host, self.port),
             devices: self.devices.all().iter().map(|d| d.report()).collect(),
@@ -866,29 +911,47 @@ pub fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// A per-second rate of a growing total over roughly the last minute, from samples taken
-/// when a report is made (at least one second apart).
-#[derive(Debug, Default)]
+/// A per-second rate of a growing total over a recent window (by default roughly the last
+/// minute), from samples taken when a report is made (at least `step` apart, so a window of
+/// hours keeps a few hundred samples).
+#[derive(Debug)]
 struct RateWindow {
     samples: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
+    window: std::time::Duration,
+    step: std::time::Duration,
+}
+
+impl Default for RateWindow {
+    fn default() -> Self {
+        RateWindow::over(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(1),
+        )
+    }
 }
 
 impl RateWindow {
-    const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+    fn over(window: std::time::Duration, step: std::time::Duration) -> Self {
+        RateWindow {
+            samples: Mutex::default(),
+            window,
+            step,
+        }
+    }
 
     fn rate(&self, total: u64) -> f64 {
         let now = std::time::Instant::now();
         let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         if samples
             .back()
-            .is_none_or(|(at, _)| now.duration_since(*at) >= std::time::Duration::from_secs(1))
+            .is_none_or(|(at, _)| now.duration_since(*at) >= self.step)
         {
             samples.push_back((now, total));
         }
         while samples.len() > 2
             && samples
                 .get(1)
-                .is_some_and(|(at, _)| now.duration_since(*at) >= Self::WINDOW)
+                .is_some_and(|(at, _)| now.duration_since(*at) >= self.window)
         {
             samples.pop_front();
         }
@@ -905,6 +968,31 @@ impl RateWindow {
 
 fn age_s(now: Timestamp, captured_ms: i64) -> u64 {
     ((now.as_millisecond() - captured_ms).max(0) / 1000) as u64
+}
+
+/// Days until the outbox's bounds are reached at `per_hour` captures an hour with nothing
+/// delivered (the field kit out of coverage): the room left for undelivered events, by count
+/// and by bytes at the stored events' mean size, whichever ends first. `None` without
+/// captures to extrapolate from.
+pub fn capacity_left_days(
+    undelivered: u64,
+    stored_events: u64,
+    stored_bytes: u64,
+    max_events: u64,
+    max_bytes: u64,
+    per_hour: f64,
+) -> Option<f64> {
+    if !per_hour.is_finite() || per_hour <= 0.0 {
+        return None;
+    }
+    let mean = if stored_events > 0 {
+        stored_bytes as f64 / stored_events as f64
+    } else {
+        return None;
+    };
+    let by_count = max_events.saturating_sub(undelivered) as f64;
+    let by_bytes = (max_bytes as f64 - undelivered as f64 * mean).max(0.0) / mean;
+    Some(by_count.min(by_bytes) / (per_hour * 24.0))
 }
 
 /// A report built from the outbox file alone, for when no daemon answers.
@@ -948,6 +1036,10 @@ pub fn offline_report(
             pending_retries: 0,
             commits_total: 0,
             commit_latency: None,
+            capture_rate_per_h: 0.0,
+            bytes_per_event: (counts.stored_events > 0)
+                .then(|| counts.stored_bytes / counts.stored_events),
+            capacity_left_days: None,
         },
         broker: BrokerStatus::default().report(&config.mqtt.host, config.mqtt.port),
         devices: config
@@ -984,6 +1076,32 @@ pub fn offline_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capacity_is_the_room_left_by_count_or_bytes_whichever_ends_first() {
+        // 1,000 events of 500 bytes an hour, none delivered.
+        let days = |undelivered, max_events, max_bytes| {
+            capacity_left_days(
+                undelivered,
+                10_000,
+                5_000_000,
+                max_events,
+                max_bytes,
+                1000.0,
+            )
+        };
+        // By count: 1,000,000 − 10,000 events at 24,000 a day.
+        let d = days(10_000, 1_000_000, 1 << 40).unwrap();
+        assert!((d - 990_000.0 / 24_000.0).abs() < 1e-9, "{d}");
+        // By bytes: 100 MB hold 200,000 events of 500 bytes, 10,000 of them stored.
+        let d = days(10_000, 1_000_000, 100_000_000).unwrap();
+        assert!((d - 190_000.0 / 24_000.0).abs() < 1e-9, "{d}");
+        // Full: no room.
+        assert_eq!(days(1_000_000, 1_000_000, 1 << 40), Some(0.0));
+        // Nothing to extrapolate from.
+        assert_eq!(capacity_left_days(0, 0, 0, 10, 10, 1000.0), None);
+        assert_eq!(capacity_left_days(5, 5, 500, 10, 10_000, 0.0), None);
+    }
 
     #[test]
     fn the_publish_rate_is_the_growth_over_the_sampled_window() {

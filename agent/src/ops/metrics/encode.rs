@@ -318,6 +318,22 @@ impl Collector for ReportCollector {
         )?;
         gauge(
             e,
+            "tracegate_capture_rate_per_hour",
+            "Events captured an hour, over the last six hours or since start.",
+            None,
+            q.capture_rate_per_h,
+        )?;
+        if let Some(days) = q.capacity_left_days {
+            gauge(
+                e,
+                "tracegate_outbox_capacity_left_days",
+                "Days until the outbox bounds are reached at the capture rate if nothing is delivered.",
+                None,
+                days,
+            )?;
+        }
+        gauge(
+            e,
             "tracegate_outbox_oldest_undelivered_age",
             "Age of the oldest undelivered event (0 when everything is delivered).",
             Some(Unit::Seconds),
@@ -420,6 +436,13 @@ impl Collector for ReportCollector {
             "1 while the MQTT session is up.",
             None,
             f64::from(u8::from(b.connected)),
+        )?;
+        gauge(
+            e,
+            "tracegate_uplink_offline",
+            "How long the uplink has been down (0 while connected).",
+            Some(Unit::Seconds),
+            b.offline_s.unwrap_or(0) as f64,
         )?;
         counter(
             e,
