@@ -72,10 +72,7 @@ async fn metrics_scrape_parses_and_matches_the_status_message() {
         0.0
     );
     assert_eq!(value(&scrape, "tracegate_mqtt_connected", &[]), 1.0);
-    assert_eq!(
-        value(&scrape, "tracegate_uplink_offline_seconds", &[]),
-        0.0
-    );
+    assert_eq!(value(&scrape, "tracegate_uplink_offline_seconds", &[]), 0.0);
     assert!(value(&scrape, "tracegate_capture_rate_per_hour", &[]) >= 0.0);
     assert_eq!(
         value(&scrape, "tracegate_mqtt_events_acked_total", &[]),

@@ -14,8 +14,6 @@ use bytes::Bytes;
 
 use super::frame::Frame;
 
-/// cmd_reset.
-pub const RESET: u8 = 0x70;
 /// cmd_get_firmware_version.
 pub const GET_FIRMWARE_VERSION: u8 = 0x72;
 /// cmd_set_work_antenna.

@@ -214,17 +214,12 @@ pub struct R2000Port {
 
 type Link = Framed<SerialStream, R2000Codec>;
 
-/// Why a wait for an answer ended without one.
-enum Wait {
-    End(SessionEnd),
-}
-
 impl R2000Port {
     async fn report(
         &self,
         events: &mpsc::Sender<DeviceEvent>,
         message: String,
-    ) -> Result<(), Wait> {
+    ) -> Result<(), SessionEnd> {
         let event = DeviceEvent::FrameError {
             device: self.id.clone(),
             message,
@@ -232,13 +227,13 @@ impl R2000Port {
         events
             .send(event)
             .await
-            .map_err(|_| Wait::End(SessionEnd::ChannelClosed))
+            .map_err(|_| SessionEnd::ChannelClosed)
     }
 
-    async fn send(&self, link: &mut Link, request: Request) -> Result<(), Wait> {
+    async fn send(&self, link: &mut Link, request: Request) -> Result<(), SessionEnd> {
         link.send(request.frame(self.settings.address))
             .await
-            .map_err(|e| Wait::End(SessionEnd::Lost(format!("write error: {e}"))))
+            .map_err(|e| SessionEnd::Lost(format!("write error: {e}")))
     }
 
     /// The next reply to `command`, reporting noise, bad checks and malformed frames on the
@@ -250,29 +245,27 @@ impl R2000Port {
         doing: &str,
         events: &mpsc::Sender<DeviceEvent>,
         cancel: &CancellationToken,
-    ) -> Result<Reply, Wait> {
+    ) -> Result<Reply, SessionEnd> {
         let limit = Duration::from_millis(self.settings.answer_timeout_ms);
         loop {
             let item = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return Err(Wait::End(SessionEnd::Cancelled)),
+                _ = cancel.cancelled() => return Err(SessionEnd::Cancelled),
                 item = tokio::time::timeout(limit, link.next()) => item,
             };
             let item = match item {
                 Err(_) => {
-                    return Err(Wait::End(SessionEnd::Lost(format!(
+                    return Err(SessionEnd::Lost(format!(
                         "module stopped answering ({doing}: nothing for {} ms); check its power \
                          and cable, and the port's baud rate (R2000 modules default to 115200)",
                         limit.as_millis()
-                    ))));
-                }
-                Ok(None) => {
-                    return Err(Wait::End(SessionEnd::Lost(
-                        "port closed (module unplugged?)".into(),
                     )));
                 }
+                Ok(None) => {
+                    return Err(SessionEnd::Lost("port closed (module unplugged?)".into()));
+                }
                 Ok(Some(Err(e))) => {
-                    return Err(Wait::End(SessionEnd::Lost(format!("read error: {e}"))));
+                    return Err(SessionEnd::Lost(format!("read error: {e}")));
                 }
                 Ok(Some(Ok(item))) => item,
             };
@@ -318,7 +311,7 @@ impl R2000Port {
         doing: &str,
         events: &mpsc::Sender<DeviceEvent>,
         cancel: &CancellationToken,
-    ) -> Result<u8, Wait> {
+    ) -> Result<u8, SessionEnd> {
         let frame = request.frame(self.settings.address);
         self.send(link, request).await?;
         match self
@@ -326,9 +319,9 @@ impl R2000Port {
             .await?
         {
             Reply::Status { code, .. } => Ok(code),
-            other => Err(Wait::End(SessionEnd::Lost(format!(
+            other => Err(SessionEnd::Lost(format!(
                 "{doing}: unexpected answer {other:?}"
-            )))),
+            ))),
         }
     }
 
@@ -337,7 +330,7 @@ impl R2000Port {
         mut link: Link,
         events: &mpsc::Sender<DeviceEvent>,
         cancel: &CancellationToken,
-    ) -> Result<(), Wait> {
+    ) -> Result<(), SessionEnd> {
         self.send(&mut link, Request::GetFirmwareVersion).await?;
         let version = self
             .reply(
@@ -353,9 +346,9 @@ impl R2000Port {
                 tracing::info!(device = %self.id, "R2000 module firmware {major}.{minor:02}")
             }
             other => {
-                return Err(Wait::End(SessionEnd::Lost(format!(
+                return Err(SessionEnd::Lost(format!(
                     "not an R2000 module? its firmware-version answer was {other:?}"
-                ))));
+                )));
             }
         }
         if let Some(dbm) = self.settings.tx_power_dbm {
@@ -369,10 +362,10 @@ impl R2000Port {
                 )
                 .await?;
             if code != message::COMMAND_SUCCESS {
-                return Err(Wait::End(SessionEnd::Lost(format!(
+                return Err(SessionEnd::Lost(format!(
                     "the module refused tx_power_dbm = {dbm}: {}",
                     error_text(code)
-                ))));
+                )));
             }
         }
         let inventory = self.settings.inventory();
@@ -415,7 +408,7 @@ impl R2000Port {
                             Reply::Tag(tag) => {
                                 let read = self.read(tag);
                                 if events.send(DeviceEvent::Read(read)).await.is_err() {
-                                    return Err(Wait::End(SessionEnd::ChannelClosed));
+                                    return Err(SessionEnd::ChannelClosed);
                                 }
                             }
                             Reply::RoundEnd { .. } => break,
@@ -445,7 +438,7 @@ impl R2000Port {
                 if !pause.is_zero() {
                     tokio::select! {
                         biased;
-                        _ = cancel.cancelled() => return Err(Wait::End(SessionEnd::Cancelled)),
+                        _ = cancel.cancelled() => return Err(SessionEnd::Cancelled),
                         _ = tokio::time::sleep(pause) => {}
                     }
                 }
@@ -490,7 +483,7 @@ impl Device for R2000Port {
         let link = Framed::new(port, R2000Codec);
         match self.run(link, events, cancel).await {
             Ok(()) => SessionEnd::Lost("session ended".into()),
-            Err(Wait::End(end)) => end,
+            Err(end) => end,
         }
     }
 }
