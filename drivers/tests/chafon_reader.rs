@@ -139,16 +139,19 @@ async fn an_empty_field_is_no_error() {
     let sim = SimChafon::start(SimChafonConfig::default(), None).unwrap();
     let (mut rx, cancel) = run_reader(&sim.path, settings());
     wait_state(&mut rx, DeviceState::Up).await;
-    // Every round answers 0xFB (no tag); wait for a few of them on the simulator's count.
+    // Every round answers 0xFB (no tag); wait, with a deadline, for a few of them on the
+    // simulator's count (checked each time the driver has had a turn).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while sim.stats.rounds.load(Ordering::Relaxed) < 5 {
-        tokio::select! {
-            event = rx.recv() => match event {
-                Some(DeviceEvent::FrameError { message, .. }) => panic!("reported: {message}"),
-                Some(DeviceEvent::Read(read)) => panic!("read from an empty field: {read:?}"),
-                Some(_) => {}
-                None => panic!("driver gone"),
-            },
-            _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "five rounds within 10 s"
+        );
+        match rx.try_recv() {
+            Ok(DeviceEvent::FrameError { message, .. }) => panic!("reported: {message}"),
+            Ok(DeviceEvent::Read(read)) => panic!("read from an empty field: {read:?}"),
+            Ok(_) | Err(mpsc::error::TryRecvError::Empty) => tokio::task::yield_now().await,
+            Err(mpsc::error::TryRecvError::Disconnected) => panic!("driver gone"),
         }
     }
     while let Ok(event) = rx.try_recv() {
