@@ -1,6 +1,6 @@
-//! Chafon UHF readers and modules speaking the UHFReader18 command set (CF-RU5102 and the
-//! CF-RU5xxx desktop / integrated readers, UHFReader18 / UHFReader288 boards, and the
-//! white-label readers sold with the same demo program): `Len, Adr, Cmd, Data, CRC-16`
+//! Chafon UHF readers and modules speaking the UHFReader18 command set (the CF-RU5102
+//! desktop reader, UHFReader18 boards, and the white-label one-port readers sold with the same
+//! demo program; not the later UHFReader288 command set of the multi-port models): `Len, Adr, Cmd, Data, CRC-16`
 //! frames at 57600 baud. Command/response: the gateway asks for an inventory, the reader
 //! reads for its scan time and answers with the EPCs it saw.
 //!

@@ -51,7 +51,7 @@ pub struct UhfModuleKind;
 pub enum ModuleProtocol {
     /// Impinj R2000 / E710 "CMD" protocol (frames headed 0xA0).
     R2000,
-    /// Chafon CF-RU5102 / UHFReader18 / UHFReader288 (frames with a CRC-16).
+    /// Chafon CF-RU5102 / UHFReader18 command set (frames with a CRC-16).
     Chafon,
 }
 
@@ -248,7 +248,7 @@ impl KindSpec for UhfModuleKind {
             return Err(keys.error(
                 "protocol",
                 "a uhf-module needs protocol = \"r2000\" (Impinj R2000 / E710 modules and the \
-                 readers built on them) or \"chafon\" (CF-RU5102, UHFReader18 / UHFReader288)",
+                 readers built on them) or \"chafon\" (CF-RU5102 and other UHFReader18 command-set readers)",
             ));
         };
         let mut serial: SerialSettings = keys.section()?;
