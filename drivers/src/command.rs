@@ -50,6 +50,16 @@ pub enum DeviceCommand {
     ReadWindow(bool),
     /// Report the current level of every input line.
     ReadInputs,
+    /// Print a label job: write `data` (a complete ZPL or TSPL job) to the printer and answer
+    /// once the printer's status shows it printed ([`CommandDone::Printed`]), or why it was
+    /// not sent ([`CommandError::Held`]), or that its outcome is unknown
+    /// ([`CommandError::OutcomeUnknown`]). A printer takes one job at a time.
+    Print {
+        /// The job's bytes, as the printer takes them.
+        data: Bytes,
+        /// Labels the job prints (echoed in the answer).
+        labels: u32,
+    },
 }
 
 impl DeviceCommand {
@@ -60,6 +70,7 @@ impl DeviceCommand {
             DeviceCommand::SetOutput { .. } | DeviceCommand::ClearOutput { .. } => "output",
             DeviceCommand::ReadWindow(_) => "read-window",
             DeviceCommand::ReadInputs => "inputs",
+            DeviceCommand::Print { .. } => "print",
         }
     }
 }
@@ -88,6 +99,11 @@ pub enum CommandDone {
     ReadWindow {
         /// Open?
         open: bool,
+    },
+    /// The job was sent and the printer's status shows it printed.
+    Printed {
+        /// Labels of the job.
+        labels: u32,
     },
 }
 
@@ -128,6 +144,17 @@ pub enum CommandError {
     /// The device's driver stopped before answering (shutdown, reload).
     #[error("the device stopped before answering")]
     Stopped,
+    /// A printer with a fault (no labels, head open, paused …): the job was **not** sent and
+    /// may be sent again once the fault is cleared.
+    #[error("printer not ready, job not sent: {0}")]
+    Held(String),
+    /// A job was sent (in part or whole) but whether it printed cannot be known (the link
+    /// dropped, the daemon stopped): it must not be sent again blindly.
+    #[error("job sent but its outcome is unknown: {0}")]
+    OutcomeUnknown(String),
+    /// The device is busy with an earlier job of the same kind.
+    #[error("the device is busy with an earlier job; send one at a time")]
+    Busy,
 }
 
 /// What a command gets back.

@@ -116,6 +116,14 @@ pub enum DeviceEvent {
         /// Monotonic time of that edge.
         mono: Instant,
     },
+    /// A printer's status changed (a fault appeared or cleared, it started or stopped
+    /// printing).
+    Printer {
+        /// Which device.
+        device: Arc<str>,
+        /// Its status now.
+        status: crate::printer::PrinterStatus,
+    },
 }
 
 impl DeviceEvent {
@@ -126,7 +134,8 @@ impl DeviceEvent {
             DeviceEvent::State { device, .. }
             | DeviceEvent::FrameError { device, .. }
             | DeviceEvent::Output { device, .. }
-            | DeviceEvent::Input { device, .. } => device,
+            | DeviceEvent::Input { device, .. }
+            | DeviceEvent::Printer { device, .. } => device,
         }
     }
 }

@@ -30,7 +30,7 @@ async fn next_read(rx: &mut mpsc::Receiver<DeviceEvent>) -> RawRead {
         match next_event(rx).await {
             DeviceEvent::Read(read) => return read,
             DeviceEvent::FrameError { message, .. } => panic!("unexpected error: {message}"),
-            DeviceEvent::State { .. } | DeviceEvent::Output { .. } | DeviceEvent::Input { .. } => {}
+            _ => {}
         }
     }
 }
@@ -40,7 +40,7 @@ async fn next_error(rx: &mut mpsc::Receiver<DeviceEvent>) -> String {
         match next_event(rx).await {
             DeviceEvent::FrameError { message, .. } => return message,
             DeviceEvent::Read(r) => panic!("unexpected read {:?}", r.payload),
-            DeviceEvent::State { .. } | DeviceEvent::Output { .. } | DeviceEvent::Input { .. } => {}
+            _ => {}
         }
     }
 }

@@ -29,7 +29,7 @@ async fn next_item(rx: &mut mpsc::Receiver<DeviceEvent>) -> Result<Vec<u8>, Stri
         match next_event(rx).await {
             DeviceEvent::Read(read) => return Ok(read.payload.to_vec()),
             DeviceEvent::FrameError { message, .. } => return Err(message),
-            DeviceEvent::State { .. } | DeviceEvent::Output { .. } | DeviceEvent::Input { .. } => {}
+            _ => {}
         }
     }
 }

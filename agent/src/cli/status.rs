@@ -213,6 +213,17 @@ pub fn render(report: &StatusReport) -> String {
                 d.edges_total
             ));
         }
+        if let Some(p) = &d.printer {
+            let left = p
+                .labels_remaining
+                .filter(|&n| n > 0)
+                .map(|n| format!(" · {n} labels left in the batch"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {:<16} printer: {} since {}{left} · faults {}\n",
+                "", p.state, p.since, p.faults_total
+            ));
+        }
         if let Some(r) = &d.rfid {
             out.push_str(&format!(
                 "  {:<16} tags in view {} · in {} · out {} · undecided {} · arrived {} · departed {} · filtered {} · below floor {} · over cap {}\n",

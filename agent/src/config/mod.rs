@@ -549,9 +549,29 @@ fn feedback_rules(
         };
         match rule.on {
             Outcome::PrinterFault => {
-                return Err(fail(
-                    "no device kind of this version reports printer faults (label printers are not supported yet); remove the rule".into(),
-                ));
+                let printer = |id: &str| {
+                    devices
+                        .iter()
+                        .any(|d| &*d.id == id && d.settings.is_printer())
+                };
+                match &watched {
+                    Some(ids) => {
+                        if let Some(id) = ids.iter().find(|id| !printer(id)) {
+                            return Err(fail(format!(
+                                "devices: {id:?} is not a label printer; printer-fault watches label-printer devices"
+                            )));
+                        }
+                    }
+                    None if !devices.iter().any(|d| d.settings.is_printer()) => {
+                        return Err(fail(
+                            "this file has no label printer for printer-fault to watch".into(),
+                        ));
+                    }
+                    None => {}
+                }
+                if rule.after_s.is_some() {
+                    return Err(fail("after_s is for offline-too-long only".into()));
+                }
             }
             Outcome::OfflineTooLong => {
                 if !rule.after_s.is_some_and(|s| (1..=30 * 86_400).contains(&s)) {

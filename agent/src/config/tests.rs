@@ -364,7 +364,7 @@ fn feedback_rule_errors_name_the_rule_and_what_to_do() {
         ),
         (
             "on = \"printer-fault\"\noutput = \"light\"\nline = \"red\"\npattern = \"on\"",
-            "label printers are not supported yet",
+            "no label printer for printer-fault",
         ),
         (
             "on = \"offline-too-long\"\noutput = \"light\"\nline = \"red\"\npattern = \"on\"",

@@ -199,6 +199,8 @@ pub struct DeviceStatus {
     outputs: Mutex<BTreeMap<String, bool>>,
     patterns: Mutex<BTreeMap<String, String>>,
     inputs: Mutex<BTreeMap<String, InputReport>>,
+    printer: Mutex<Option<PrinterReport>>,
+    printer_faults_total: AtomicU64,
     edges_total: AtomicU64,
     signals_total: AtomicU64,
     reads_total: AtomicU64,
@@ -307,6 +309,8 @@ impl DeviceStatus {
             outputs: Mutex::new(BTreeMap::new()),
             patterns: Mutex::new(BTreeMap::new()),
             inputs: Mutex::new(BTreeMap::new()),
+            printer: Mutex::new(None),
+            printer_faults_total: AtomicU64::new(0),
             edges_total: AtomicU64::new(0),
             signals_total: AtomicU64::new(0),
             state: Mutex::new((
@@ -357,6 +361,31 @@ impl DeviceStatus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(line, on);
+    }
+
+    /// A printer reported a new status; a fault that was not there before is counted.
+    pub fn set_printer(&self, status: &tracegate_drivers::printer::PrinterStatus) {
+        let mut printer = self.printer.lock().unwrap_or_else(|p| p.into_inner());
+        let before: Vec<String> = printer
+            .as_ref()
+            .map(|p| p.faults.clone())
+            .unwrap_or_default();
+        let faults: Vec<String> = status.faults.iter().map(|f| f.name().to_string()).collect();
+        let new = faults.iter().filter(|f| !before.contains(f)).count() as u64;
+        self.printer_faults_total.fetch_add(new, Ordering::Relaxed);
+        let since = match printer.as_ref() {
+            Some(p) if p.faults == faults => p.since.clone(),
+            _ => Timestamp::now().to_string(),
+        };
+        *printer = Some(PrinterReport {
+            ready: status.ready(),
+            state: status.describe(),
+            faults,
+            since,
+            printing: status.printing,
+            labels_remaining: status.labels_remaining,
+            faults_total: self.printer_faults_total.load(Ordering::Relaxed),
+        });
     }
 
     /// An input line settled at `active` (`state` in words: `beam broken`, `pressed`) at
@@ -461,6 +490,11 @@ impl DeviceStatus {
                 .clone(),
             inputs: self
                 .inputs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            printer: self
+                .printer
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
@@ -737,6 +771,9 @@ pub struct DeviceReport {
     /// Input lines (GPIO inputs): each one's debounced level.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, InputReport>,
+    /// Label printers: what the printer's own status says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<PrinterReport>,
     /// Settled input edges since start.
     #[serde(default)]
     pub edges_total: u64,
@@ -746,6 +783,26 @@ pub struct DeviceReport {
     /// RFID readers: what smoothing made of their reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rfid: Option<RfidReport>,
+}
+
+/// A label printer's status, as its last status answer told it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PrinterReport {
+    /// No fault stands: a job may be sent.
+    pub ready: bool,
+    /// `ready`, or the faults in words with what to do.
+    pub state: String,
+    /// The faults by name (`paper_out`, `head_open`, `silent` …).
+    pub faults: Vec<String>,
+    /// Since when these faults (or none) stand.
+    pub since: String,
+    /// Printing now (TSPL says; ZPL does not).
+    pub printing: bool,
+    /// Labels left of the batch (ZPL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_remaining: Option<u32>,
+    /// Faults that appeared since start (each fault counted once per appearance).
+    pub faults_total: u64,
 }
 
 /// One input line in the status report.
@@ -1063,6 +1120,7 @@ pub fn offline_report(
                 outputs: BTreeMap::new(),
                 patterns: BTreeMap::new(),
                 inputs: BTreeMap::new(),
+                printer: None,
                 edges_total: 0,
                 signals_total: 0,
                 rfid: None,

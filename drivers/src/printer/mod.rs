@@ -11,9 +11,14 @@
 //! the batch where the language reports it. A print queue holds on any fault and resumes when
 //! the status is clear again; the drivers know bytes, the queue decides.
 //!
-//! Status of issue 12 (label printing): these codecs are its first part; the templates, the
-//! durable queue, the transports, commissioning events and preview are not built yet.
+//! - [`driver`]: the printer session over raw TCP (port 9100), a serial line or a USB printer
+//!   class device (`/dev/usb/lp0`): sends a job, confirms it printed from the status, holds on
+//!   a fault, polls with backoff.
+//!
+//! Status of issue 12 (label printing): the codecs, the driver and its transports are built;
+//! the templates, the durable queue, commissioning events and preview are not built yet.
 
+pub mod driver;
 pub mod tspl;
 pub mod zpl;
 
@@ -44,6 +49,10 @@ pub enum Fault {
     CoverOpen,
     /// Not enough memory for the label.
     OutOfMemory,
+    /// The printer stopped answering status requests on a link that is still open. Zebra
+    /// firmware does this while out of media or ribbon or with the head open (see [`zpl`]);
+    /// for any printer it means nothing can be confirmed, so the queue holds.
+    Silent,
     /// An error the printer does not say more about.
     Other,
 }
@@ -64,6 +73,9 @@ impl Fault {
             Fault::CutterJam => "cutter jammed: clear it",
             Fault::CoverOpen => "cover open: close it",
             Fault::OutOfMemory => "not enough printer memory for the label",
+            Fault::Silent => {
+                "not answering status requests: check for no labels, no ribbon or an open head"
+            }
             Fault::Other => "printer error: see its display",
         }
     }
@@ -83,6 +95,7 @@ impl Fault {
             Fault::CutterJam => "cutter_jam",
             Fault::CoverOpen => "cover_open",
             Fault::OutOfMemory => "out_of_memory",
+            Fault::Silent => "silent",
             Fault::Other => "other",
         }
     }
@@ -119,7 +132,8 @@ impl PrinterStatus {
             .join("; ")
     }
 
-    fn add(&mut self, on: bool, fault: Fault) {
+    /// Adds `fault` when `on` (faults stay sorted and unique).
+    pub fn add(&mut self, on: bool, fault: Fault) {
         if on && !self.faults.contains(&fault) {
             self.faults.push(fault);
             self.faults.sort_unstable();

@@ -298,6 +298,9 @@ impl Router {
             CommandDone::ReadWindow { open } => {
                 serde_json::json!({ "device": device, "open": open })
             }
+            CommandDone::Printed { labels } => {
+                serde_json::json!({ "device": device, "printed_labels": labels })
+            }
         })
     }
 

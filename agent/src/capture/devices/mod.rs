@@ -110,6 +110,11 @@ pub trait DeviceSettings: Debug + Send + Sync + Any {
         Vec::new()
     }
 
+    /// Whether the device is a label printer (its faults drive `printer-fault` rules).
+    fn is_printer(&self) -> bool {
+        false
+    }
+
     /// The header pins a real GPIO kind uses (no two devices may share one).
     fn gpio_pins(&self) -> Vec<u8> {
         Vec::new()
@@ -158,6 +163,7 @@ impl Registry {
                 &kinds::lf_reader::KIND,
                 &kinds::gpio_input::KIND,
                 &kinds::gpio_output::KIND,
+                &kinds::label_printer::KIND,
                 &kinds::sim_scanner::KIND,
                 &kinds::sim_hid_scanner::KIND,
                 &kinds::sim_llrp_reader::KIND,
@@ -165,6 +171,7 @@ impl Registry {
                 &kinds::sim_lf_reader::KIND,
                 &kinds::sim_output::KIND,
                 &kinds::sim_gpio_input::KIND,
+                &kinds::sim_label_printer::KIND,
             ],
         }
     }

@@ -288,3 +288,58 @@ fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
     let e = refused("kind = \"sim-lf-reader\"\nherd = [\"98200000025589\"]\n");
     assert!(e.contains("not 15 digits"), "{e}");
 }
+
+#[test]
+fn a_label_printer_takes_one_transport_and_refuses_keys_that_cannot_apply() {
+    use crate::capture::devices::kinds::label_printer::LabelPrinterConfig;
+    use tracegate_drivers::printer::driver::Transport;
+    let registry = Registry::builtin();
+    let c = config(
+        "[[devices]]\nid = \"p1\"\nkind = \"label-printer\"\nlanguage = \"zpl\"\naddress = \"10.0.0.9:9100\"\n\
+         [[devices]]\nid = \"p2\"\nkind = \"label-printer\"\nlanguage = \"tspl\"\nport = \"/dev/ttyUSB0\"\nbaud = 115200\n\
+         [[devices]]\nid = \"p3\"\nkind = \"label-printer\"\nlanguage = \"zpl\"\nusb = \"/dev/usb/lp0\"\n",
+        &registry,
+    )
+    .unwrap();
+    let transport = |n: usize| {
+        c.devices[n]
+            .settings_as::<LabelPrinterConfig>()
+            .unwrap()
+            .transport
+            .clone()
+    };
+    assert_eq!(transport(0), Transport::Tcp("10.0.0.9:9100".into()));
+    let Transport::Serial(serial) = transport(1) else {
+        panic!("serial")
+    };
+    assert_eq!(serial.baud, 115_200);
+    assert_eq!(transport(2), Transport::UsbPrinter("/dev/usb/lp0".into()));
+    // An output: no capture settings.
+    assert!(c.devices[0].capture().is_none());
+
+    let refused = |table: &str| {
+        config(&format!("[[devices]]\nid = \"p\"\n{table}"), &registry)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = refused("kind = \"label-printer\"\nlanguage = \"zpl\"\n");
+    assert!(e.contains("exactly one of address"), "{e}");
+    let e = refused(
+        "kind = \"label-printer\"\nlanguage = \"zpl\"\naddress = \"a:9100\"\nusb = \"/dev/usb/lp0\"\n",
+    );
+    assert!(e.contains("exactly one of address"), "{e}");
+    let e = refused("kind = \"label-printer\"\nlanguage = \"zpl\"\naddress = \"printer-7\"\n");
+    assert!(e.contains("\"printer-7:9100\""), "{e}");
+    let e = refused(
+        "kind = \"label-printer\"\nlanguage = \"zpl\"\naddress = \"a:9100\"\nbaud = 9600\n",
+    );
+    assert!(e.contains("baud is a serial line setting"), "{e}");
+    let e = refused("kind = \"label-printer\"\nlanguage = \"epl\"\naddress = \"a:9100\"\n");
+    assert!(e.contains("language") && e.contains("zpl"), "{e}");
+    let e = refused(
+        "kind = \"label-printer\"\nlanguage = \"zpl\"\naddress = \"a:9100\"\nstatus_interval_ms = 50\n",
+    );
+    assert!(e.contains("slows a printer"), "{e}");
+    let e = refused("kind = \"sim-label-printer\"\nlanguage = \"tspl\"\nroll = 0\n");
+    assert!(e.contains("at least one label"), "{e}");
+}

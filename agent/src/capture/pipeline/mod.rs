@@ -373,6 +373,10 @@ impl Pipeline {
                     }
                     DeviceState::Up | DeviceState::Stopped => {
                         self.signals.condition(&device, Told::DeviceDown, false);
+                        if state == DeviceState::Stopped {
+                            // A printer removed by a reload no longer holds its fault.
+                            self.signals.condition(&device, Told::PrinterFault, false);
+                        }
                         if state == DeviceState::Up {
                             self.signals.output_up(&device);
                         }
@@ -411,6 +415,22 @@ impl Pipeline {
             } => {
                 if let Some(status) = self.devices.get(&device) {
                     status.set_output(line, on, &pattern, owner.as_deref());
+                }
+                return true;
+            }
+            DeviceEvent::Printer { device, status } => {
+                if let Some(report) = self.devices.get(&device) {
+                    report.set_printer(&status);
+                }
+                self.signals
+                    .condition(&device, Told::PrinterFault, !status.ready());
+                let log = self.input_log.check(&device);
+                if log != Throttled::Quiet {
+                    if status.ready() {
+                        tracing::info!(device = %device, "printer ready{}", log.note());
+                    } else {
+                        tracing::warn!(device = %device, "printer: {}{}", status.describe(), log.note());
+                    }
                 }
                 return true;
             }

@@ -86,16 +86,57 @@ fn per_reader(
     metric_type: MetricType,
     value: impl Fn(&crate::ops::status::RfidReport) -> u64,
 ) -> Fmt {
+    per_section(
+        e,
+        report,
+        name,
+        help,
+        metric_type,
+        |d| d.rfid.as_ref(),
+        value,
+    )
+}
+
+/// A family with one sample per label printer.
+fn per_printer(
+    e: &mut DescriptorEncoder,
+    report: &StatusReport,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    value: impl Fn(&crate::ops::status::PrinterReport) -> u64,
+) -> Fmt {
+    per_section(
+        e,
+        report,
+        name,
+        help,
+        metric_type,
+        |d| d.printer.as_ref(),
+        value,
+    )
+}
+
+/// A family with one sample per device that has the report section `section` picks.
+fn per_section<T>(
+    e: &mut DescriptorEncoder,
+    report: &StatusReport,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    section: impl Fn(&crate::ops::status::DeviceReport) -> Option<&T>,
+    value: impl Fn(&T) -> u64,
+) -> Fmt {
     let mut family = e.encode_descriptor(name, help, None, metric_type)?;
     for d in &report.devices {
-        let Some(rfid) = &d.rfid else { continue };
+        let Some(part) = section(d) else { continue };
         let labels = [("device", d.id.as_str()), ("kind", d.kind.as_str())];
         let mut sample = family.encode_family(&labels)?;
         match metric_type {
             MetricType::Counter => {
-                sample.encode_counter::<NoLabelSet, _, u64>(&value(rfid), None)?
+                sample.encode_counter::<NoLabelSet, _, u64>(&value(part), None)?
             }
-            _ => sample.encode_gauge(&value(rfid))?,
+            _ => sample.encode_gauge(&value(part))?,
         }
     }
     Ok(())
@@ -234,6 +275,22 @@ impl Collector for ReportCollector {
             "Settled (debounced) edges on the device's input lines.",
             MetricType::Counter,
             |d| d.edges_total,
+        )?;
+        per_printer(
+            e,
+            r,
+            "tracegate_printer_faults",
+            "Label printer faults (paper out, head open, silent …) that appeared since start.",
+            MetricType::Counter,
+            |p| p.faults_total,
+        )?;
+        per_printer(
+            e,
+            r,
+            "tracegate_printer_ready",
+            "Label printers: 1 while no fault stands, 0 while one holds the printer.",
+            MetricType::Gauge,
+            |p| u64::from(p.ready),
         )?;
         per_device(
             e,
