@@ -15,6 +15,7 @@ pub mod event;
 pub mod feedback;
 pub mod identify;
 pub mod pipeline;
+pub mod print;
 pub mod rfid;
 pub mod store;
 pub mod sync;

@@ -11,7 +11,12 @@
 //! tracegate cmd read-window reader-1 start
 //! tracegate cmd context scanner-1 'set={"biz_step":"shipping"}'
 //! tracegate cmd reload
+//! tracegate cmd print line-printer case order-881-case-1 var.lot=A17 var.count=12 copies=2
+//! tracegate cmd print-status order-881-case-1
+//! tracegate cmd print-decide order-881-case-1 reprint
 //! ```
+//!
+//! `var.NAME=VALUE` sets one of a print job's template variables (`vars`).
 
 use serde_json::{Map, Value};
 
@@ -21,7 +26,8 @@ pub struct CmdArgs {
     /// The config file: where the daemon's control socket is.
     #[command(flatten)]
     pub config: super::ConfigArg,
-    /// The command: ping, status, context, reload, output, inputs, read-window, send.
+    /// The command: ping, status, context, reload, output, inputs, read-window, send, print,
+    /// print-status, print-decide.
     pub name: String,
     /// Its arguments: positional (see the list above) or key=value.
     pub args: Vec<String>,
@@ -35,6 +41,9 @@ fn positional(name: &str) -> &'static [&'static str] {
         "inputs" => &["device"],
         "context" => &["device"],
         "send" => &["device", "data"],
+        "print" => &["device", "template", "key"],
+        "print-status" => &["key"],
+        "print-decide" => &["key", "decision"],
         _ => &[],
     }
 }
@@ -47,6 +56,15 @@ pub fn arguments(name: &str, args: &[String]) -> Result<Map<String, Value>, Stri
         let (key, value) = match arg.split_once('=') {
             Some((key, value)) if !key.is_empty() && !key.contains(' ') => {
                 let value = serde_json::from_str(value).unwrap_or(Value::String(value.into()));
+                if let Some(var) = key.strip_prefix("var.") {
+                    let vars = object
+                        .entry("vars")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(vars) = vars {
+                        vars.insert(var.to_string(), value);
+                    }
+                    continue;
+                }
                 (key.to_string(), value)
             }
             _ => {
@@ -81,5 +99,23 @@ mod tests {
             arguments("context", &["s1".into(), r#"set={"biz_step":"x"}"#.into()]).unwrap();
         assert_eq!(object["set"]["biz_step"], "x");
         assert!(arguments("ping", &["extra".into()]).is_err());
+        let object = arguments(
+            "print",
+            &[
+                "p1",
+                "case",
+                "k-1",
+                "var.lot=A17",
+                "var.count=12",
+                "copies=2",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(object),
+            serde_json::json!({"device": "p1", "template": "case", "key": "k-1",
+                "vars": {"lot": "A17", "count": 12}, "copies": 2})
+        );
     }
 }

@@ -167,6 +167,25 @@ pub fn render(report: &StatusReport) -> String {
                 .unwrap_or_default()
         ));
     }
+    if let Some(p) = &report.print {
+        out.push_str(&format!(
+            "print    {} waiting · {} printing · {} confirmed · {} failed · {} voided{}\n",
+            p.submitted,
+            p.sent,
+            p.confirmed,
+            p.failed,
+            p.voided,
+            if p.unknown > 0 {
+                format!(
+                    " · {} UNKNOWN, waiting for a decision (print-decide KEY reprint|void): {}",
+                    p.unknown,
+                    p.undecided.join(", ")
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
     out.push_str("devices\n");
     if report.devices.is_empty() {
         out.push_str("  (none configured)\n");

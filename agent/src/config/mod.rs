@@ -49,6 +49,8 @@ pub struct Config {
     pub clock: ClockConfig,
     /// `[metrics]`
     pub metrics: MetricsConfig,
+    /// `[printing]`: label templates (empty without the section).
+    pub printing: PrintingConfig,
     /// `[[devices]]`, in file order.
     pub devices: Vec<DeviceConfig>,
     /// `[[feedback]]`: operator feedback rules, in file order.
@@ -194,6 +196,24 @@ struct RawConfig {
     clock: ClockConfig,
     #[serde(default)]
     metrics: Option<metrics::RawMetrics>,
+    #[serde(default)]
+    printing: Option<RawPrinting>,
+}
+
+/// `[printing]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrinting {
+    templates: Spanned<PathBuf>,
+}
+
+/// `[printing]`: where the label templates are, and the templates read from there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrintingConfig {
+    /// The templates directory (relative paths from the config file's directory).
+    pub templates_dir: Option<PathBuf>,
+    /// The templates, read and syntax-checked at load.
+    pub templates: crate::capture::print::templates::Templates,
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,6 +414,19 @@ impl Config {
             Some(m) => m.validate(&ctx)?,
             None => MetricsConfig::default(),
         };
+        let printing = match raw.printing {
+            None => PrintingConfig::default(),
+            Some(p) => {
+                let span = p.templates.span();
+                let dir = base.join(p.templates.into_inner());
+                let templates = crate::capture::print::templates::Templates::load(&dir)
+                    .map_err(|m| ctx.error(Some(span), m))?;
+                PrintingConfig {
+                    templates_dir: Some(dir),
+                    templates,
+                }
+            }
+        };
         let mut identifiers = raw.identifiers;
         identifiers.validate().map_err(|m| ctx.error(None, m))?;
         identifiers.gcp_length_table = identifiers.gcp_length_table.map(|p| base.join(p));
@@ -406,6 +439,7 @@ impl Config {
             identifiers,
             clock: raw.clock,
             metrics,
+            printing,
             devices,
             feedback,
             sections,

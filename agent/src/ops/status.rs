@@ -569,6 +569,9 @@ pub struct StatusReport {
     /// Whether the wall clock is trusted, and what is held while it is not.
     #[serde(default)]
     pub clock: Option<ClockReport>,
+    /// The print queue (a config with label printers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub print: Option<crate::capture::store::print_jobs::PrintSummary>,
 }
 
 /// The wall clock, as the capture pipeline judges it.
@@ -832,9 +835,16 @@ pub struct StatusCollector {
     /// Captures over the last hours (the outbox's last sequence number grows by one per
     /// event), for the capacity estimate.
     capture_rate: RateWindow,
+    /// The print queue, once started.
+    print: std::sync::OnceLock<crate::capture::print::queue::PrintQueue>,
 }
 
 impl StatusCollector {
+    /// Includes the print queue's counts in the report.
+    pub fn set_print_queue(&self, queue: crate::capture::print::queue::PrintQueue) {
+        let _ = self.print.set(queue);
+    }
+
     /// A collector over the daemon's live parts.
     pub fn new(
         config: &Config,
@@ -857,6 +867,7 @@ impl StatusCollector {
                 std::time::Duration::from_secs(6 * 3600),
                 std::time::Duration::from_secs(60),
             ),
+            print: std::sync::OnceLock::new(),
         }
     }
 
@@ -942,6 +953,7 @@ impl StatusCollector {
                     advice: (!synced || stats.held > 0).then(|| clock_advice(config)),
                 }
             }),
+            print: self.print.get().map(|q| q.summary()),
         }
     }
 
@@ -1128,6 +1140,7 @@ pub fn offline_report(
             .collect(),
         commands: CommandReport::default(),
         clock: None,
+        print: None,
     })
 }
 

@@ -55,12 +55,32 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let contexts = ContextRegistry::load(&config, Some(store.clone()));
     let (device_tx, device_rx) = mpsc::channel(1024);
     let mut devices = Devices::new(device_tx);
-    let router = Router::new(
+    let mut router = Router::new(
         status.clone(),
         contexts.clone(),
         devices.routes(),
         reload_tx.clone(),
     );
+    // The print queue: settles what a previous run left sent, then one worker per printer.
+    let print_cancel = CancellationToken::new();
+    let printers: std::collections::HashMap<String, _> = config
+        .devices
+        .iter()
+        .filter_map(|d| d.settings.printer_language().map(|l| (d.id.to_string(), l)))
+        .collect();
+    if !printers.is_empty() {
+        let queue = crate::capture::print::queue::PrintQueue::start(
+            store.clone(),
+            devices.routes(),
+            config.printing.templates.clone(),
+            printers,
+            print_cancel.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the print queue: {e}"))?;
+        status.set_print_queue(queue.clone());
+        router = router.with_print(queue);
+    }
 
     let socket = config.control_socket();
     let control = ControlServer::bind(&socket).with_context(|| {
@@ -179,6 +199,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     supervisor_cancel.cancel();
     let _ = supervisor.await;
 
+    // No new job is taken; one being printed is answered by its driver as it stops.
+    print_cancel.cancel();
     reloader.devices.stop_all().await;
     drop(reloader);
     uplink_watch.abort();

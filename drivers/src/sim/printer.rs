@@ -176,6 +176,15 @@ impl SimPrinter {
         m.run();
     }
 
+    /// Loads a roll of `labels` (none: endless) and clears paper out, as an operator does;
+    /// printing resumes.
+    pub fn load_roll(&self, labels: Option<u64>) {
+        let mut m = self.lock();
+        m.roll_left = labels;
+        m.faults.remove(&Fault::PaperOut);
+        m.run();
+    }
+
     /// Labels printed so far.
     pub fn printed(&self) -> u64 {
         self.lock().printed

@@ -13,8 +13,9 @@
 //!  failed, naming the problem (reply/_ when no usable id could be read)
 //! ```
 //!
-//! A reply is `{"id", "state": "received" | "done" | "failed", "ok", "result" | "error"}`;
-//! `done` and `failed` are final. Nothing a command carries can stop the daemon: every
+//! A reply is `{"id", "state": "received" | "progress" | "done" | "failed", "ok", "result" |
+//! "error"}`; `done` and `failed` are final. `print` sends a `progress` reply each time its
+//! job changes state (submitted, sent) and ends with the job settled or still waiting. Nothing a command carries can stop the daemon: every
 //! problem is an error reply, counted in status (`commands`).
 
 pub mod request;
@@ -24,11 +25,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tracegate_drivers::{CommandDone, CommandRequest, DeviceCommand};
 
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
+use crate::capture::print::queue::{PrintQueue, PrintRequest};
+use crate::capture::store::print_jobs::PrintJob;
 use crate::capture::sync::{IncomingCommand, Reply};
 use crate::ops::logging::{SharedThrottle, Throttled};
 use crate::ops::status::{CommandStats, StatusCollector};
@@ -46,12 +49,18 @@ const MAX_RUNNING: usize = 32;
 /// Longest a device may take to answer a command.
 const DEVICE_ANSWER: Duration = Duration::from_secs(10);
 
+/// How long a `print` command follows its job before the final reply (a job held by paper
+/// out may wait for hours; `print-status` asks again).
+const PRINT_FOLLOW: Duration = Duration::from_secs(60);
+
 /// Progress of a command, as its replies say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReplyState {
     /// Taken; the work has started and a final reply follows.
     Received,
+    /// Not final: what the work has come to so far (a print job's state as it changes).
+    Progress,
     /// Carried out (final).
     Done,
     /// Not carried out (final); `error` says why.
@@ -93,6 +102,23 @@ pub fn reply(id: Option<&str>, command: &str, outcome: Result<Option<Value>, Str
     }
 }
 
+/// A progress reply to request `id`: not final, `result` says how far the work is.
+pub fn progress(id: Option<&str>, command: &str, result: Value) -> Reply {
+    let body = ReplyBody {
+        id,
+        state: ReplyState::Progress,
+        ok: true,
+        command: Some(command),
+        result: Some(result),
+        error: None,
+    };
+    Reply {
+        id: id.unwrap_or(NO_ID).to_string(),
+        payload: serde_json::to_vec(&body).expect("replies serialise"),
+        last: false,
+    }
+}
+
 /// The busy reply for a command that could not even be queued (the sync task sends it).
 pub fn busy(name: &str, payload: &[u8]) -> Reply {
     let request = request::parse(name, payload);
@@ -113,6 +139,8 @@ pub struct Router {
     running: Arc<Semaphore>,
     /// A platform (or attacker) flooding bad commands does not flood the log.
     log: Arc<SharedThrottle>,
+    /// The print queue (none: no label printer configured).
+    print: Option<PrintQueue>,
 }
 
 impl Router {
@@ -130,7 +158,20 @@ impl Router {
             reload,
             running: Arc::new(Semaphore::new(MAX_RUNNING)),
             log: Arc::new(SharedThrottle::default()),
+            print: None,
         }
+    }
+
+    /// Routes `print`, `print-status` and `print-decide` to `queue`.
+    pub fn with_print(mut self, queue: PrintQueue) -> Self {
+        self.print = Some(queue);
+        self
+    }
+
+    fn print_queue(&self) -> Result<&PrintQueue, String> {
+        self.print.as_ref().ok_or_else(|| {
+            "no print queue: this gateway has no label printer (kind = \"label-printer\") or no [printing] templates".to_string()
+        })
     }
 
     fn stats(&self) -> &CommandStats {
@@ -176,7 +217,25 @@ impl Router {
                 let replies = replies.clone();
                 let (id, name) = (request.id.clone(), name.to_string());
                 tokio::spawn(async move {
-                    let outcome = router.carry_out(long).await;
+                    let outcome = match long {
+                        Command::Print {
+                            device,
+                            template,
+                            vars,
+                            copies,
+                            key,
+                        } => {
+                            let request = PrintRequest {
+                                device,
+                                template,
+                                vars,
+                                copies,
+                                key,
+                            };
+                            router.print(request, id.as_deref(), &name, &replies).await
+                        }
+                        other => router.carry_out(other).await,
+                    };
                     router.finish(id.as_deref(), &name, outcome, &replies).await;
                     drop(permit);
                 });
@@ -211,10 +270,61 @@ impl Router {
         serde_json::to_value(report).map_err(|e| e.to_string())
     }
 
+    /// `print`: queues the job (or finds it by its key) and follows it, a progress reply per
+    /// change, until it is settled or [`PRINT_FOLLOW`] has passed (then the final reply
+    /// gives the state it is in; `print-status` follows it further).
+    async fn print(
+        &self,
+        request: PrintRequest,
+        id: Option<&str>,
+        name: &str,
+        replies: &mpsc::Sender<Reply>,
+    ) -> Result<Value, String> {
+        let queue = self.print_queue()?;
+        let mut updates = queue.updates();
+        let key = request.key.clone();
+        let (job, fresh) = queue.submit(request).await?;
+        let mut current = job_value(&job, Some(fresh));
+        if !job.state.is_settled() {
+            let _ = replies.send(progress(id, name, current.clone())).await;
+            let deadline = tokio::time::Instant::now() + PRINT_FOLLOW;
+            loop {
+                let update = tokio::time::timeout_at(deadline, updates.recv()).await;
+                match update {
+                    Err(_) => break,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => break,
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                    Ok(Ok(u)) if u.key != key => continue,
+                    Ok(Ok(_)) => {}
+                }
+                let job = queue.get(&key).await?;
+                current = job_value(&job, Some(fresh));
+                if job.state.is_settled() {
+                    break;
+                }
+                let _ = replies.send(progress(id, name, current.clone())).await;
+            }
+        }
+        Ok(current)
+    }
+
     /// The commands that take a while: a device's or the reload's.
     async fn carry_out(&self, command: Command) -> Result<Value, String> {
         let (device, command) = match command {
             Command::Reload {} => return self.reload().await,
+            Command::PrintStatus { key: None } => {
+                let queue = self.print_queue()?;
+                return serde_json::to_value(queue.summary()).map_err(|e| e.to_string());
+            }
+            Command::PrintStatus { key: Some(key) } => {
+                let job = self.print_queue()?.get(&key).await?;
+                return Ok(job_value(&job, None));
+            }
+            Command::PrintDecide { key, decision } => {
+                let job = self.print_queue()?.decide(&key, decision).await?;
+                return Ok(job_value(&job, None));
+            }
+            Command::Print { .. } => unreachable!("followed by Router::print"),
             Command::Output {
                 device,
                 line,
@@ -315,6 +425,15 @@ impl Router {
             .map_err(|_| "the daemon is shutting down".to_string())??;
         serde_json::to_value(report).map_err(|e| e.to_string())
     }
+}
+
+/// A print job as replies show it.
+fn job_value(job: &PrintJob, fresh: Option<bool>) -> Value {
+    let mut value = serde_json::to_value(job).expect("jobs serialise");
+    if let Some(fresh) = fresh {
+        value["fresh"] = Value::Bool(fresh);
+    }
+    value
 }
 
 /// Handles commands from the uplink until it drops its sender.

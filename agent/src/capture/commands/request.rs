@@ -72,6 +72,39 @@ pub enum Command {
         /// The bytes, as text (JSON escapes such as `\u0007` work).
         data: String,
     },
+    /// Print a label from a template through the durable print queue.
+    Print {
+        /// The printer.
+        device: String,
+        /// The template's name (its file stem in `printing.templates`).
+        template: String,
+        /// The template's variables.
+        #[serde(default)]
+        vars: Map<String, Value>,
+        /// Copies (1 to 1000).
+        #[serde(default = "one")]
+        copies: u32,
+        /// The requester's idempotency key: the same on every retry, so that a retried
+        /// request is never printed twice.
+        key: String,
+    },
+    /// The state of the print job with `key`; without a key, the queue's counts.
+    PrintStatus {
+        /// The idempotency key.
+        #[serde(default)]
+        key: Option<String>,
+    },
+    /// An operator's decision on a job whose outcome is unknown: `reprint` or `void`.
+    PrintDecide {
+        /// The idempotency key.
+        key: String,
+        /// `reprint` (marked as a reprint) or `void`.
+        decision: crate::capture::print::queue::Decision,
+    },
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// An output level.
@@ -105,7 +138,7 @@ pub struct Request {
 }
 
 /// Names of the commands, for error messages.
-pub const NAMES: &str = "ping, status, context, reload, output, inputs, read-window, send";
+pub const NAMES: &str = "ping, status, context, reload, output, inputs, read-window, send, print, print-status, print-decide";
 
 /// Parses command `name` with `payload`: a JSON object with an `id` and the command's
 /// arguments. Never panics; every problem becomes an error naming it.
@@ -205,6 +238,26 @@ fn check(command: Command) -> Result<Command, String> {
             device: Some(device),
             ..
         } => check_topic_level(device, "device")?,
+        Command::Print {
+            device,
+            copies,
+            key,
+            ..
+        } => {
+            check_topic_level(device, "device")?;
+            if !(1..=crate::capture::print::templates::MAX_COPIES).contains(copies) {
+                return Err(format!(
+                    "copies must be 1 to {}",
+                    crate::capture::print::templates::MAX_COPIES
+                ));
+            }
+            if key.is_empty() || key.len() > crate::capture::print::queue::MAX_KEY_LEN {
+                return Err(format!(
+                    "key must be 1 to {} characters: the requester's idempotency key",
+                    crate::capture::print::queue::MAX_KEY_LEN
+                ));
+            }
+        }
         _ => {}
     }
     Ok(command)

@@ -110,9 +110,16 @@ pub trait DeviceSettings: Debug + Send + Sync + Any {
         Vec::new()
     }
 
-    /// Whether the device is a label printer (its faults drive `printer-fault` rules).
+    /// The language of a label printer (none: not a printer). Printers take print jobs
+    /// rendered from templates in that language, and their faults drive `printer-fault`
+    /// rules.
+    fn printer_language(&self) -> Option<crate::capture::print::templates::TemplateLanguage> {
+        None
+    }
+
+    /// Whether the device is a label printer.
     fn is_printer(&self) -> bool {
-        false
+        self.printer_language().is_some()
     }
 
     /// The header pins a real GPIO kind uses (no two devices may share one).

@@ -10,6 +10,7 @@
 
 pub mod high_water;
 mod open;
+pub mod print_jobs;
 mod reader;
 pub mod salvage;
 mod schema;
@@ -235,6 +236,7 @@ impl std::fmt::Debug for Op {
             Op::Release { .. } => "Release",
             Op::SetAside { .. } => "SetAside",
             Op::Quarantine { .. } => "Quarantine",
+            Op::Print { .. } => "Print",
             Op::Close => "Close",
         })
     }
@@ -284,6 +286,18 @@ impl Store {
             Ok(()) => PendingAppend(Some(rx)),
             Err(_) => PendingAppend(None),
         }
+    }
+
+    /// Carries out a print queue operation in the writer's next transaction; answered after
+    /// its commit (an error: the outbox could not be written, or the daemon is stopping).
+    pub async fn print(&self, op: print_jobs::PrintOp) -> Result<print_jobs::PrintAnswer, String> {
+        let (done, rx) = oneshot::channel();
+        self.ops
+            .send(Op::Print { op, done })
+            .await
+            .map_err(|_| "the outbox is closed (the daemon is stopping)".to_string())?;
+        rx.await
+            .map_err(|_| "the outbox writer stopped before answering".to_string())?
     }
 
     /// Queues a held read; resolves once committed (or refused/failed) like an append.

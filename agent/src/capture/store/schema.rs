@@ -66,6 +66,26 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO counters(name, value) VALUES
         ('set_aside_total', 0), ('salvaged_total', 0), ('lost_total', 0);
     "#,
+    // 4: the durable print queue (see print_jobs.rs): one row per job, found by its
+    // requester's idempotency key, so a resubmission is never printed again.
+    r#"
+    CREATE TABLE print_jobs (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        key          TEXT    NOT NULL UNIQUE,     -- the requester's idempotency key
+        device       TEXT    NOT NULL,            -- the printer
+        template     TEXT    NOT NULL,
+        vars         TEXT    NOT NULL,            -- JSON object
+        copies       INTEGER NOT NULL,
+        data         BLOB    NOT NULL,            -- the rendered job, as sent
+        state        TEXT    NOT NULL,            -- submitted, sent, confirmed, failed, unknown, voided
+        reason       TEXT,
+        reprints     INTEGER NOT NULL DEFAULT 0,
+        submitted_at INTEGER NOT NULL,            -- Unix ms
+        updated_at   INTEGER NOT NULL
+    );
+    CREATE INDEX print_jobs_open ON print_jobs(device, state, id)
+        WHERE state IN ('submitted', 'sent', 'unknown');
+    "#,
 ];
 
 /// Why a database cannot be brought to the latest schema.
@@ -116,7 +136,7 @@ mod tests {
             .query_row("SELECT count(*) FROM counters", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 6);
-        for table in ["settings", "held", "set_aside"] {
+        for table in ["settings", "held", "set_aside", "print_jobs"] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap();

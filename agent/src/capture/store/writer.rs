@@ -85,6 +85,11 @@ pub(super) enum Op {
         value: Option<String>,
         done: oneshot::Sender<Result<(), String>>,
     },
+    /// A print queue operation; answered after the commit.
+    Print {
+        op: super::print_jobs::PrintOp,
+        done: oneshot::Sender<Result<super::print_jobs::PrintAnswer, String>>,
+    },
     /// Finish what is queued, then stop.
     Close,
 }
@@ -315,6 +320,7 @@ impl Writer {
         let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
         let mut settings: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
         let mut releases: Vec<(oneshot::Sender<usize>, usize)> = Vec::new();
+        let mut prints: Vec<PrintReply> = Vec::new();
         let result = commit_batch(
             &mut self.conn,
             &mut self.state,
@@ -324,6 +330,7 @@ impl Writer {
                 flushes: &mut flushes,
                 settings: &mut settings,
                 releases: &mut releases,
+                prints: &mut prints,
             },
         );
         // Whatever the batch did not reach is dropped here: its senders close, which the
@@ -402,6 +409,12 @@ impl Writer {
         }
         for (done, n) in releases {
             let _ = done.send(if failure.is_none() { n } else { 0 });
+        }
+        for (done, answer) in prints {
+            let _ = done.send(match &failure {
+                None => Ok(answer),
+                Some(message) => Err(message.clone()),
+            });
         }
     }
 
@@ -538,11 +551,17 @@ fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
 }
 
 /// Where a batch's answers go once it is committed.
+type PrintReply = (
+    oneshot::Sender<Result<super::print_jobs::PrintAnswer, String>>,
+    super::print_jobs::PrintAnswer,
+);
+
 struct Replies<'a> {
     answers: &'a mut Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)>,
     flushes: &'a mut Vec<oneshot::Sender<()>>,
     settings: &'a mut Vec<oneshot::Sender<Result<(), String>>>,
     releases: &'a mut Vec<(oneshot::Sender<usize>, usize)>,
+    prints: &'a mut Vec<PrintReply>,
 }
 
 fn commit_batch(
@@ -556,6 +575,7 @@ fn commit_batch(
         flushes,
         settings,
         releases,
+        prints,
     } = replies;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for op in ops.drain(..) {
@@ -590,6 +610,11 @@ fn commit_batch(
                         .execute(params![name])?,
                 };
                 settings.push(done);
+            }
+            Op::Print { op, done } => {
+                let answer =
+                    super::print_jobs::apply(&tx, op, jiff::Timestamp::now().as_millisecond())?;
+                prints.push((done, answer));
             }
             Op::Close | Op::Quarantine { .. } => {}
         }

@@ -142,6 +142,32 @@ fn per_section<T>(
     Ok(())
 }
 
+/// Print jobs by state (a config with label printers).
+fn print_jobs(e: &mut DescriptorEncoder, report: &StatusReport) -> Fmt {
+    let Some(p) = &report.print else {
+        return Ok(());
+    };
+    let mut family = e.encode_descriptor(
+        "tracegate_print_jobs",
+        "Print jobs in the durable queue by state (unknown: waiting for an operator's reprint or void decision).",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (state, n) in [
+        ("submitted", p.submitted),
+        ("sent", p.sent),
+        ("confirmed", p.confirmed),
+        ("failed", p.failed),
+        ("unknown", p.unknown),
+        ("voided", p.voided),
+    ] {
+        family
+            .encode_family(&[("state", state)])?
+            .encode_gauge(&n)?;
+    }
+    Ok(())
+}
+
 /// Tag movements by kind, one sample per reader and movement.
 fn movements(e: &mut DescriptorEncoder, report: &StatusReport) -> Fmt {
     let mut family = e.encode_descriptor(
@@ -302,6 +328,7 @@ impl Collector for ReportCollector {
         )?;
 
         // RFID readers.
+        print_jobs(e, r)?;
         movements(e, r)?;
         per_reader(
             e,

@@ -28,6 +28,7 @@ use tracegate_drivers::printer::driver::{Language, PollTimes, PrinterDevice, Tra
 use tracegate_drivers::serial::SerialSettings;
 
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::print::templates::TemplateLanguage;
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
@@ -46,6 +47,15 @@ pub enum PrinterLanguage {
     Zpl,
     /// TSC TSPL / TSPL2.
     Tspl,
+}
+
+impl From<PrinterLanguage> for TemplateLanguage {
+    fn from(language: PrinterLanguage) -> TemplateLanguage {
+        match language {
+            PrinterLanguage::Zpl => TemplateLanguage::Zpl,
+            PrinterLanguage::Tspl => TemplateLanguage::Tspl,
+        }
+    }
 }
 
 impl From<PrinterLanguage> for Language {
@@ -195,8 +205,8 @@ impl DeviceSettings for LabelPrinterConfig {
         Ok(())
     }
 
-    fn is_printer(&self) -> bool {
-        true
+    fn printer_language(&self) -> Option<TemplateLanguage> {
+        Some(self.printer.language.into())
     }
 
     fn as_any(&self) -> &dyn Any {

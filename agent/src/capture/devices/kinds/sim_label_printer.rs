@@ -23,6 +23,7 @@ use tracegate_drivers::sim::{SimPrinter, SimPrinterConfig};
 
 use super::label_printer::{PrinterKeys, PrinterLanguage, parse_printer, poll_times};
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::print::templates::TemplateLanguage;
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
@@ -126,8 +127,8 @@ impl DeviceSettings for SimLabelPrinterConfig {
         Ok(())
     }
 
-    fn is_printer(&self) -> bool {
-        true
+    fn printer_language(&self) -> Option<TemplateLanguage> {
+        Some(self.printer.language.into())
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -1,0 +1,11 @@
+//! Label printing: templates and the durable print queue.
+//!
+//! - [`templates`]: label files in the config directory, rendered with named variables;
+//! - [`queue`]: one worker per printer that takes the oldest submitted job from the outbox
+//!   database, marks it sent (committed) before a byte is written, has the printer driver
+//!   print it and settles it from the driver's answer.
+//!
+//! The queue's states and moves are drawn in `capture::store::print_jobs`.
+
+pub mod queue;
+pub mod templates;

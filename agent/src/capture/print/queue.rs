@@ -1,0 +1,454 @@
+//! The durable print queue: jobs live in the outbox database (`print_jobs`), keyed by their
+//! requester's idempotency key, and one worker per printer prints them in order.
+//!
+//! ```text
+//!  print command ─render (errors refused here)─▶ Submit ──▶ submitted ─┐  (a known key: the
+//!                                                                      │   existing job, not
+//!  worker (per printer):                                               │   printed again)
+//!    held while a job of the printer is `unknown` (an operator decides) │
+//!    next submitted job ─▶ commit `sent` ─▶ driver Print ─┬─ Printed ───▶ confirmed
+//!                                                         ├─ Held / NotUp / Busy (nothing
+//!                                                         │  sent) ──▶ submitted, retried
+//!                                                         │  with backoff (1 s … 10 s)
+//!                                                         ├─ OutcomeUnknown ─▶ unknown
+//!                                                         └─ refused outright ─▶ failed
+//!  at start: every `sent` job ─▶ unknown (the daemon died between sending and knowing)
+//!  print-decide reprint: unknown ─▶ submitted, rendered again with reprint = true
+//!  print-decide void:    unknown ─▶ voided
+//! ```
+//!
+//! The job is committed as `sent` before its first byte is written, so no crash can leave a
+//! job that was (perhaps) printed looking unprinted: at worst it is `unknown`, never printed
+//! again blindly. While a printer has an `unknown` job its queue holds — the line stops until
+//! an operator has looked at the last label, as serialisation lines do.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+use tracegate_drivers::{CommandDone, CommandError, CommandRequest, DeviceCommand};
+
+use super::templates::{TemplateLanguage, Templates};
+use crate::capture::devices::Routes;
+use crate::capture::store::Store;
+use crate::capture::store::print_jobs::{
+    JobState, NewJob, PrintAnswer, PrintJob, PrintOp, PrintSummary,
+};
+
+/// Longest idempotency key.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// A print request, as the `print` command gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintRequest {
+    /// The printer.
+    pub device: String,
+    /// The template's name.
+    pub template: String,
+    /// Its variables.
+    pub vars: Map<String, Value>,
+    /// Copies.
+    pub copies: u32,
+    /// The requester's idempotency key.
+    pub key: String,
+}
+
+/// An operator's decision on a job whose outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Print it again, marked as a reprint.
+    Reprint,
+    /// It is void: never printed again.
+    Void,
+}
+
+/// A job changed state (for replies that follow a job).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobUpdate {
+    /// The job's key.
+    pub key: String,
+    /// Its state now.
+    pub state: JobState,
+    /// Why, if anything.
+    pub reason: Option<String>,
+}
+
+/// The print queue: submit, look up, decide; cheap to clone.
+#[derive(Clone)]
+pub struct PrintQueue {
+    store: Store,
+    templates: Arc<Templates>,
+    printers: Arc<HashMap<String, TemplateLanguage>>,
+    wake: Arc<HashMap<String, Arc<Notify>>>,
+    updates: broadcast::Sender<JobUpdate>,
+    /// The last summary, for status without a database round trip.
+    summary: Arc<Mutex<PrintSummary>>,
+}
+
+impl std::fmt::Debug for PrintQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrintQueue")
+            .field("printers", &self.printers)
+            .field("templates", &self.templates.names())
+            .finish()
+    }
+}
+
+impl PrintQueue {
+    /// Settles the jobs a previous run left `sent` (as `unknown`), then starts one worker per
+    /// printer (`printers`: device id → language) until `cancel`.
+    pub async fn start(
+        store: Store,
+        routes: Routes,
+        templates: Templates,
+        printers: HashMap<String, TemplateLanguage>,
+        cancel: CancellationToken,
+    ) -> Result<PrintQueue, String> {
+        if let PrintAnswer::Recovered(n) = store.print(PrintOp::RecoverSent).await?
+            && n > 0
+        {
+            tracing::warn!(
+                "{n} print job(s) were sent before the daemon stopped and may or may not have printed: \
+                 each is held for a decision (print-decide reprint or void); their printers' queues wait"
+            );
+        }
+        let wake: HashMap<String, Arc<Notify>> = printers
+            .keys()
+            .map(|id| (id.clone(), Arc::new(Notify::new())))
+            .collect();
+        let (updates, _) = broadcast::channel(256);
+        let queue = PrintQueue {
+            store,
+            templates: Arc::new(templates),
+            printers: Arc::new(printers),
+            wake: Arc::new(wake),
+            updates,
+            summary: Arc::new(Mutex::new(PrintSummary::default())),
+        };
+        queue.refresh_summary().await;
+        for device in queue.printers.keys() {
+            let worker = Worker {
+                queue: queue.clone(),
+                routes: routes.clone(),
+                device: device.clone(),
+                cancel: cancel.clone(),
+            };
+            tokio::spawn(worker.run());
+        }
+        Ok(queue)
+    }
+
+    /// Follows job changes (subscribe before submitting to miss none).
+    pub fn updates(&self) -> broadcast::Receiver<JobUpdate> {
+        self.updates.subscribe()
+    }
+
+    /// The queue's counts as of the last change.
+    pub fn summary(&self) -> PrintSummary {
+        self.summary
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Renders and queues a job; a known key returns the job already queued (`false`), not
+    /// a new one. Every problem with the request is an error, and nothing is queued.
+    pub async fn submit(&self, request: PrintRequest) -> Result<(PrintJob, bool), String> {
+        check_key(&request.key)?;
+        let language = *self.printers.get(&request.device).ok_or_else(|| {
+            let mut names: Vec<&str> = self.printers.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            format!(
+                "{:?} is not a label printer; printers: {}",
+                request.device,
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        })?;
+        // A resubmission must not depend on the template still rendering as it did.
+        if let PrintAnswer::Job { job, .. } = self
+            .store
+            .print(PrintOp::Get {
+                key: request.key.clone(),
+            })
+            .await?
+        {
+            return Ok((*job, false));
+        }
+        let rendered = self.templates.render(
+            &request.template,
+            &request.vars,
+            request.copies,
+            false,
+            language,
+        )?;
+        let new = NewJob {
+            key: request.key,
+            device: request.device.clone(),
+            template: request.template,
+            vars: Value::Object(request.vars).to_string(),
+            copies: request.copies,
+            data: rendered.data,
+        };
+        let PrintAnswer::Job { job, fresh } = self.store.print(PrintOp::Submit(new)).await? else {
+            return Err("the outbox did not take the job".into());
+        };
+        if fresh {
+            self.changed(&job).await;
+        }
+        self.wake(&request.device);
+        Ok((*job, fresh))
+    }
+
+    /// The job with `key`.
+    pub async fn get(&self, key: &str) -> Result<PrintJob, String> {
+        match self.store.print(PrintOp::Get { key: key.into() }).await? {
+            PrintAnswer::Job { job, .. } => Ok(*job),
+            PrintAnswer::Refused(why) => Err(why),
+            other => Err(format!("unexpected answer {other:?}")),
+        }
+    }
+
+    /// An operator's decision on job `key`, whose outcome is unknown.
+    pub async fn decide(&self, key: &str, decision: Decision) -> Result<PrintJob, String> {
+        let job = self.get(key).await?;
+        if job.state != JobState::Unknown {
+            return Err(format!(
+                "job {key:?} is {}: only a job whose outcome is unknown waits for a decision",
+                job.state.as_str()
+            ));
+        }
+        let (to, reason, data) = match decision {
+            Decision::Void => (JobState::Voided, "voided by an operator".to_string(), None),
+            Decision::Reprint => {
+                let language = *self
+                    .printers
+                    .get(&job.device)
+                    .ok_or_else(|| format!("printer {:?} is no longer configured", job.device))?;
+                let vars: Map<String, Value> = serde_json::from_str(&job.vars)
+                    .map_err(|e| format!("job {key:?}: its stored variables do not parse: {e}"))?;
+                let rendered =
+                    self.templates
+                        .render(&job.template, &vars, job.copies, true, language)?;
+                (
+                    JobState::Submitted,
+                    "reprint decided by an operator".to_string(),
+                    Some(rendered.data),
+                )
+            }
+        };
+        let moved = self
+            .store
+            .print(PrintOp::Move {
+                id: job.id,
+                from: vec![JobState::Unknown],
+                to,
+                reason: Some(reason),
+                data,
+            })
+            .await?;
+        let PrintAnswer::Job { job, .. } = moved else {
+            return Err(format!("job {key:?} changed meanwhile: {moved:?}"));
+        };
+        self.changed(&job).await;
+        self.wake(&job.device);
+        Ok(*job)
+    }
+
+    fn wake(&self, device: &str) {
+        if let Some(wake) = self.wake.get(device) {
+            wake.notify_one();
+        }
+    }
+
+    async fn changed(&self, job: &PrintJob) {
+        let _ = self.updates.send(JobUpdate {
+            key: job.key.clone(),
+            state: job.state,
+            reason: job.reason.clone(),
+        });
+        self.refresh_summary().await;
+    }
+
+    async fn refresh_summary(&self) {
+        if let Ok(PrintAnswer::Summary(summary)) = self.store.print(PrintOp::Summary).await {
+            *self.summary.lock().unwrap_or_else(|p| p.into_inner()) = summary;
+        }
+    }
+
+    /// Moves job `id` and tells whoever follows it.
+    async fn settle(
+        &self,
+        id: i64,
+        from: JobState,
+        to: JobState,
+        reason: Option<String>,
+    ) -> Result<(), String> {
+        match self
+            .store
+            .print(PrintOp::Move {
+                id,
+                from: vec![from],
+                to,
+                reason,
+                data: None,
+            })
+            .await?
+        {
+            PrintAnswer::Job { job, .. } => {
+                self.changed(&job).await;
+                Ok(())
+            }
+            other => Err(format!("job {id}: {other:?}")),
+        }
+    }
+}
+
+fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(format!(
+            "key must be 1 to {MAX_KEY_LEN} printable characters: the requester's idempotency key (an order line and label number, say), the same on every retry"
+        ));
+    }
+    Ok(())
+}
+
+/// One printer's worker.
+struct Worker {
+    queue: PrintQueue,
+    routes: Routes,
+    device: String,
+    cancel: CancellationToken,
+}
+
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// What became of one attempt at printing a job.
+enum Attempt {
+    /// Printed: go on with the next.
+    Printed,
+    /// Not sent: try again after the delay.
+    NotSent,
+    /// Settled otherwise (unknown, failed): go on.
+    Settled,
+}
+
+impl Worker {
+    async fn run(self) {
+        let wake = self.queue.wake[&self.device].clone();
+        let mut retry = RETRY_MIN;
+        let mut held_logged = None;
+        loop {
+            if self.cancel.is_cancelled() {
+                return;
+            }
+            let next = self
+                .queue
+                .store
+                .print(PrintOp::Next {
+                    device: self.device.clone(),
+                })
+                .await;
+            let delay = match next {
+                Err(e) => {
+                    tracing::warn!(printer = %self.device, "print queue: {e}");
+                    Some(retry)
+                }
+                Ok(PrintAnswer::Next {
+                    undecided: Some(key),
+                    ..
+                }) => {
+                    if held_logged.as_ref() != Some(&key) {
+                        tracing::warn!(printer = %self.device, job = %key, "print queue held: job {key:?} may or may not have printed; decide reprint or void (print-decide)");
+                        held_logged = Some(key);
+                    }
+                    None
+                }
+                Ok(PrintAnswer::Next { job: Some(job), .. }) => match self.print(*job).await {
+                    Attempt::Printed | Attempt::Settled => {
+                        retry = RETRY_MIN;
+                        continue;
+                    }
+                    Attempt::NotSent => {
+                        let delay = retry;
+                        retry = (retry * 2).min(RETRY_MAX);
+                        Some(delay)
+                    }
+                },
+                Ok(_) => None,
+            };
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = async {
+                    match delay {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+        }
+    }
+
+    /// One attempt at printing `job`.
+    async fn print(&self, job: PrintJob) -> Attempt {
+        // Committed before the first byte: a crash from here on leaves the job `sent`, which
+        // the next start settles as `unknown`, never as unprinted.
+        if let Err(e) = self
+            .queue
+            .settle(job.id, JobState::Submitted, JobState::Sent, None)
+            .await
+        {
+            tracing::warn!(printer = %self.device, job = %job.key, "print queue: {e}");
+            return Attempt::NotSent;
+        }
+        let (request, answer) = CommandRequest::with_reply(DeviceCommand::Print {
+            data: job.data.clone().into(),
+            labels: job.copies,
+        });
+        let outcome = match self.routes.try_send(&self.device, request) {
+            Err(e) => Err(CommandError::NotUp(e.to_string())),
+            Ok(()) => answer.await.unwrap_or(Err(CommandError::Stopped)),
+        };
+        let (to, reason, attempt) = match outcome {
+            Ok(CommandDone::Printed { .. }) => (JobState::Confirmed, None, Attempt::Printed),
+            Ok(other) => (
+                JobState::Failed,
+                Some(format!("the printer answered {other:?}")),
+                Attempt::Settled,
+            ),
+            // Nothing was written: the job goes back to the head of the queue.
+            Err(e @ (CommandError::Held(_) | CommandError::NotUp(_) | CommandError::Busy)) => {
+                let why = e.to_string();
+                (JobState::Submitted, Some(why), Attempt::NotSent)
+            }
+            // Dropped unanswered: the driver answers every job it took, so this is a task that
+            // died mid-job — perhaps after writing. Never guess "not sent".
+            Err(CommandError::Stopped) => (
+                JobState::Unknown,
+                Some("the printer's driver stopped before answering".into()),
+                Attempt::Settled,
+            ),
+            Err(CommandError::OutcomeUnknown(why)) => {
+                tracing::warn!(printer = %self.device, job = %job.key, "print job outcome unknown: {why}; held for a decision (print-decide reprint or void)");
+                (JobState::Unknown, Some(why), Attempt::Settled)
+            }
+            Err(e) => (JobState::Failed, Some(e.to_string()), Attempt::Settled),
+        };
+        if let Err(e) = self.queue.settle(job.id, JobState::Sent, to, reason).await {
+            // The outbox could not be written: the job stays `sent` and is settled as
+            // unknown at the next start; this worker must not send anything more now.
+            tracing::error!(printer = %self.device, job = %job.key, "print queue: the job's outcome could not be stored ({e}); the queue stops until restart");
+            self.cancel.cancelled().await;
+        }
+        attempt
+    }
+}
