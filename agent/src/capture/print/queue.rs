@@ -268,13 +268,14 @@ impl PrintQueue {
         }
     }
 
+    /// Refreshes the summary, then tells followers (who may read the summary).
     async fn changed(&self, job: &PrintJob) {
+        self.refresh_summary().await;
         let _ = self.updates.send(JobUpdate {
             key: job.key.clone(),
             state: job.state,
             reason: job.reason.clone(),
         });
-        self.refresh_summary().await;
     }
 
     async fn refresh_summary(&self) {
