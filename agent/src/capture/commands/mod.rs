@@ -9,14 +9,17 @@
 //!  cmd/{name} ──parse──▶ Command ──┬─ ping, status, context ──────────────▶ done | failed
 //!       │ malformed, unknown,      └─ reload, output, read-window, send ──▶ received
 //!       │ oversized, busy                  (a task: the device's inbox,      then done | failed
-//!       ▼                                   or the reload)
+//!       │                                   or the reload)
+//!       │                         └─ print, print-status, ──────────────▶ received, (progress…)
+//!       ▼                            print-decide (the print queue)         then done | failed
 //!  failed, naming the problem (reply/_ when no usable id could be read)
 //! ```
 //!
 //! A reply is `{"id", "state": "received" | "progress" | "done" | "failed", "ok", "result" |
 //! "error"}`; `done` and `failed` are final. `print` sends a `progress` reply each time its
-//! job changes state (submitted, sent) and ends with the job settled or still waiting. Nothing a command carries can stop the daemon: every
-//! problem is an error reply, counted in status (`commands`).
+//! job changes state (submitted, sent) and ends with the job settled or still waiting.
+//! Nothing a command carries can stop the daemon: every problem is an error reply, counted in
+//! status (`commands`).
 
 pub mod request;
 

@@ -550,12 +550,13 @@ fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
     Ok((totals, counters, last_seq))
 }
 
-/// Where a batch's answers go once it is committed.
+/// A print queue operation's answer and where it goes.
 type PrintReply = (
     oneshot::Sender<Result<super::print_jobs::PrintAnswer, String>>,
     super::print_jobs::PrintAnswer,
 );
 
+/// Where a batch's answers go once it is committed.
 struct Replies<'a> {
     answers: &'a mut Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)>,
     flushes: &'a mut Vec<oneshot::Sender<()>>,
