@@ -201,7 +201,7 @@ impl PrintQueue {
             return Err("the outbox did not take the job".into());
         };
         if fresh {
-            self.changed(&job).await;
+            self.changed(None, &job).await;
         }
         self.wake(&request.device);
         Ok((*job, fresh))
@@ -257,7 +257,7 @@ impl PrintQueue {
         let PrintAnswer::Job { job, .. } = moved else {
             return Err(format!("job {key:?} changed meanwhile: {moved:?}"));
         };
-        self.changed(&job).await;
+        self.changed(Some(JobState::Unknown), &job).await;
         self.wake(&job.device);
         Ok(*job)
     }
@@ -268,9 +268,30 @@ impl PrintQueue {
         }
     }
 
-    /// Refreshes the summary, then tells followers (who may read the summary).
-    async fn changed(&self, job: &PrintJob) {
-        self.refresh_summary().await;
+    /// Counts `job`'s move from `from` (none: new) in the summary, then tells followers
+    /// (who may read the summary). The counts are kept here rather than counted again in the
+    /// database: a queue years old holds millions of confirmed jobs.
+    async fn changed(&self, from: Option<JobState>, job: &PrintJob) {
+        let reread = {
+            let mut summary = self.summary.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(from) = from {
+                *count(&mut summary, from) = count(&mut summary, from).saturating_sub(1);
+            }
+            *count(&mut summary, job.state) += 1;
+            if from == Some(JobState::Unknown) {
+                summary.undecided.retain(|k| k != &job.key);
+            }
+            if job.state == JobState::Unknown && summary.undecided.len() < MAX_UNDECIDED {
+                summary.undecided.push(job.key.clone());
+            }
+            // A decided job left the list: an undecided one beyond the list belongs in it now.
+            from == Some(JobState::Unknown)
+                && summary.undecided.len() < MAX_UNDECIDED
+                && summary.unknown > summary.undecided.len() as u64
+        };
+        if reread {
+            self.refresh_summary().await;
+        }
         let _ = self.updates.send(JobUpdate {
             key: job.key.clone(),
             state: job.state,
@@ -304,11 +325,26 @@ impl PrintQueue {
             .await?
         {
             PrintAnswer::Job { job, .. } => {
-                self.changed(&job).await;
+                self.changed(Some(from), &job).await;
                 Ok(())
             }
             other => Err(format!("job {id}: {other:?}")),
         }
+    }
+}
+
+/// Keys of undecided jobs the summary lists (as `PrintOp::Summary` does).
+const MAX_UNDECIDED: usize = 20;
+
+/// The summary's count of jobs in `state`.
+fn count(summary: &mut PrintSummary, state: JobState) -> &mut u64 {
+    match state {
+        JobState::Submitted => &mut summary.submitted,
+        JobState::Sent => &mut summary.sent,
+        JobState::Confirmed => &mut summary.confirmed,
+        JobState::Failed => &mut summary.failed,
+        JobState::Unknown => &mut summary.unknown,
+        JobState::Voided => &mut summary.voided,
     }
 }
 
