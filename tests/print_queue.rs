@@ -65,9 +65,15 @@ async fn jobs_print_once_per_key_and_bad_ones_never_reach_the_printer() {
         .unwrap();
     let metrics = free_port();
     let config = config(broker.port, &printer, metrics);
-    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/reply/+"]).await;
+    let mut sub = Subscriber::connect(
+        broker.port,
+        &["tracegate/gw-test/reply/+", "tracegate/gw-test/status"],
+    )
+    .await;
     let daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
+    // Commands sent before the daemon has subscribed would be lost (a clean session).
+    sub.wait_online(daemon.pid()).await;
     let mut got = Received::default();
 
     let id = print(&sub, "order-881-case-1", "A17", 2).await;
@@ -157,9 +163,15 @@ async fn a_job_killed_mid_print_is_held_for_a_decision_and_never_reprinted_blind
     .await
     .unwrap();
     let config = config(broker.port, &printer, free_port());
-    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/reply/+"]).await;
+    let mut sub = Subscriber::connect(
+        broker.port,
+        &["tracegate/gw-test/reply/+", "tracegate/gw-test/status"],
+    )
+    .await;
     let mut daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
+    // Commands sent before the daemon has subscribed would be lost (a clean session).
+    sub.wait_online(daemon.pid()).await;
     print(&sub, "k1", "B1", 3).await;
     daemon
         .wait_status(Duration::from_secs(10), "the job is printing", |s| {
@@ -174,6 +186,8 @@ async fn a_job_killed_mid_print_is_held_for_a_decision_and_never_reprinted_blind
 
     let daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
+    // Commands sent before the daemon has subscribed would be lost (a clean session).
+    sub.wait_online(daemon.pid()).await;
     daemon
         .wait_status(Duration::from_secs(10), "k1 is undecided", |s| {
             s["print"]["unknown"] == 1 && s["print"]["undecided"] == json!(["k1"])

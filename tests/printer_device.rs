@@ -23,9 +23,15 @@ async fn a_printer_fault_mid_batch_shows_in_status_and_metrics() {
          [[feedback]]\non = \"printer-fault\"\noutput = \"light\"\nline = \"red\"\npattern = \"blink 500ms\"\n"
     );
     let config = TestConfig::new(broker.port, "", &devices);
-    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/reply/+"]).await;
+    let mut sub = Subscriber::connect(
+        broker.port,
+        &["tracegate/gw-test/reply/+", "tracegate/gw-test/status"],
+    )
+    .await;
     let daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
+    // Commands sent before the daemon has subscribed would be lost (a clean session).
+    sub.wait_online(daemon.pid()).await;
     daemon
         .wait_status(Duration::from_secs(10), "printer ready", |s| {
             s["devices"][0]["printer"]["ready"] == true
