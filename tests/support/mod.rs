@@ -40,13 +40,28 @@ pub fn tracegate_command() -> Command {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; tests bind it right away).
+/// A free TCP port on 127.0.0.1, never the same one twice in this test process.
+///
+/// The kernel's "free" port is free only when asked: the listener is closed before the test
+/// binds it, and a bind to port 0 from a test running in parallel may be handed the same
+/// number again. Two brokers then race for one port, and the loser's test talks to the
+/// winner's broker (seen in CI: one test received the other's events). A ledger of every
+/// port handed out in this process rules that out; `Broker` also checks that the listener
+/// it reached is its own process (see `Broker::launch`).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// The path of a system binary, looking in PATH and the sbin directories (Debian installs
@@ -143,6 +158,9 @@ impl Broker {
     }
 
     fn launch(&mut self) {
+        // mosquitto logs "mosquitto version … running" once every listener is bound.
+        let running = |log: String| log.lines().filter(|l| l.ends_with(" running")).count();
+        let launches_before = running(self.log());
         let child = Command::new(&self.binary)
             .arg("-c")
             .arg(&self.conf)
@@ -151,14 +169,32 @@ impl Broker {
             .spawn()
             .expect("start mosquitto");
         self.child = Some(child);
+        // Up when this mosquitto says it runs (its listeners bound) and the port answers: an
+        // answer alone could come from another process that got the port first, and this
+        // mosquitto would then exit "address in use".
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while running(self.log()) == launches_before
+            || std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err()
+        {
+            self.assert_running();
             assert!(
                 Instant::now() < deadline,
                 "mosquitto did not start:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Panics with the broker's log when its process has exited.
+    fn assert_running(&mut self) {
+        let child = self.child.as_mut().expect("launched");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "mosquitto on port {} exited ({status}); is the port taken by another process?\n{}",
+                self.port,
+                self.log()
+            );
         }
     }
 
