@@ -4,8 +4,9 @@
 //! real `label-printer` device (driver, status polling, confirmation from `~HS`). The queue
 //! run submits `JOBS` one-label jobs, each with its own key, rendered from a template, and
 //! counts them confirmed: every job is committed `submitted`, committed `sent` before its
-//! bytes go out, confirmed from the printer's status, committed `confirmed` (three outbox
-//! commits with `synchronous = FULL` per label). The baseline in the same run sends the same
+//! bytes go out, confirmed from the printer's status, committed `confirmed` together with the
+//! label's commissioning event (three outbox commits with `synchronous = FULL` per label).
+//! Each label carries a serialised GS1-128 (01)(10)(21), checked and encoded at submit. The baseline in the same run sends the same
 //! rendered jobs straight to a second driver with no queue and no database: the printer
 //! round trip (write, `~HS`, answer) that any confirmed print needs. A real thermal printer
 //! prints 2 to 6 labels a second (4-inch labels at 6 to 14 ips), so both are far above what
@@ -21,7 +22,10 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate::capture::devices::Devices;
-use tracegate::capture::print::queue::{PrintQueue, PrintRequest};
+use tracegate::capture::event::build::EventBuilder;
+use tracegate::capture::event::ids::IdMapper;
+use tracegate::capture::print::queue::{LabelEvents, PrintQueue, PrintRequest};
+use tracegate::capture::print::symbols::SymbolSettings;
 use tracegate::capture::print::templates::{TemplateFile, TemplateLanguage, Templates};
 use tracegate::capture::store::Store;
 use tracegate::config::Config;
@@ -30,7 +34,7 @@ use tracegate_drivers::sim::{SimPrinter, SimPrinterConfig};
 use tracegate_drivers::{CommandRequest, Commands, DeviceCommand, DeviceEvent, DeviceState};
 
 const JOBS: usize = 500;
-const TEMPLATE: &str = "^XA^FO40,30^A0N,36,36^FDLOT {{ lot }}^FS^FO40,80^A0N,36,36^FDSERIAL {{ serial }}^FS^PQ{{ copies }}^XZ";
+const TEMPLATE: &str = "^XA^FO40,30^A0N,36,36^FDLOT {{ lot }}^FS^FO40,80{{ gs1_128('(01)09506000134352(10)' ~ lot ~ '(21)' ~ serial) }}^PQ{{ copies }}^XZ";
 
 fn templates() -> Templates {
     Templates::from_files([(
@@ -75,9 +79,16 @@ async fn driver_alone(printer: &SimPrinter) -> f64 {
     let t = templates();
     let jobs: Vec<Vec<u8>> = (0..JOBS)
         .map(|n| {
-            t.render("case", &vars(n), 1, false, TemplateLanguage::Zpl)
-                .unwrap()
-                .data
+            t.render(
+                "case",
+                &vars(n),
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
+            )
+            .unwrap()
+            .data
         })
         .collect();
     let started = Instant::now();
@@ -126,11 +137,19 @@ async fn through_the_queue(printer: &SimPrinter) -> f64 {
     }
     tokio::spawn(async move { while events.recv().await.is_some() {} });
     let cancel = CancellationToken::new();
+    let builder = EventBuilder::new(
+        IdMapper::from_config(&config.identifiers).unwrap(),
+        jiff::tz::TimeZone::UTC,
+    );
+    let labels = LabelEvents::new(builder, &config.location);
+    let symbols = labels.symbol_settings(None);
     let queue = PrintQueue::start(
         store.clone(),
         devices.routes(),
         templates(),
         HashMap::from([("line-printer".to_string(), TemplateLanguage::Zpl)]),
+        labels,
+        symbols,
         cancel.clone(),
     )
     .await
@@ -158,6 +177,11 @@ async fn through_the_queue(printer: &SimPrinter) -> f64 {
     }
     let rate = JOBS as f64 / started.elapsed().as_secs_f64();
     assert_eq!(queue.summary().confirmed, JOBS as u64);
+    assert_eq!(
+        store.stats().undelivered,
+        JOBS as u64,
+        "one commissioning event per confirmed label"
+    );
     cancel.cancel();
     devices.stop_all().await;
     store.close().await;

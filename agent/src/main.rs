@@ -92,24 +92,34 @@ fn main() -> ExitCode {
             runtime(async move {
                 let request =
                     serde_json::json!({"cmd": "command", "name": args.name, "args": object});
-                let reply = tracegate::ops::control::request(&socket, &request)
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "no daemon answered on {} ({e}); is tracegate running with this config?",
-                            socket.display()
-                        )
-                    })?;
-                println!("{}", serde_json::to_string_pretty(&reply)?);
-                if reply["ok"] == serde_json::Value::Bool(true) {
-                    Ok(())
-                } else {
-                    Err(anyhow::anyhow!(
-                        "{}",
-                        reply["error"].as_str().unwrap_or("the command failed")
-                    ))
-                }
+                control_command(&socket, &request).await
             })
+        }
+        Command::Print(args) => {
+            if let Some(out) = &args.preview {
+                return match cli::print::write_preview(&args.config.config, &args, out) {
+                    Ok(line) => {
+                        println!("{line}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
+            let socket = match Config::control_socket_of(&args.config.config) {
+                Ok(socket) => socket,
+                Err(e) => return config_error(e),
+            };
+            let request = match cli::print::command(&args) {
+                Ok(request) => request,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            runtime(async move { control_command(&socket, &request).await })
         }
         Command::Events {
             command: EventsCommand::Tail(args),
@@ -195,6 +205,31 @@ fn outbox_path(
     match db {
         Some(db) => Ok(db.clone()),
         None => Config::load_for_tools(config).map(|c| c.store.path),
+    }
+}
+
+/// Sends a command through the control socket and prints its final reply; an error when the
+/// command failed.
+async fn control_command(
+    socket: &std::path::Path,
+    request: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let reply = tracegate::ops::control::request(socket, request)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "no daemon answered on {} ({e}); is tracegate running with this config?",
+                socket.display()
+            )
+        })?;
+    println!("{}", serde_json::to_string_pretty(&reply)?);
+    if reply["ok"] == serde_json::Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{}",
+            reply["error"].as_str().unwrap_or("the command failed")
+        ))
     }
 }
 

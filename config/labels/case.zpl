@@ -1,16 +1,19 @@
-{#- A case label, 4 x 3 in at 203 dpi (ZPL II). Variables: gtin (14 digits), lot, expiry
-    (YYMMDD), serial; `copies` and `reprint` are set by the print queue. The barcode is a
-    plain Code 128 of the serial: GS1-128 / DataMatrix helpers are not built yet. -#}
+{#- A serialised case label, 4 x 3 in at 203 dpi (ZPL II). Variables: gtin (14 digits), lot,
+    expiry (YYMMDD), serial; `copies` and `reprint` are set by the print queue. Every symbol
+    is written by a GS1 helper from the same AIs, checked at submit (a wrong check digit or
+    date is refused before a byte is printed); the job records them, and its commissioning
+    event names the same SGTIN with the lot and expiry as ILMD. -#}
+{%- set ais = "(01)" ~ gtin ~ "(17)" ~ expiry ~ "(10)" ~ lot ~ "(21)" ~ serial -%}
 ^XA
 ^CI28
 ^PW812
 ^LL609
-^FO40,30^A0N,36,36^FDGTIN {{ gtin }}^FS
-^FO40,80^A0N,36,36^FDLOT {{ lot }}  EXP {{ expiry }}^FS
-^FO40,130^A0N,36,36^FDSERIAL {{ serial }}^FS
+^FO40,30^A0N,30,30^FD{{ gs1_text(ais) }}^FS
 {%- if reprint %}
-^FO560,30^A0N,40,40^FR^FDREPRINT^FS
+^FO600,70^A0N,40,40^FR^FDREPRINT^FS
 {%- endif %}
-^FO40,200^BY3^BCN,160,Y,N,N^FD{{ serial }}^FS
+^FO40,80{{ gs1_128(ais, height=140, module=2) }}
+^FO40,300{{ gs1_datamatrix(ais, module=8) }}
+^FO330,300{{ gs1_qr(ais, module=4) }}
 ^PQ{{ copies }}
 ^XZ

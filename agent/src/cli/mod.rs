@@ -1,9 +1,10 @@
-//! The command line: `tracegate run | status | cmd | events | decode | epcis | check-config | sim`.
+//! The command line: `tracegate run | status | cmd | print | events | decode | epcis | check-config | sim`.
 
 pub mod cmd;
 pub mod decode;
 pub mod epcis;
 pub mod events;
+pub mod print;
 pub mod sim;
 pub mod status;
 
@@ -61,6 +62,11 @@ pub enum Command {
     ///
     /// Prints the command's final reply as JSON; exit code 1 when it failed.
     Cmd(cmd::CmdArgs),
+    /// Print a label through the running daemon's durable print queue (`--device`, `--key`),
+    /// or draw it to a PNG without a printer (`--preview FILE`).
+    ///
+    /// Printing prints the job's final reply as JSON; exit code 1 when it failed.
+    Print(print::PrintArgs),
     /// Inspect the events in the outbox.
     Events {
         #[command(subcommand)]

@@ -205,6 +205,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawPrinting {
     templates: Spanned<PathBuf>,
+    #[serde(default)]
+    digital_link_stem: Option<Spanned<String>>,
 }
 
 /// `[printing]`: where the label templates are, and the templates read from there.
@@ -214,6 +216,9 @@ pub struct PrintingConfig {
     pub templates_dir: Option<PathBuf>,
     /// The templates, read and syntax-checked at load.
     pub templates: crate::capture::print::templates::Templates,
+    /// The domain and path under which `gs1_qr` / `digital_link` write GS1 Digital Link URIs
+    /// (`https://id.example.com`); none: GS1's canonical `https://id.gs1.org`.
+    pub digital_link_stem: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -421,9 +426,30 @@ impl Config {
                 let dir = base.join(p.templates.into_inner());
                 let templates = crate::capture::print::templates::Templates::load(&dir)
                     .map_err(|m| ctx.error(Some(span), m))?;
+                let digital_link_stem = match p.digital_link_stem {
+                    None => None,
+                    Some(stem) => {
+                        let text = stem.get_ref().trim_end_matches('/');
+                        let ok = (text.starts_with("https://") || text.starts_with("http://"))
+                            && text.len() > "https://".len()
+                            && !text.contains(['?', '#', '^', '~', '"', ' '])
+                            && !text.chars().any(char::is_control);
+                        if !ok {
+                            return Err(ctx.error(
+                                Some(stem.span()),
+                                format!(
+                                    "printing.digital_link_stem = {:?} is not a URI stem: write the scheme, domain and any path, without query or fragment, e.g. \"https://id.example.com\"",
+                                    stem.get_ref()
+                                ),
+                            ));
+                        }
+                        Some(text.to_string())
+                    }
+                };
                 PrintingConfig {
                     templates_dir: Some(dir),
                     templates,
+                    digital_link_stem,
                 }
             }
         };

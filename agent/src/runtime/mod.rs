@@ -68,12 +68,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .iter()
         .filter_map(|d| d.settings.printer_language().map(|l| (d.id.to_string(), l)))
         .collect();
+    let builder = event_builder(&config)?;
     if !printers.is_empty() {
+        let labels =
+            crate::capture::print::queue::LabelEvents::new(builder.clone(), &config.location);
+        let symbols = labels.symbol_settings(config.printing.digital_link_stem.clone());
         let queue = crate::capture::print::queue::PrintQueue::start(
             store.clone(),
             devices.routes(),
             config.printing.templates.clone(),
             printers,
+            labels,
+            symbols,
             print_cancel.clone(),
         )
         .await
@@ -109,7 +115,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     };
 
-    let builder = event_builder(&config)?;
     let (pipeline_probe, pipeline_responder) = health::probe("capture pipeline");
     let (reconfigure_tx, reconfigure_rx) = mpsc::channel(1);
     let pipeline = Pipeline::new(

@@ -61,6 +61,27 @@ pub struct InputEdge<'a> {
     pub biz_location: Option<&'a str>,
 }
 
+/// A label whose print settled ([`EventBuilder::label_event`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PrintedLabel<'a> {
+    /// When its outcome was known (confirmed by the printer, or voided).
+    pub at: Timestamp,
+    /// The printer.
+    pub device: &'a str,
+    /// The job's idempotency key.
+    pub key: &'a str,
+    /// The GS1 data of the label's symbols, bracketed, as they were encoded.
+    pub gs1: &'a [String],
+    /// Times the job was reprinted by an operator's decision.
+    pub reprints: u32,
+    /// True: printed (commissioning); false: voided (decommissioning).
+    pub printed: bool,
+    /// `[location]`'s read point.
+    pub read_point: Option<&'a str>,
+    /// `[location]`'s business location.
+    pub biz_location: Option<&'a str>,
+}
+
 /// Most children in one aggregation or association event; a larger case is recorded in
 /// parts. 500 EPC URIs make an event of about 30 KB.
 pub const CHILDREN_PER_EVENT: usize = 500;
@@ -280,6 +301,80 @@ impl EventBuilder {
             ilmd: None,
             extensions,
         })
+    }
+
+    /// The event of a label whose print settled: printed, the CBV 2.0 commissioning
+    /// ObjectEvent (ADD, bizStep `commissioning`, disposition `active`, ILMD from the label's
+    /// lot and dates); voided, the decommissioning one (DELETE, `decommissioning`,
+    /// `inactive`). Its objects are the label's GS1 keys mapped as a scan of the label would
+    /// be; `None` when the label carries no GS1 key (nothing to commission).
+    pub fn label_event(&self, label: &PrintedLabel<'_>) -> Option<Event> {
+        let mut event = ObjectEvent {
+            when: self.when(label.at),
+            epc_list: Vec::new(),
+            quantity_list: Vec::new(),
+            action: if label.printed {
+                Action::Add
+            } else {
+                Action::Delete
+            },
+            why: Why {
+                biz_step: Some(
+                    if label.printed {
+                        "commissioning"
+                    } else {
+                        "decommissioning"
+                    }
+                    .into(),
+                ),
+                disposition: Some(if label.printed { "active" } else { "inactive" }.into()),
+                read_point: label.read_point.map(|id| Location { id: id.into() }),
+                biz_location: label.biz_location.map(|id| Location { id: id.into() }),
+                ..Why::default()
+            },
+            persistent_disposition: None,
+            ilmd: None,
+            extensions: Map::new(),
+        };
+        let mut ilmd = Map::new();
+        for data in label.gs1 {
+            let Ok(ais) = crate::capture::identify::gs1::parse_bracketed(data, 0) else {
+                continue; // checked when the job was rendered; a changed AI table skips it
+            };
+            let id = Identified {
+                kind: Kind::Gs1,
+                symbology: None,
+                ais,
+                epc: None,
+                national: None,
+                text: None,
+            };
+            let mapped = self.map(&id, label.at);
+            match mapped.subject {
+                Subject::Instance(uri) if !event.epc_list.contains(&uri) => {
+                    event.epc_list.push(uri)
+                }
+                Subject::Class(q) if !event.quantity_list.contains(&q) => {
+                    event.quantity_list.push(q)
+                }
+                _ => {}
+            }
+            ilmd.extend(mapped.ilmd);
+        }
+        if event.epc_list.is_empty() && event.quantity_list.is_empty() {
+            return None;
+        }
+        if label.printed && !ilmd.is_empty() {
+            event.ilmd = Some(ilmd);
+        }
+        let ext = &mut event.extensions;
+        ext.insert("tg:deviceId".into(), json!(label.device));
+        ext.insert("tg:printJob".into(), json!(label.key));
+        ext.insert("tg:labelData".into(), json!(label.gs1));
+        if label.reprints > 0 {
+            ext.insert("tg:reprint".into(), json!(label.reprints));
+        }
+        Some(Event::ObjectEvent(event))
     }
 
     /// Dates `event` at `at` (a held read being released).

@@ -100,6 +100,11 @@ impl IdMapper {
         IdMapper { form, gcp }
     }
 
+    /// The GCP length table it splits keys by.
+    pub fn gcp(&self) -> &Arc<GcpTable> {
+        &self.gcp
+    }
+
     /// The company prefix length of a key whose leading digits (without indicator or extension
     /// digit) are `digits`.
     fn cp_len(&self, digits: &str) -> Option<usize> {

@@ -17,6 +17,11 @@
 //!  print-decide void:    unknown ─▶ voided
 //! ```
 //!
+//! A label carrying GS1 keys is recorded as it settles, in the same transaction as its move:
+//! `confirmed` stores its commissioning ObjectEvent (marked `tg:reprint` after a reprint
+//! decision), `voided` its decommissioning one. A job whose outcome is unknown has no event
+//! until an operator decides, because nobody knows yet whether the serial exists.
+//!
 //! The job is committed as `sent` before its first byte is written, so no crash can leave a
 //! job that was (perhaps) printed looking unprinted: at worst it is `unknown`, never printed
 //! again blindly. While a printer has an `unknown` job its queue holds — the line stops until
@@ -31,12 +36,15 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::{CommandDone, CommandError, CommandRequest, DeviceCommand};
 
+use super::symbols::SymbolSettings;
 use super::templates::{TemplateLanguage, Templates};
 use crate::capture::devices::Routes;
-use crate::capture::store::Store;
+use crate::capture::event::build::{EventBuilder, PrintedLabel};
 use crate::capture::store::print_jobs::{
     JobState, NewJob, PrintAnswer, PrintJob, PrintOp, PrintSummary,
 };
+use crate::capture::store::{NewEvent, Store};
+use crate::config::LocationConfig;
 
 /// Longest idempotency key.
 pub const MAX_KEY_LEN: usize = 128;
@@ -77,11 +85,59 @@ pub struct JobUpdate {
     pub reason: Option<String>,
 }
 
+/// Records settled labels as EPCIS events: the builder and the gateway's location.
+#[derive(Debug, Clone)]
+pub struct LabelEvents {
+    builder: EventBuilder,
+    read_point: Option<String>,
+    biz_location: Option<String>,
+}
+
+impl LabelEvents {
+    /// Events built by `builder`, at `location`.
+    pub fn new(builder: EventBuilder, location: &LocationConfig) -> LabelEvents {
+        LabelEvents {
+            builder,
+            read_point: location.read_point.as_ref().map(|u| u.as_str().to_string()),
+            biz_location: location
+                .biz_location
+                .as_ref()
+                .map(|u| u.as_str().to_string()),
+        }
+    }
+
+    /// The symbol settings that match these events' identifiers (the same GCP table).
+    pub fn symbol_settings(&self, digital_link_stem: Option<String>) -> SymbolSettings {
+        SymbolSettings {
+            gcp: self.builder.mapper().gcp().clone(),
+            digital_link_stem,
+        }
+    }
+
+    /// The commissioning (`printed`) or decommissioning event of `job`, if its label
+    /// carries a GS1 key.
+    fn event(&self, job: &PrintJob, printed: bool) -> Option<NewEvent> {
+        let event = self.builder.label_event(&PrintedLabel {
+            at: jiff::Timestamp::now(),
+            device: &job.device,
+            key: &job.key,
+            gs1: &job.gs1,
+            reprints: job.reprints,
+            printed,
+            read_point: self.read_point.as_deref(),
+            biz_location: self.biz_location.as_deref(),
+        })?;
+        Some(self.builder.finish(event, &Arc::from(job.device.as_str())))
+    }
+}
+
 /// The print queue: submit, look up, decide; cheap to clone.
 #[derive(Clone)]
 pub struct PrintQueue {
     store: Store,
     templates: Arc<Templates>,
+    symbols: SymbolSettings,
+    labels: LabelEvents,
     printers: Arc<HashMap<String, TemplateLanguage>>,
     wake: Arc<HashMap<String, Arc<Notify>>>,
     updates: broadcast::Sender<JobUpdate>,
@@ -106,6 +162,8 @@ impl PrintQueue {
         routes: Routes,
         templates: Templates,
         printers: HashMap<String, TemplateLanguage>,
+        labels: LabelEvents,
+        symbols: SymbolSettings,
         cancel: CancellationToken,
     ) -> Result<PrintQueue, String> {
         if let PrintAnswer::Recovered(n) = store.print(PrintOp::RecoverSent).await?
@@ -124,6 +182,8 @@ impl PrintQueue {
         let queue = PrintQueue {
             store,
             templates: Arc::new(templates),
+            symbols,
+            labels,
             printers: Arc::new(printers),
             wake: Arc::new(wake),
             updates,
@@ -188,6 +248,7 @@ impl PrintQueue {
             request.copies,
             false,
             language,
+            &self.symbols,
         )?;
         let new = NewJob {
             key: request.key,
@@ -196,6 +257,7 @@ impl PrintQueue {
             vars: Value::Object(request.vars).to_string(),
             copies: request.copies,
             data: rendered.data,
+            gs1: rendered.gs1,
         };
         let PrintAnswer::Job { job, fresh } = self.store.print(PrintOp::Submit(new)).await? else {
             return Err("the outbox did not take the job".into());
@@ -225,8 +287,13 @@ impl PrintQueue {
                 job.state.as_str()
             ));
         }
-        let (to, reason, data) = match decision {
-            Decision::Void => (JobState::Voided, "voided by an operator".to_string(), None),
+        let (to, reason, data, event) = match decision {
+            Decision::Void => (
+                JobState::Voided,
+                "voided by an operator".to_string(),
+                None,
+                self.labels.event(&job, false),
+            ),
             Decision::Reprint => {
                 let language = *self
                     .printers
@@ -234,13 +301,19 @@ impl PrintQueue {
                     .ok_or_else(|| format!("printer {:?} is no longer configured", job.device))?;
                 let vars: Map<String, Value> = serde_json::from_str(&job.vars)
                     .map_err(|e| format!("job {key:?}: its stored variables do not parse: {e}"))?;
-                let rendered =
-                    self.templates
-                        .render(&job.template, &vars, job.copies, true, language)?;
+                let rendered = self.templates.render(
+                    &job.template,
+                    &vars,
+                    job.copies,
+                    true,
+                    language,
+                    &self.symbols,
+                )?;
                 (
                     JobState::Submitted,
                     "reprint decided by an operator".to_string(),
                     Some(rendered.data),
+                    None,
                 )
             }
         };
@@ -252,6 +325,7 @@ impl PrintQueue {
                 to,
                 reason: Some(reason),
                 data,
+                event,
             })
             .await?;
         let PrintAnswer::Job { job, .. } = moved else {
@@ -305,13 +379,14 @@ impl PrintQueue {
         }
     }
 
-    /// Moves job `id` and tells whoever follows it.
+    /// Moves job `id` (storing `event` with the move) and tells whoever follows it.
     async fn settle(
         &self,
         id: i64,
         from: JobState,
         to: JobState,
         reason: Option<String>,
+        event: Option<NewEvent>,
     ) -> Result<(), String> {
         match self
             .store
@@ -321,6 +396,7 @@ impl PrintQueue {
                 to,
                 reason,
                 data: None,
+                event,
             })
             .await?
         {
@@ -441,7 +517,7 @@ impl Worker {
         // the next start settles as `unknown`, never as unprinted.
         if let Err(e) = self
             .queue
-            .settle(job.id, JobState::Submitted, JobState::Sent, None)
+            .settle(job.id, JobState::Submitted, JobState::Sent, None, None)
             .await
         {
             tracing::warn!(printer = %self.device, job = %job.key, "print queue: {e}");
@@ -480,7 +556,17 @@ impl Worker {
             }
             Err(e) => (JobState::Failed, Some(e.to_string()), Attempt::Settled),
         };
-        if let Err(e) = self.queue.settle(job.id, JobState::Sent, to, reason).await {
+        // A confirmed label's commissioning event commits with its state: after any crash
+        // both are there or neither is (and then the job is `sent`, settled as unknown).
+        let event = match to {
+            JobState::Confirmed => self.queue.labels.event(&job, true),
+            _ => None,
+        };
+        if let Err(e) = self
+            .queue
+            .settle(job.id, JobState::Sent, to, reason, event)
+            .await
+        {
             // The outbox could not be written: the job stays `sent` and is settled as
             // unknown at the next start; this worker must not send anything more now.
             tracing::error!(printer = %self.device, job = %job.key, "print queue: the job's outcome could not be stored ({e}); the queue stops until restart");

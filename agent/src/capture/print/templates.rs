@@ -10,6 +10,23 @@
 //! language than the printer's. Rendering is bounded (minijinja's fuel), so a template with
 //! a runaway loop fails instead of hanging the queue.
 //!
+//! GS1 symbols are written by helper functions, never by hand (see [`super::symbols`] for the
+//! encodings and the manuals they follow). Each takes the AIs in the bracketed form and checks
+//! them as a scan would be checked, so a wrong check digit or date is refused at submit:
+//!
+//! | function | writes |
+//! | --- | --- |
+//! | `gs1_128(ais, height=100, module=2)` | a GS1-128 bar code |
+//! | `gs1_datamatrix(ais, module=6)` | a GS1 DataMatrix |
+//! | `gs1_qr(ais, module=4)` | a QR Code with the GS1 Digital Link URI of the AIs |
+//! | `gs1_text(ais)` | the human-readable text, AIs in brackets |
+//! | `digital_link(ais)` | the Digital Link URI as text |
+//! | `rfid_epc(ais, filter=…)` | ZPL only: `^RS8^RFW,H` writing the SGTIN-96 / SSCC-96 |
+//!
+//! In TSPL the symbol commands carry their position: `x=` and `y=` (dots, default 0). Every
+//! symbol's AIs are recorded with the job: a confirmed label's commissioning event names the
+//! very identifiers its symbols carry.
+//!
 //! The variables `copies` (1 to [`MAX_COPIES`]) and `reprint` (true when an operator decided
 //! to reprint a job whose outcome was unknown) are always set; a template prints
 //! `{{ copies }}` in its `^PQ` / `PRINT` and marks a reprint where it wants, so the label
@@ -17,9 +34,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::value::Kwargs;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
+
+use super::symbols::{self, Placement, SymbolSettings};
 
 /// Most copies of one job.
 pub const MAX_COPIES: u32 = 1000;
@@ -74,6 +95,8 @@ pub struct Rendered {
     pub data: Vec<u8>,
     /// The template's language.
     pub language: TemplateLanguage,
+    /// The GS1 data of every symbol on the label (bracketed, first use order, no repeats).
+    pub gs1: Vec<String>,
 }
 
 fn environment() -> Environment<'static> {
@@ -82,6 +105,98 @@ fn environment() -> Environment<'static> {
     env.set_keep_trailing_newline(true);
     env.set_fuel(Some(FUEL));
     env
+}
+
+/// A helper's problem as a template error (its message names the AI and what is wrong).
+fn refused(message: String) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, message)
+}
+
+/// The GS1 symbol helpers for `language`; each records the AIs it encodes in `encoded`.
+fn add_symbol_helpers(
+    env: &mut Environment<'static>,
+    language: TemplateLanguage,
+    settings: &SymbolSettings,
+    encoded: &Arc<Mutex<Vec<String>>>,
+) {
+    type Helper = fn(
+        &[crate::capture::identify::AiValue],
+        TemplateLanguage,
+        Placement,
+        &SymbolSettings,
+    ) -> Result<String, String>;
+    let symbol_helpers: [(&str, u32, u32, Helper); 3] = [
+        ("gs1_128", 2, 100, |ais, l, at, _| {
+            symbols::gs1_128(ais, l, at)
+        }),
+        ("gs1_datamatrix", 6, 0, |ais, l, at, _| {
+            symbols::gs1_datamatrix(ais, l, at)
+        }),
+        ("gs1_qr", 4, 0, symbols::gs1_qr),
+    ];
+    for (name, module, height, helper) in symbol_helpers {
+        let settings = settings.clone();
+        let encoded = encoded.clone();
+        env.add_function(
+            name,
+            move |data: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+                let at = Placement {
+                    x: kwargs.get::<Option<u32>>("x")?.unwrap_or(0),
+                    y: kwargs.get::<Option<u32>>("y")?.unwrap_or(0),
+                    module: kwargs.get::<Option<u32>>("module")?.unwrap_or(module),
+                    height: kwargs.get::<Option<u32>>("height")?.unwrap_or(height),
+                };
+                kwargs.assert_all_used()?;
+                let ais = symbols::parse(&data).map_err(refused)?;
+                let out = helper(&ais, language, at, &settings)
+                    .map_err(|e| refused(format!("{name}: {e}")))?;
+                remember(&encoded, symbols::record(&ais));
+                Ok(out)
+            },
+        );
+    }
+    env.add_function(
+        "gs1_text",
+        move |data: String| -> Result<String, minijinja::Error> {
+            let ais = symbols::parse(&data).map_err(refused)?;
+            Ok(symbols::gs1_text(&ais, language))
+        },
+    );
+    let dl_settings = settings.clone();
+    env.add_function(
+        "digital_link",
+        move |data: String| -> Result<String, minijinja::Error> {
+            let ais = symbols::parse(&data).map_err(refused)?;
+            symbols::digital_link_uri(&ais, &dl_settings).map_err(refused)
+        },
+    );
+    let gcp = settings.gcp.clone();
+    let encoded = encoded.clone();
+    env.add_function(
+        "rfid_epc",
+        move |data: String, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+            let filter = kwargs.get::<Option<u8>>("filter")?;
+            kwargs.assert_all_used()?;
+            if language != TemplateLanguage::Zpl {
+                return Err(refused(
+                    "rfid_epc: RFID encoding is written in ZPL (^RS, ^RFW); this template is TSPL"
+                        .into(),
+                ));
+            }
+            let ais = symbols::parse(&data).map_err(refused)?;
+            let out = symbols::zpl_rfid(&ais, filter, &gcp)
+                .map_err(|e| refused(format!("rfid_epc: {e}")))?;
+            remember(&encoded, symbols::record(&ais));
+            Ok(out)
+        },
+    );
+}
+
+fn remember(encoded: &Mutex<Vec<String>>, data: String) {
+    let mut encoded = encoded.lock().unwrap_or_else(|p| p.into_inner());
+    if !encoded.contains(&data) {
+        encoded.push(data);
+    }
 }
 
 impl Templates {
@@ -150,7 +265,8 @@ impl Templates {
     }
 
     /// Renders template `name` with `vars`, `copies` and `reprint` for a printer speaking
-    /// `language`; every problem is an error saying which variable or value, and what to do.
+    /// `language`, its GS1 symbols as `symbols` says; every problem is an error saying which
+    /// variable or value, and what to do.
     pub fn render(
         &self,
         name: &str,
@@ -158,6 +274,7 @@ impl Templates {
         copies: u32,
         reprint: bool,
         language: TemplateLanguage,
+        symbols: &SymbolSettings,
     ) -> Result<Rendered, String> {
         let file = self.files.get(name).ok_or_else(|| {
             format!(
@@ -191,7 +308,9 @@ impl Templates {
         let mut context = vars.clone();
         context.insert("copies".into(), Value::from(copies));
         context.insert("reprint".into(), Value::Bool(reprint));
-        let env = environment();
+        let mut env = environment();
+        let encoded = Arc::new(Mutex::new(Vec::new()));
+        add_symbol_helpers(&mut env, language, symbols, &encoded);
         let template = env
             .template_from_str(&file.source)
             .map_err(|e| describe(&file.path, &e))?;
@@ -204,9 +323,11 @@ impl Templates {
                 text.len()
             ));
         }
+        let gs1 = std::mem::take(&mut *encoded.lock().unwrap_or_else(|p| p.into_inner()));
         Ok(Rendered {
             data: text.into_bytes(),
             language,
+            gs1,
         })
     }
 }
@@ -297,6 +418,7 @@ mod tests {
                 2,
                 false,
                 TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
             )
             .unwrap();
         assert_eq!(
@@ -310,6 +432,7 @@ mod tests {
                 1,
                 true,
                 TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
             )
             .unwrap();
         assert!(
@@ -333,6 +456,7 @@ mod tests {
                 3,
                 false,
                 TemplateLanguage::Tspl,
+                &SymbolSettings::default(),
             )
             .unwrap();
         assert_eq!(
@@ -349,8 +473,15 @@ mod tests {
             "^XA^FD{{ lot }}^FS^PQ{{ copies }}^XZ",
         );
         let refused = |vars_: Value, copies: u32, language: TemplateLanguage, name: &str| {
-            t.render(name, &vars(vars_), copies, false, language)
-                .unwrap_err()
+            t.render(
+                name,
+                &vars(vars_),
+                copies,
+                false,
+                language,
+                &SymbolSettings::default(),
+            )
+            .unwrap_err()
         };
         let e = refused(json!({}), 1, TemplateLanguage::Zpl, "case");
         assert!(
@@ -386,6 +517,7 @@ mod tests {
                 1,
                 false,
                 TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
             )
             .unwrap_err();
         assert!(e.contains("labels/f.zpl"), "{e}");
@@ -395,38 +527,166 @@ mod tests {
             "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
         );
         let e = t
-            .render("loop", &Map::new(), 1, false, TemplateLanguage::Zpl)
+            .render(
+                "loop",
+                &Map::new(),
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
+            )
             .unwrap_err();
         assert!(e.contains("fuel"), "{e}");
     }
 
     #[test]
-    fn the_shipped_example_templates_render() {
+    fn the_shipped_example_templates_render_to_the_exact_bytes() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/labels");
         let t = Templates::load(&dir).unwrap();
+        let symbols = SymbolSettings::default();
         let v = vars(
             json!({"gtin": "09506000134352", "lot": "A17", "expiry": "271231", "serial": "1001"}),
         );
-        let zpl = t
-            .render("case", &v, 2, true, TemplateLanguage::Zpl)
+        let case = t
+            .render("case", &v, 2, true, TemplateLanguage::Zpl, &symbols)
             .unwrap();
-        let zpl = String::from_utf8(zpl.data).unwrap();
-        assert!(
-            zpl.starts_with("^XA\n") && zpl.ends_with("^PQ2\n^XZ\n"),
-            "{zpl}"
+        assert_eq!(
+            String::from_utf8(case.data).unwrap(),
+            "^XA\n^CI28\n^PW812\n^LL609\n\
+             ^FO40,30^A0N,30,30^FD(01)09506000134352(17)271231(10)A17(21)1001^FS\n\
+             ^FO600,70^A0N,40,40^FR^FDREPRINT^FS\n\
+             ^FO40,80^BY2^BCN,140,N,N,N,N^FD>;>801095060001343521727123110>6A17>8>5211001^FS\n\
+             ^FO40,300^BXN,8,200,0,0,6,_^FD_101095060001343521727123110A17_1211001^FS\n\
+             ^FO330,300^BQN,2,4^FDQA,https://id.gs1.org/01/09506000134352/10/A17/21/1001?17=271231^FS\n\
+             ^PQ2\n^XZ\n"
         );
-        assert!(
-            zpl.contains("^FDREPRINT^FS") && zpl.contains("^FDLOT A17  EXP 271231^FS"),
-            "{zpl}"
-        );
+        // Each symbol's AIs once: what the commissioning event will name.
+        assert_eq!(case.gs1, ["(01)09506000134352(17)271231(10)A17(21)1001"]);
+
         let tspl = t
-            .render("box", &v, 1, false, TemplateLanguage::Tspl)
+            .render("box", &v, 1, false, TemplateLanguage::Tspl, &symbols)
             .unwrap();
-        let tspl = String::from_utf8(tspl.data).unwrap();
-        assert!(
-            tspl.starts_with("SIZE 60 mm,40 mm\n") && tspl.ends_with("PRINT 1\n"),
-            "{tspl}"
+        assert_eq!(
+            String::from_utf8(tspl.data).unwrap(),
+            "SIZE 60 mm,40 mm\r\nGAP 2 mm,0 mm\r\nCLS\r\n\
+             TEXT 20,16,\"2\",0,1,1,\"(01)09506000134352(10)A17\"\r\n\
+             DMATRIX 20,60,400,400,c126,x6,\"~1010950600013435210A17\"\r\n\
+             QRCODE 230,60,Q,4,A,0,\"https://id.gs1.org/01/09506000134352/10/A17\"\r\n\
+             PRINT 1\r\n"
         );
+
+        let mut gcp = crate::capture::identify::gcp::GcpTable::default();
+        gcp.set("9506000", 7).unwrap();
+        let with_prefix = SymbolSettings {
+            gcp: std::sync::Arc::new(gcp),
+            ..SymbolSettings::default()
+        };
+        let pallet = t
+            .render(
+                "pallet",
+                &vars(json!({"sscc": "095060001343528402"})),
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &with_prefix,
+            )
+            .unwrap();
+        let pallet = String::from_utf8(pallet.data).unwrap();
+        let hex = pallet
+            .split("^RS8^RFW,H^FD")
+            .nth(1)
+            .and_then(|rest| rest.split("^FS").next())
+            .unwrap();
+        assert_eq!(
+            crate::capture::identify::Epc::from_hex(hex)
+                .unwrap()
+                .pure_uri(),
+            "urn:epc:id:sscc:9506000.0134352840"
+        );
+        // Without the company prefix's length the tag cannot be encoded: refused, saying how.
+        let e = t
+            .render(
+                "pallet",
+                &vars(json!({"sscc": "095060001343528402"})),
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &SymbolSettings {
+                    gcp: std::sync::Arc::new(crate::capture::identify::gcp::GcpTable::default()),
+                    ..SymbolSettings::default()
+                },
+            )
+            .unwrap_err();
+        assert!(e.contains("gcp_lengths"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_check_digit_is_refused_at_submit_naming_the_template_line() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/labels");
+        let t = Templates::load(&dir).unwrap();
+        let v = vars(
+            json!({"gtin": "09506000134353", "lot": "A17", "expiry": "271231", "serial": "1001"}),
+        );
+        let e = t
+            .render(
+                "case",
+                &v,
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
+            )
+            .unwrap_err();
+        assert!(
+            e.contains("case.zpl line") && e.contains("check digit"),
+            "{e}"
+        );
+        let v = vars(
+            json!({"gtin": "09506000134352", "lot": "A17", "expiry": "271341", "serial": "1"}),
+        );
+        let e = t
+            .render(
+                "case",
+                &v,
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
+            )
+            .unwrap_err();
+        assert!(e.contains("(17)"), "{e}");
+        let t = templates(
+            "f",
+            TemplateLanguage::Tspl,
+            "{{ rfid_epc('(01)09506000134352(21)1') }}",
+        );
+        let e = t
+            .render(
+                "f",
+                &Map::new(),
+                1,
+                false,
+                TemplateLanguage::Tspl,
+                &SymbolSettings::default(),
+            )
+            .unwrap_err();
+        assert!(e.contains("RFID encoding is written in ZPL"), "{e}");
+        let t = templates(
+            "f",
+            TemplateLanguage::Zpl,
+            "{{ gs1_128('(01)09506000134352', colour=2) }}",
+        );
+        let e = t
+            .render(
+                "f",
+                &Map::new(),
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
+            )
+            .unwrap_err();
+        assert!(e.contains("colour"), "{e}");
     }
 
     proptest::proptest! {
@@ -436,7 +696,7 @@ mod tests {
             copies in 0u32..2000,
         ) {
             let t = templates("case", TemplateLanguage::Zpl, "^XA^FD{{ lot }}^FS^PQ{{ copies }}^XZ");
-            match t.render("case", &vars(json!({"lot": lot.clone()})), copies, false, TemplateLanguage::Zpl) {
+            match t.render("case", &vars(json!({"lot": lot.clone()})), copies, false, TemplateLanguage::Zpl, &SymbolSettings::default()) {
                 Ok(r) => {
                     let text = String::from_utf8(r.data).unwrap();
                     proptest::prop_assert!(!lot.contains('^') && !lot.contains('~'));

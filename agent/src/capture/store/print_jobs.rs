@@ -1,6 +1,8 @@
-//! The durable print queue's rows (`print_jobs`, schema version 4), written only by the
-//! outbox writer, in its transactions — so a job's state and the events it causes are
-//! committed together.
+//! The durable print queue's rows (`print_jobs`, schema versions 4 and 5), written only by
+//! the outbox writer, in its transactions — so a job's state and the event it causes (the
+//! commissioning of a confirmed label, the decommissioning of a voided one) are committed
+//! together: no crash can leave a printed label without its event, or an event without its
+//! label's state.
 //!
 //! ```text
 //!  submit (new key) ──▶ submitted ──claim──▶ sent ──printer's status shows it──▶ confirmed
@@ -83,6 +85,8 @@ pub struct NewJob {
     pub copies: u32,
     /// The rendered bytes.
     pub data: Vec<u8>,
+    /// The GS1 data its symbols carry (bracketed element strings).
+    pub gs1: Vec<String>,
 }
 
 /// A job as stored.
@@ -114,6 +118,8 @@ pub struct PrintJob {
     pub submitted_at_ms: i64,
     /// Unix ms of the last change.
     pub updated_at_ms: i64,
+    /// The GS1 data its symbols carry (bracketed element strings).
+    pub gs1: Vec<String>,
 }
 
 /// What the queue asks of the store.
@@ -140,6 +146,10 @@ pub enum PrintOp {
         reason: Option<String>,
         /// Bytes to send instead (a reprint, rendered with `reprint = true`).
         data: Option<Vec<u8>>,
+        /// The event the move causes (a commissioning or decommissioning), stored in the same
+        /// transaction. Never refused for a full outbox: the label exists either way, and
+        /// room is made by the configured policy as for any event.
+        event: Option<super::NewEvent>,
     },
     /// Every `sent` job becomes `unknown`: run once at start, before any job is sent (they
     /// were sent by a daemon that died before learning whether they printed).
@@ -197,7 +207,7 @@ pub struct PrintSummary {
     pub undecided: Vec<String>,
 }
 
-const COLUMNS: &str = "id, key, device, template, vars, copies, data, state, reason, reprints, submitted_at, updated_at";
+const COLUMNS: &str = "id, key, device, template, vars, copies, data, state, reason, reprints, submitted_at, updated_at, gs1";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrintJob> {
     Ok(PrintJob {
@@ -213,6 +223,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrintJob> {
         reprints: r.get(9)?,
         submitted_at_ms: r.get(10)?,
         updated_at_ms: r.get(11)?,
+        gs1: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
     })
 }
 
@@ -235,11 +246,13 @@ fn job(job: PrintJob, fresh: bool) -> PrintAnswer {
     }
 }
 
-/// Carries out `op` in the writer's transaction.
+/// Carries out `op` in the writer's transaction; a move's event is handed to `store_event`
+/// (the writer's insert, with its bounds and counters) only when the move is made.
 pub(super) fn apply(
     tx: &Transaction<'_>,
     op: PrintOp,
     now_ms: i64,
+    store_event: &mut dyn FnMut(&super::NewEvent) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<PrintAnswer> {
     match op {
         PrintOp::Submit(new) => {
@@ -247,10 +260,19 @@ pub(super) fn apply(
                 return Ok(job(existing, false));
             }
             tx.prepare_cached(
-                "INSERT INTO print_jobs (key, device, template, vars, copies, data, state, reprints, submitted_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'submitted', 0, ?7, ?7)",
+                "INSERT INTO print_jobs (key, device, template, vars, copies, data, state, reprints, submitted_at, updated_at, gs1) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'submitted', 0, ?7, ?7, ?8)",
             )?
-            .execute(params![new.key, new.device, new.template, new.vars, new.copies, new.data, now_ms])?;
+            .execute(params![
+                new.key,
+                new.device,
+                new.template,
+                new.vars,
+                new.copies,
+                new.data,
+                now_ms,
+                serde_json::to_string(&new.gs1).expect("strings serialise")
+            ])?;
             let id = tx.last_insert_rowid();
             Ok(job(by_id(tx, id)?.expect("just inserted"), true))
         }
@@ -278,6 +300,7 @@ pub(super) fn apply(
             to,
             reason,
             data,
+            event,
         } => {
             let Some(current) = by_id(tx, id)? else {
                 return Ok(PrintAnswer::Refused(format!("no print job {id}")));
@@ -300,6 +323,9 @@ pub(super) fn apply(
                  data = coalesce(?5, data), updated_at = ?6 WHERE id = ?1",
             )?
             .execute(params![id, to.as_str(), reason, reprint, data, now_ms])?;
+            if let Some(event) = &event {
+                store_event(event)?;
+            }
             Ok(job(by_id(tx, id)?.expect("exists"), false))
         }
         PrintOp::RecoverSent => {
@@ -357,7 +383,7 @@ mod tests {
 
     fn run(conn: &mut Connection, op: PrintOp) -> PrintAnswer {
         let tx = conn.transaction().unwrap();
-        let answer = apply(&tx, op, 1000).unwrap();
+        let answer = apply(&tx, op, 1000, &mut |_| Ok(())).unwrap();
         tx.commit().unwrap();
         answer
     }
@@ -370,6 +396,7 @@ mod tests {
             vars: "{}".into(),
             copies: 1,
             data: b"^XA^XZ".to_vec(),
+            gs1: vec!["(01)09506000134352(21)1".into()],
         }
     }
 
@@ -395,6 +422,43 @@ mod tests {
     }
 
     #[test]
+    fn a_move_stores_its_event_and_a_refused_move_stores_none() {
+        let mut conn = db();
+        let (a, _) = the_job(run(&mut conn, PrintOp::Submit(new("a"))));
+        let event = super::super::NewEvent {
+            event_id: "ni:///sha-256;x?ver=CBV2.0".into(),
+            captured_at_ms: 1,
+            device: std::sync::Arc::from("p"),
+            body: "{}".into(),
+        };
+        let mut stored = Vec::new();
+        let mut apply_op = |conn: &mut Connection, op: PrintOp| {
+            let tx = conn.transaction().unwrap();
+            let answer = apply(&tx, op, 1000, &mut |e| {
+                stored.push(e.event_id.clone());
+                Ok(())
+            })
+            .unwrap();
+            tx.commit().unwrap();
+            answer
+        };
+        let confirm = |from: JobState| PrintOp::Move {
+            id: a.id,
+            from: vec![from],
+            to: JobState::Confirmed,
+            reason: None,
+            data: None,
+            event: Some(event.clone()),
+        };
+        // Not sent yet: the move is refused, and its event is not stored.
+        let refused = apply_op(&mut conn, confirm(JobState::Sent));
+        assert!(matches!(refused, PrintAnswer::Refused(_)));
+        let moved = apply_op(&mut conn, confirm(JobState::Submitted));
+        assert_eq!(the_job(moved).0.state, JobState::Confirmed);
+        assert_eq!(stored, ["ni:///sha-256;x?ver=CBV2.0"]);
+    }
+
+    #[test]
     fn a_sent_job_found_at_start_is_held_for_a_decision_and_holds_its_printer() {
         let mut conn = db();
         let (a, _) = the_job(run(&mut conn, PrintOp::Submit(new("a"))));
@@ -407,6 +471,7 @@ mod tests {
                 to: JobState::Sent,
                 reason: None,
                 data: None,
+                event: None,
             },
         );
         assert_eq!(the_job(moved).0.state, JobState::Sent);
@@ -430,6 +495,7 @@ mod tests {
                 to: JobState::Confirmed,
                 reason: None,
                 data: None,
+                event: None,
             },
         );
         assert!(
@@ -444,9 +510,11 @@ mod tests {
                 to: JobState::Submitted,
                 reason: Some("reprint decided".into()),
                 data: Some(b"REPRINT".to_vec()),
+                event: None,
             },
         ));
         assert_eq!(reprinted.reprints, 1);
+        assert_eq!(reprinted.gs1, ["(01)09506000134352(21)1"]);
         assert_eq!(reprinted.data, b"REPRINT");
         let PrintAnswer::Summary(s) = run(&mut conn, PrintOp::Summary) else {
             panic!()

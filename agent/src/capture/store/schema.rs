@@ -86,6 +86,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX print_jobs_open ON print_jobs(device, state, id)
         WHERE state IN ('submitted', 'sent', 'unknown');
     "#,
+    // 5: the GS1 data each label's symbols carry (JSON array of bracketed element strings),
+    // from which its commissioning or decommissioning event is built when it settles.
+    r#"
+    ALTER TABLE print_jobs ADD COLUMN gs1 TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// Why a database cannot be brought to the latest schema.

@@ -613,8 +613,12 @@ fn commit_batch(
                 settings.push(done);
             }
             Op::Print { op, done } => {
-                let answer =
-                    super::print_jobs::apply(&tx, op, jiff::Timestamp::now().as_millisecond())?;
+                let answer = super::print_jobs::apply(
+                    &tx,
+                    op,
+                    jiff::Timestamp::now().as_millisecond(),
+                    &mut |event| state.insert_always(&tx, event),
+                )?;
                 prints.push((done, answer));
             }
             Op::Close | Op::Quarantine { .. } => {}
@@ -696,6 +700,21 @@ impl State {
         self.totals.undelivered += 1;
         self.last_seq = seq;
         Ok(AppendOutcome::Committed { seq })
+    }
+
+    /// Inserts an event that records something already done in the world (a printed or
+    /// voided label): room is made as the policy allows, but the event is stored even when
+    /// the outbox is full with `refuse-new` — refusing it would leave a label without its
+    /// record. It is counted like any other.
+    fn insert_always(&mut self, tx: &Transaction<'_>, event: &NewEvent) -> rusqlite::Result<()> {
+        let bytes = event.stored_bytes();
+        let _ = self.make_room(tx, bytes)?;
+        let seq = insert_event(tx, event, bytes)?;
+        self.totals.rows += 1;
+        self.totals.bytes += bytes;
+        self.totals.undelivered += 1;
+        self.last_seq = seq;
+        Ok(())
     }
 
     /// Deletes what the limits and policy allow until one more event of `need` bytes fits.

@@ -210,3 +210,69 @@ fn an_input_edge_is_an_object_event_with_a_sensor_report() {
     assert_eq!(report["stringValue"], "open");
     assert_eq!(event["sensorElementList"][0]["sensorMetadata"]["time"], AT);
 }
+
+#[test]
+fn a_printed_label_is_commissioned_and_a_voided_one_decommissioned() {
+    let b = builder();
+    let gs1 = vec![
+        "(01)04012345000016(17)271231(10)A17(21)1001".to_string(),
+        "(00)040123450000000016".to_string(),
+    ];
+    let label = |printed: bool, reprints: u32| PrintedLabel {
+        at: AT.parse().unwrap(),
+        device: "line-printer",
+        key: "order-881-case-1",
+        gs1: &gs1,
+        reprints,
+        printed,
+        read_point: Some("urn:epc:id:sgln:4012345.00003.0"),
+        biz_location: None,
+    };
+    let printed = b.finish(
+        b.label_event(&label(true, 0)).unwrap(),
+        &Arc::from("line-printer"),
+    );
+    let reprinted = b.finish(
+        b.label_event(&label(true, 1)).unwrap(),
+        &Arc::from("line-printer"),
+    );
+    let voided = b.finish(
+        b.label_event(&label(false, 0)).unwrap(),
+        &Arc::from("line-printer"),
+    );
+    assert_ne!(printed.event_id, reprinted.event_id);
+    let mut doc = DocumentWriter::new(Timestamp::now(), 4096);
+    for e in [&printed, &reprinted, &voided] {
+        doc.push(&e.body);
+    }
+    let doc: Value = serde_json::from_slice(&doc.finish()).unwrap();
+    epcis_schema::assert_schema_valid(&doc);
+    let list = &doc["epcisBody"]["eventList"];
+    let add = &list[0];
+    assert_eq!(add["action"], "ADD");
+    assert_eq!(add["bizStep"], "commissioning");
+    assert_eq!(add["disposition"], "active");
+    assert_eq!(
+        add["epcList"],
+        serde_json::json!([
+            "urn:epc:id:sgtin:4012345.000001.1001",
+            "urn:epc:id:sscc:4012345.0000000001"
+        ])
+    );
+    assert_eq!(add["ilmd"]["cbvmda:lotNumber"], "A17");
+    assert_eq!(add["ilmd"]["cbvmda:itemExpirationDate"], "2027-12-31");
+    assert_eq!(add["tg:printJob"], "order-881-case-1");
+    assert!(add.get("tg:reprint").is_none());
+    assert_eq!(list[1]["tg:reprint"], 1);
+    let delete = &list[2];
+    assert_eq!(delete["action"], "DELETE");
+    assert_eq!(delete["bizStep"], "decommissioning");
+    assert_eq!(delete["disposition"], "inactive");
+    assert!(delete.get("ilmd").is_none());
+    // A label without a GS1 key has nothing to commission.
+    let plain = PrintedLabel {
+        gs1: &[],
+        ..label(true, 0)
+    };
+    assert!(b.label_event(&plain).is_none());
+}
