@@ -41,16 +41,36 @@ pub fn png(rendered: &Rendered, size: PreviewSize) -> Result<Vec<u8>, String> {
         TemplateLanguage::Zpl => labelize::Language::Zpl,
         TemplateLanguage::Tspl => labelize::Language::Tspl,
     };
+    // A ZPL label declares its size in dots (^PW width, ^LL length); TSPL's SIZE is read by
+    // the renderer itself.
+    let dots = |command: &str| match rendered.language {
+        TemplateLanguage::Zpl => {
+            zpl_dots(&rendered.data, command).map(|d| d / f64::from(size.dpmm))
+        }
+        TemplateLanguage::Tspl => None,
+    };
     let options = labelize::RenderOptions {
         language: Some(language),
-        width_mm: size.width_mm,
-        height_mm: size.height_mm,
+        width_mm: size.width_mm.or_else(|| dots("^PW")),
+        height_mm: size.height_mm.or_else(|| dots("^LL")),
         dpmm: size.dpmm,
         antialias: false,
     };
     labelize::render_png(&rendered.data, options)
         .map(|out| out.bytes)
         .map_err(|e| format!("the label could not be drawn: {e}"))
+}
+
+/// The number after the last `command` (`^PW`, `^LL`) in a ZPL job, in dots.
+#[cfg(feature = "preview")]
+fn zpl_dots(data: &[u8], command: &str) -> Option<f64> {
+    let text = std::str::from_utf8(data).ok()?;
+    let at = text.rfind(command)? + command.len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse::<u32>().ok().filter(|&d| d > 0).map(f64::from)
 }
 
 /// Without the renderer: says so.
@@ -66,6 +86,20 @@ pub fn png(_rendered: &Rendered, _size: PreviewSize) -> Result<Vec<u8>, String> 
 #[cfg(all(test, feature = "preview"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zpl_label_is_drawn_at_its_declared_size() {
+        assert_eq!(zpl_dots(b"^XA^PW812^LL609^XZ", "^PW"), Some(812.0));
+        assert_eq!(zpl_dots(b"^XA^XZ", "^LL"), None);
+        let rendered = Rendered {
+            data: b"^XA^PW400^LL240^FO20,20^A0N,30,30^FDX^FS^XZ".to_vec(),
+            language: TemplateLanguage::Zpl,
+            gs1: Vec::new(),
+        };
+        let png = png(&rendered, PreviewSize::default()).unwrap();
+        let image = image::load_from_memory(&png).unwrap();
+        assert_eq!((image.width(), image.height()), (400, 240));
+    }
 
     #[test]
     fn a_zpl_and_a_tspl_label_are_drawn() {
