@@ -353,3 +353,57 @@ async fn a_voided_label_is_decommissioned() {
     );
     assert_eq!(printer.jobs(), 1, "a voided job is never printed again");
 }
+
+/// `tracegate print --preview` draws the packing line's case label without a printer or a
+/// daemon, at the label's declared size, and names the GS1 data its symbols carry.
+#[cfg(feature = "preview")]
+#[test]
+fn a_case_label_is_previewed_without_a_printer() {
+    let dir = tempfile::tempdir().unwrap();
+    let printer_addr = "127.0.0.1:9"; // never connected: a preview needs no printer
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/packing-line.toml"
+    ))
+    .unwrap()
+    .replace(
+        "templates = \"labels\"",
+        concat!(
+            "templates = \"",
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/labels\""
+        ),
+    )
+    .replace("10.20.3.40:9100", printer_addr);
+    let config = dir.path().join("tracegate.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = dir.path().join("case.png");
+    let (code, stdout, stderr) = tracegate(&[
+        "print",
+        "--config",
+        config.to_str().unwrap(),
+        "--preview",
+        out.to_str().unwrap(),
+        "--template",
+        "case",
+        "--var",
+        &format!("gtin={GTIN}"),
+        "--var",
+        "lot=A17",
+        "--var",
+        "expiry=271231",
+        "--var",
+        "serial=1001",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("GS1 data (01){GTIN}(17)271231(10)A17(21)1001")),
+        "{stdout}"
+    );
+    let png = image::load_from_memory(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        (png.width(), png.height()),
+        (812, 609),
+        "4 x 3 in at 203 dpi"
+    );
+}

@@ -5,7 +5,9 @@
 //! chooses the language and the label size. A build without the `preview` feature (a slim
 //! gateway image) says so instead of drawing.
 
-use super::templates::{Rendered, TemplateLanguage};
+use super::templates::Rendered;
+#[cfg(feature = "preview")]
+use super::templates::TemplateLanguage;
 
 /// Label size and resolution of a preview.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,5 +137,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("dpmm 7"), "{e}");
+    }
+}
+
+#[cfg(all(test, not(feature = "preview")))]
+mod tests {
+    use super::*;
+    use crate::capture::print::templates::TemplateLanguage;
+
+    #[test]
+    fn a_build_without_the_renderer_says_so() {
+        let rendered = Rendered {
+            data: b"^XA^XZ".to_vec(),
+            language: TemplateLanguage::Zpl,
+            gs1: Vec::new(),
+        };
+        let e = png(&rendered, PreviewSize::default()).unwrap_err();
+        assert!(e.contains("without the `preview` feature"), "{e}");
     }
 }

@@ -585,6 +585,36 @@ mod scanned {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Any lot and serial (GS1's character set 82, digit runs of every length, letters
+        /// between them) reads back from the GS1-128 and the DataMatrix as printed.
+        #[test]
+        fn any_lot_and_serial_read_back_as_printed(
+            lot in "[0-9A-Za-z!%&'()*+,./:;<=?_-]{1,20}",
+            serial in "[0-9A-Z]{1,20}",
+        ) {
+            let data = format!("(01)09506000134352(10){}(21){serial}", lot.replace('(', "\\("));
+            let ais = parse(&data).unwrap();
+            let want = expected(&data);
+            let zpl = format!("^XA^FO60,60{}^XZ", gs1_128(&ais, TemplateLanguage::Zpl, AT).unwrap());
+            proptest::prop_assert_eq!(
+                scan(zpl.as_bytes(), TemplateLanguage::Zpl, BarcodeFormat::CODE_128),
+                want.clone(),
+                "{}", zpl
+            );
+            let dm = format!(
+                "^XA^FO60,60{}^XZ",
+                gs1_datamatrix(&ais, TemplateLanguage::Zpl, Placement { module: 6, ..AT }).unwrap()
+            );
+            proptest::prop_assert_eq!(
+                scan(dm.as_bytes(), TemplateLanguage::Zpl, BarcodeFormat::DATA_MATRIX),
+                want,
+                "{}", dm
+            );
+        }
+    }
+
     #[test]
     fn zpl_and_tspl_qr_carry_the_digital_link_of_the_ais() {
         let settings = SymbolSettings::default();
