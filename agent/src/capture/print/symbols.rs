@@ -585,6 +585,37 @@ mod scanned {
         }
     }
 
+    /// The shipped case label, drawn whole: each of its three symbols reads back the AIs
+    /// the job gave.
+    #[test]
+    fn the_shipped_case_label_reads_back_symbol_by_symbol() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/labels");
+        let templates = crate::capture::print::templates::Templates::load(&dir).unwrap();
+        let vars = serde_json::json!({"gtin": "09506000134352", "lot": "A17", "expiry": "271231", "serial": "1001"});
+        let rendered = templates
+            .render(
+                "case",
+                vars.as_object().unwrap(),
+                1,
+                false,
+                TemplateLanguage::Zpl,
+                &SymbolSettings::default(),
+            )
+            .unwrap();
+        let want = expected("(01)09506000134352(17)271231(10)A17(21)1001");
+        for format in [
+            BarcodeFormat::CODE_128,
+            BarcodeFormat::DATA_MATRIX,
+            BarcodeFormat::QR_CODE,
+        ] {
+            assert_eq!(
+                scan(&rendered.data, TemplateLanguage::Zpl, format),
+                want,
+                "{format:?}"
+            );
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
         /// Any lot and serial (GS1's character set 82, digit runs of every length, letters
