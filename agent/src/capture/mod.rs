@@ -14,6 +14,7 @@ pub mod devices;
 pub mod event;
 pub mod feedback;
 pub mod identify;
+pub mod integrity;
 pub mod pipeline;
 pub mod print;
 pub mod rfid;

@@ -8,6 +8,7 @@
 //! [`AppendOutcome::Committed`] only after the transaction holding it is on stable storage;
 //! nothing is deleted before its PUBACK except by the configured `when_full` policy, counted.
 
+pub mod chain;
 pub mod high_water;
 mod open;
 pub mod print_jobs;
@@ -25,7 +26,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use open::{OpenError, OutboxLock};
+pub use chain::ChainSigner;
+pub use open::{OpenError, OutboxLock, open_for_reading};
 pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts, SetAsideRow};
 pub use schema::LATEST as SCHEMA_VERSION;
 
@@ -245,16 +247,27 @@ impl std::fmt::Debug for Op {
 impl Store {
     /// Opens (or creates) the outbox at `config.path`, takes its lock, and starts the writer.
     pub fn open(config: &StoreConfig) -> Result<(Store, StoreThread), OpenError> {
+        Store::open_signed(config, None)
+    }
+
+    /// Opens the outbox with its hash chain signed by `signer` (the daemon; `open` leaves the
+    /// chain unsigned, for tools and tests).
+    pub fn open_signed(
+        config: &StoreConfig,
+        signer: Option<Arc<ChainSigner>>,
+    ) -> Result<(Store, StoreThread), OpenError> {
         let path = config.path.clone();
         let lock = open::lock(&path)?;
         let conn = open::open_for_writing(&path, config.quick_check)?;
         let limits = Limits::from(config);
         let commit_latency = Arc::new(LatencyHistogram::default());
-        let (writer, stats) = Writer::new(conn, path.clone(), limits, commit_latency.clone())
-            .map_err(|cause| OpenError::Sqlite {
-                path: path.clone(),
-                cause,
-            })?;
+        let (writer, stats) =
+            Writer::new(conn, path.clone(), limits, commit_latency.clone(), signer).map_err(
+                |cause| OpenError::Sqlite {
+                    path: path.clone(),
+                    cause,
+                },
+            )?;
         let (ops, rx) = mpsc::channel(writer::MAX_OPS_PER_COMMIT * 2);
         let handle = std::thread::Builder::new()
             .name("outbox-writer".into())

@@ -116,6 +116,18 @@ pub fn replace_unusable(path: &Path, reason: &str) -> Result<Connection, OpenErr
             cause: std::io::Error::other(format!("fresh outbox unusable: {reason}")),
         },
     })?;
+    // The fresh outbox's chain says why it starts; what is salvaged is linked into it.
+    super::chain::start(
+        &conn,
+        &format!(
+            "the previous outbox was unusable ({reason}) and was moved aside as {}",
+            moved.display()
+        ),
+    )
+    .map_err(|cause| OpenError::Sqlite {
+        path: path.to_path_buf(),
+        cause,
+    })?;
     salvage_into(&moved, &mut conn);
     Ok(conn)
 }

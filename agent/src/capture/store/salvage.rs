@@ -210,6 +210,7 @@ pub fn carry_into(conn: &mut Connection, salvage: &Salvage) -> rusqlite::Result<
         ])?;
         held += 1;
     }
+    super::chain::link_unlinked(&tx)?;
     tx.commit()?;
     Ok((events, held))
 }

@@ -91,6 +91,34 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE print_jobs ADD COLUMN gs1 TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 6: the hash chain (see chain.rs): each event's link, SHA-256 over the previous link and
+    // its body; where a chain starts and why; the stretches deleted once delivered (gaps)
+    // with the link they ended on; the newest link. Starts, gaps and the head are signed by
+    // the gateway's key.
+    r#"
+    ALTER TABLE events ADD COLUMN link BLOB;          -- NULL for events stored before the chain
+    ALTER TABLE set_aside ADD COLUMN link BLOB;
+    CREATE TABLE chain_starts (
+        seq       INTEGER PRIMARY KEY,                -- the chain starts after this event
+        link      BLOB    NOT NULL,                   -- its genesis link
+        note      TEXT    NOT NULL,                   -- why it starts
+        at        INTEGER NOT NULL,                   -- Unix ms
+        signature BLOB
+    );
+    CREATE TABLE chain_gaps (
+        first_seq INTEGER PRIMARY KEY,
+        last_seq  INTEGER NOT NULL,
+        end_link  BLOB    NOT NULL,                   -- the link of event last_seq
+        signature BLOB
+    );
+    CREATE TABLE chain_head (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        seq       INTEGER NOT NULL,
+        link      BLOB    NOT NULL,
+        at        INTEGER NOT NULL,
+        signature BLOB
+    );
+    "#,
 ];
 
 /// Why a database cannot be brought to the latest schema.
@@ -141,7 +169,15 @@ mod tests {
             .query_row("SELECT count(*) FROM counters", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 6);
-        for table in ["settings", "held", "set_aside", "print_jobs"] {
+        for table in [
+            "settings",
+            "held",
+            "set_aside",
+            "print_jobs",
+            "chain_starts",
+            "chain_gaps",
+            "chain_head",
+        ] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap();

@@ -32,6 +32,7 @@ use rusqlite::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::chain::{Chain, ChainSigner};
 use super::high_water::{self, HighWater};
 use super::open;
 use super::{AppendOutcome, Limits, NewEvent, NewHeld, Released, StoreStats};
@@ -119,6 +120,7 @@ struct Counters {
 /// connection can run alongside mutable state).
 struct State {
     limits: Limits,
+    chain: Chain,
     totals: Totals,
     counters: Counters,
     saved_counters: Counters,
@@ -197,8 +199,10 @@ impl Writer {
         path: PathBuf,
         limits: Limits,
         commit_latency: Arc<LatencyHistogram>,
+        signer: Option<Arc<ChainSigner>>,
     ) -> rusqlite::Result<(Self, watch::Receiver<StoreStats>)> {
         bound_wal(&conn, limits.wal_max_bytes)?;
+        let chain = Chain::load(&conn, signer)?;
         let (totals, mut counters, last_seq) = load_state(&conn)?;
         if let Some(mark) = high_water::read(&path)
             && mark > last_seq
@@ -219,6 +223,7 @@ impl Writer {
         let high_water = HighWater::open(&path, last_seq);
         let state = State {
             limits,
+            chain,
             totals,
             counters,
             saved_counters: counters,
@@ -316,6 +321,7 @@ impl Writer {
         let saved_totals = self.state.totals;
         let saved_counters = self.state.counters;
         let saved_seq = self.state.last_seq;
+        let saved_chain = self.state.chain.save_point();
         let mut answers: Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)> = Vec::new();
         let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
         let mut settings: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
@@ -352,6 +358,7 @@ impl Writer {
                 self.state.totals = saved_totals;
                 self.state.counters = saved_counters;
                 self.state.last_seq = saved_seq;
+                self.state.chain.restore(saved_chain);
                 self.write_failures_total += 1;
                 self.retries = retryable;
                 let full = e.sqlite_error_code() == Some(ErrorCode::DiskFull);
@@ -424,15 +431,17 @@ impl Writer {
     /// fail for want of space.
     fn free_space(&mut self) {
         if self.state.totals.delivered_rows > 0 {
+            let chain = &self.state.chain;
             let deleted = self.conn.transaction().and_then(|tx| {
-                let gone = {
+                let (n, bytes, rows) = {
                     let mut stmt = tx.prepare(
-                        "DELETE FROM events WHERE delivered_at IS NOT NULL RETURNING bytes",
+                        "DELETE FROM events WHERE delivered_at IS NOT NULL RETURNING bytes, seq, link",
                     )?;
-                    sum_bytes(stmt.query([])?)?
+                    deleted_rows(stmt.query([])?)?
                 };
+                chain.deleted(&tx, rows)?;
                 tx.commit()?;
-                Ok(gone)
+                Ok((n, bytes))
             });
             if let Ok((n, bytes)) = deleted {
                 self.state.totals.rows -= n;
@@ -458,9 +467,12 @@ impl Writer {
         };
         drop(std::mem::replace(&mut self.conn, placeholder));
         match open::replace_unusable(&self.path, reason) {
-            Ok(conn) => match load_state(&conn) {
-                Ok((totals, counters, last_seq)) => {
+            Ok(conn) => match load_state(&conn)
+                .and_then(|loaded| Ok((loaded, Chain::load(&conn, self.state.chain.signer())?)))
+            {
+                Ok(((totals, counters, last_seq), chain)) => {
                     self.conn = conn;
+                    self.state.chain = chain;
                     self.state.totals = totals;
                     self.state.counters = counters;
                     self.state.saved_counters = counters;
@@ -626,6 +638,7 @@ fn commit_batch(
     }
     state.prune_expired(&tx)?;
     state.save_counters(&tx)?;
+    state.chain.save(&tx)?;
     tx.commit()?;
     state.saved_counters = state.counters;
     state.full_log.maybe_report(&state.limits);
@@ -677,7 +690,7 @@ impl State {
                 continue;
             };
             let bytes = event.stored_bytes();
-            self.last_seq = insert_event(tx, event, bytes)?;
+            self.last_seq = insert_event(tx, &mut self.chain, event, bytes)?;
             self.totals.bytes = (self.totals.bytes + bytes).saturating_sub(held_bytes as u64);
             self.totals.held -= 1;
             count += 1;
@@ -694,7 +707,7 @@ impl State {
         if !self.make_room(tx, bytes)? {
             return Ok(self.refuse());
         }
-        let seq = insert_event(tx, event, bytes)?;
+        let seq = insert_event(tx, &mut self.chain, event, bytes)?;
         self.totals.rows += 1;
         self.totals.bytes += bytes;
         self.totals.undelivered += 1;
@@ -709,7 +722,7 @@ impl State {
     fn insert_always(&mut self, tx: &Transaction<'_>, event: &NewEvent) -> rusqlite::Result<()> {
         let bytes = event.stored_bytes();
         let _ = self.make_room(tx, bytes)?;
-        let seq = insert_event(tx, event, bytes)?;
+        let seq = insert_event(tx, &mut self.chain, event, bytes)?;
         self.totals.rows += 1;
         self.totals.bytes += bytes;
         self.totals.undelivered += 1;
@@ -730,10 +743,10 @@ impl State {
             || self.totals.bytes + need > limits.max_bytes
         {
             if self.totals.delivered_rows > 0 {
-                let (n, b) = delete_returning_bytes(
+                let (n, b) = self.delete(
                     tx,
                     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered_at IS NOT NULL \
-                     ORDER BY delivered_at, seq LIMIT ?1) RETURNING bytes",
+                     ORDER BY delivered_at, seq LIMIT ?1) RETURNING bytes, seq, link",
                     256,
                 )?;
                 if n == 0 {
@@ -751,10 +764,10 @@ impl State {
                     let excess = (self.totals.rows + 1)
                         .saturating_sub(limits.max_events)
                         .clamp(1, 256);
-                    let (n, b) = delete_returning_bytes(
+                    let (n, b) = self.delete(
                         tx,
                         "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered_at IS NULL \
-                         ORDER BY seq LIMIT ?1) RETURNING bytes",
+                         ORDER BY seq LIMIT ?1) RETURNING bytes, seq, link",
                         excess as i64,
                     )?;
                     if n == 0 {
@@ -772,6 +785,22 @@ impl State {
         Ok(true)
     }
 
+    /// Runs `sql` (a `DELETE … RETURNING bytes, seq, link` taking a limit) and records the
+    /// deleted events as gaps of the chain; (rows, bytes) deleted.
+    fn delete(
+        &mut self,
+        tx: &Transaction<'_>,
+        sql: &str,
+        limit: i64,
+    ) -> rusqlite::Result<(u64, u64)> {
+        let (n, bytes, rows) = {
+            let mut stmt = tx.prepare_cached(sql)?;
+            deleted_rows(stmt.query(params![limit])?)?
+        };
+        self.chain.deleted(tx, rows)?;
+        Ok((n, bytes))
+    }
+
     fn set_aside(
         &mut self,
         tx: &Transaction<'_>,
@@ -781,8 +810,8 @@ impl State {
     ) -> rusqlite::Result<()> {
         let moved = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO set_aside (seq, event_id, captured_at, device, body, reason, set_aside_at) \
-                 SELECT seq, event_id, captured_at, device, body, ?2, ?3 FROM events WHERE seq = ?1 AND delivered_at IS NULL",
+                "INSERT OR IGNORE INTO set_aside (seq, event_id, captured_at, device, body, reason, set_aside_at, link) \
+                 SELECT seq, event_id, captured_at, device, body, ?2, ?3, link FROM events WHERE seq = ?1 AND delivered_at IS NULL",
             )?
             .execute(params![seq, reason, at_ms])?;
         if moved == 0 {
@@ -806,10 +835,13 @@ impl State {
         at_ms: i64,
     ) -> rusqlite::Result<()> {
         let n = if self.limits.keep_delivered.is_zero() {
-            let mut stmt = tx.prepare_cached(
-                "DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND delivered_at IS NULL RETURNING bytes",
-            )?;
-            let (n, b) = sum_bytes(stmt.query(params![first, last])?)?;
+            let (n, b, rows) = {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM events WHERE seq BETWEEN ?1 AND ?2 AND delivered_at IS NULL RETURNING bytes, seq, link",
+                )?;
+                deleted_rows(stmt.query(params![first, last])?)?
+            };
+            self.chain.deleted(tx, rows)?;
             self.totals.rows -= n;
             self.totals.bytes -= b;
             n
@@ -837,11 +869,14 @@ impl State {
         self.next_prune = now + Duration::from_secs(1);
         let cutoff =
             jiff::Timestamp::now().as_millisecond() - self.limits.keep_delivered.as_millis() as i64;
-        let mut stmt = tx.prepare_cached(
-            "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered_at IS NOT NULL \
-             AND delivered_at < ?1 ORDER BY delivered_at LIMIT 10000) RETURNING bytes",
-        )?;
-        let (n, b) = sum_bytes(stmt.query(params![cutoff])?)?;
+        let (n, b, rows) = {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE delivered_at IS NOT NULL \
+                 AND delivered_at < ?1 ORDER BY delivered_at LIMIT 10000) RETURNING bytes, seq, link",
+            )?;
+            deleted_rows(stmt.query(params![cutoff])?)?
+        };
+        self.chain.deleted(tx, rows)?;
         self.totals.rows -= n;
         self.totals.bytes -= b;
         self.totals.delivered_rows -= n.min(self.totals.delivered_rows);
@@ -867,22 +902,19 @@ impl State {
     }
 }
 
-fn delete_returning_bytes(
-    tx: &Transaction<'_>,
-    sql: &str,
-    limit: i64,
-) -> rusqlite::Result<(u64, u64)> {
-    let mut stmt = tx.prepare_cached(sql)?;
-    sum_bytes(stmt.query(params![limit])?)
-}
+/// Deleted events' (seq, link), for the chain's gaps.
+type DeletedRows = Vec<(i64, Option<Vec<u8>>)>;
 
-fn sum_bytes(mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<(u64, u64)> {
-    let (mut n, mut bytes) = (0u64, 0u64);
+/// Counts and sums rows from `DELETE … RETURNING bytes, seq, link`, keeping each row's seq and
+/// link for the chain.
+fn deleted_rows(mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<(u64, u64, DeletedRows)> {
+    let (mut n, mut bytes, mut gone) = (0u64, 0u64, Vec::new());
     while let Some(row) = rows.next()? {
         n += 1;
         bytes += row.get::<_, i64>(0)? as u64;
+        gone.push((row.get(1)?, row.get(2)?));
     }
-    Ok((n, bytes))
+    Ok((n, bytes, gone))
 }
 
 /// Rate-limited reporting of a full outbox: the first refusal or drop is logged at once, then
@@ -926,17 +958,27 @@ impl FullLog {
     }
 }
 
-/// Inserts `event` (of `bytes` stored bytes) into the outbox; its sequence number.
-fn insert_event(tx: &Transaction<'_>, event: &NewEvent, bytes: u64) -> rusqlite::Result<i64> {
+/// Inserts `event` (of `bytes` stored bytes) into the outbox as the chain's next link; its
+/// sequence number.
+fn insert_event(
+    tx: &Transaction<'_>,
+    chain: &mut Chain,
+    event: &NewEvent,
+    bytes: u64,
+) -> rusqlite::Result<i64> {
+    let link = chain.link(&event.body);
     tx.prepare_cached(
-        "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO events (event_id, captured_at, device, body, bytes, link) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         event.event_id,
         event.captured_at_ms,
         &*event.device,
         event.body,
-        bytes as i64
+        bytes as i64,
+        &link[..]
     ])?;
-    Ok(tx.last_insert_rowid())
+    let seq = tx.last_insert_rowid();
+    chain.appended(seq);
+    Ok(seq)
 }
