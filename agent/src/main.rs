@@ -121,6 +121,37 @@ fn main() -> ExitCode {
             };
             runtime(async move { control_command(&socket, &request).await })
         }
+        Command::Export(args) => match cli::integrity::export(&args) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Verify(args) => match cli::integrity::verify(&args) {
+            Ok(verdict) => {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&verdict).unwrap_or_default()
+                    );
+                } else {
+                    print!("{}", cli::integrity::render(&verdict));
+                }
+                if verdict.problems.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Events {
             command: EventsCommand::Tail(args),
         } => {

@@ -1,9 +1,10 @@
-//! The command line: `tracegate run | status | cmd | print | events | decode | epcis | check-config | sim`.
+//! The command line: `tracegate run | status | cmd | print | export | verify | events | decode | epcis | check-config | sim`.
 
 pub mod cmd;
 pub mod decode;
 pub mod epcis;
 pub mod events;
+pub mod integrity;
 pub mod print;
 pub mod sim;
 pub mod status;
@@ -67,6 +68,13 @@ pub enum Command {
     ///
     /// Printing prints the job's final reply as JSON; exit code 1 when it failed.
     Print(print::PrintArgs),
+    /// Write the undelivered backlog (or `--all`, or a seq range) to a directory — a USB
+    /// stick — as EPCIS 2.0 documents with a manifest signed by the gateway's key; safe to
+    /// interrupt (files appear whole or not at all, the manifest last).
+    Export(integrity::ExportArgs),
+    /// Check an export directory or an outbox file: signatures, the hash chain, every eventID
+    /// recomputed. Says what is wrong and where; exit code 1 when anything is. Needs no config.
+    Verify(integrity::VerifyArgs),
     /// Inspect the events in the outbox.
     Events {
         #[command(subcommand)]

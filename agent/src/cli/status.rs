@@ -186,6 +186,12 @@ pub fn render(report: &StatusReport) -> String {
             }
         ));
     }
+    if let Some(i) = &report.integrity {
+        out.push_str(&format!(
+            "signing  {}:{} · chain at seq {}\n",
+            i.algorithm, i.public_key, i.chain_seq
+        ));
+    }
     out.push_str("devices\n");
     if report.devices.is_empty() {
         out.push_str("  (none configured)\n");

@@ -51,6 +51,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[printing]`: label templates (empty without the section).
     pub printing: PrintingConfig,
+    /// `[integrity]`: the gateway's signing key.
+    pub integrity: IntegrityConfig,
     /// `[[devices]]`, in file order.
     pub devices: Vec<DeviceConfig>,
     /// `[[feedback]]`: operator feedback rules, in file order.
@@ -198,6 +200,24 @@ struct RawConfig {
     metrics: Option<metrics::RawMetrics>,
     #[serde(default)]
     printing: Option<RawPrinting>,
+    #[serde(default)]
+    integrity: Option<RawIntegrity>,
+}
+
+/// `[integrity]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntegrity {
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+}
+
+/// `[integrity]`: where the gateway's signing key is (made on first start when absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrityConfig {
+    /// The key file: `key_file` (relative to the config file, or under
+    /// `${CREDENTIALS_DIRECTORY}`), default `gateway.key` beside the outbox.
+    pub key_file: PathBuf,
 }
 
 /// `[printing]` as written.
@@ -453,6 +473,16 @@ impl Config {
                 }
             }
         };
+        let integrity = IntegrityConfig {
+            key_file: match raw.integrity.and_then(|i| i.key_file) {
+                Some(path) => resolve_path(base, &path),
+                None => store
+                    .path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join("gateway.key"),
+            },
+        };
         let mut identifiers = raw.identifiers;
         identifiers.validate().map_err(|m| ctx.error(None, m))?;
         identifiers.gcp_length_table = identifiers.gcp_length_table.map(|p| base.join(p));
@@ -466,6 +496,7 @@ impl Config {
             clock: raw.clock,
             metrics,
             printing,
+            integrity,
             devices,
             feedback,
             sections,

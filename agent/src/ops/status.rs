@@ -572,6 +572,21 @@ pub struct StatusReport {
     /// The print queue (a config with label printers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub print: Option<crate::capture::store::print_jobs::PrintSummary>,
+    /// The gateway's signing key and the outbox chain's head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<IntegrityReport>,
+}
+
+/// The key that signs the outbox's hash chain and exports: a platform or an auditor pins it
+/// to check what this gateway sends by road or wire (`tracegate verify --key`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IntegrityReport {
+    /// `ed25519`.
+    pub algorithm: String,
+    /// The public key, hex.
+    pub public_key: String,
+    /// The newest event in the chain.
+    pub chain_seq: i64,
 }
 
 /// The wall clock, as the capture pipeline judges it.
@@ -837,6 +852,8 @@ pub struct StatusCollector {
     capture_rate: RateWindow,
     /// The print queue, once started.
     print: std::sync::OnceLock<crate::capture::print::queue::PrintQueue>,
+    /// The gateway key's algorithm and public key.
+    key: Option<(String, String)>,
 }
 
 impl StatusCollector {
@@ -868,7 +885,14 @@ impl StatusCollector {
                 std::time::Duration::from_secs(60),
             ),
             print: std::sync::OnceLock::new(),
+            key: None,
         }
+    }
+
+    /// Reports `key`'s public half.
+    pub fn with_key(mut self, key: &crate::capture::integrity::key::GatewayKey) -> Self {
+        self.key = Some((key.algorithm().to_string(), key.public_hex()));
+        self
     }
 
     /// Reports on `clock`, judged as `config` says.
@@ -954,6 +978,14 @@ impl StatusCollector {
                 }
             }),
             print: self.print.get().map(|q| q.summary()),
+            integrity: self
+                .key
+                .as_ref()
+                .map(|(algorithm, public_key)| IntegrityReport {
+                    algorithm: algorithm.clone(),
+                    public_key: public_key.clone(),
+                    chain_seq: stats.last_seq,
+                }),
         }
     }
 
@@ -1141,6 +1173,7 @@ pub fn offline_report(
         commands: CommandReport::default(),
         clock: None,
         print: None,
+        integrity: None,
     })
 }
 

@@ -22,8 +22,9 @@ use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Devices;
 use crate::capture::event::build::EventBuilder;
 use crate::capture::event::ids::IdMapper;
+use crate::capture::integrity::key::GatewayKey;
 use crate::capture::pipeline::Pipeline;
-use crate::capture::store::Store;
+use crate::capture::store::{ChainSigner, Store};
 use crate::capture::sync::Sync;
 use crate::config::Config;
 use crate::ops::control::ControlServer;
@@ -35,7 +36,20 @@ use crate::ops::systemd;
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let (store, store_thread) = Store::open(&config.store)?;
+    let (key, created) = GatewayKey::load_or_create(&config.integrity.key_file)?;
+    if created {
+        tracing::warn!(
+            key_file = %config.integrity.key_file.display(),
+            public_key = %key.public_hex(),
+            "a new gateway signing key was made: back up {} (the outbox chain and exports are signed with it); its public key is in the status",
+            config.integrity.key_file.display()
+        );
+    }
+    let signer = Arc::new(ChainSigner {
+        key: key.clone(),
+        gateway: config.gateway.id.to_string(),
+    });
+    let (store, store_thread) = Store::open_signed(&config.store, Some(signer))?;
     let stats = store.stats();
     tracing::info!(
         outbox = %config.store.path.display(),
@@ -48,7 +62,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
     let status = Arc::new(
         StatusCollector::new(&config, store.clone(), registry.clone(), broker.clone())
-            .with_clock(clock.clone(), config.clock.clone()),
+            .with_clock(clock.clone(), config.clock.clone())
+            .with_key(&key),
     );
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<reload::ReloadRequest>(4);

@@ -8,6 +8,9 @@
 //!   systemd credential; signs, and verifies with a public key alone.
 
 pub mod chain;
+pub mod export;
 pub mod key;
 pub mod outbox;
+#[cfg(test)]
+mod test_support;
 pub mod verify;

@@ -146,78 +146,12 @@ fn gap(walker: &mut Walker, g: &GapRow) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use rusqlite::params;
-    use serde_json::{Value, json};
 
     use super::*;
-    use crate::capture::event::hash::{self, Namespaces};
     use crate::capture::integrity::key::GatewayKey;
-    use crate::capture::store::{ChainSigner, NewEvent, Store};
-    use crate::config::{StoreConfig, WhenFull};
-
-    fn config(dir: &Path, keep_delivered_s: u64, max_events: u64) -> StoreConfig {
-        StoreConfig {
-            path: dir.join("outbox.db"),
-            max_events,
-            max_bytes: bytesize::ByteSize::mib(64),
-            when_full: WhenFull::DropOldest,
-            keep_delivered_s,
-            quick_check: true,
-            wal_max_bytes: bytesize::ByteSize::mib(4),
-        }
-    }
-
-    fn signer() -> Arc<ChainSigner> {
-        Arc::new(ChainSigner {
-            key: GatewayKey::from_seed([7; 32]),
-            gateway: "gw-field-1".into(),
-        })
-    }
-
-    /// A real event: its eventID is the CBV 2.0 hash of its content.
-    fn event(n: u32) -> NewEvent {
-        let context: Value =
-            serde_json::from_str(crate::capture::event::document::CONTEXT).unwrap();
-        let mut body = json!({
-            "type": "ObjectEvent",
-            "eventTime": format!("2026-12-01T10:{:02}:{:02}Z", n / 60 % 60, n % 60),
-            "eventTimeZoneOffset": "+00:00",
-            "epcList": [format!("urn:epc:id:sgtin:4012345.000001.{n}")],
-            "action": "OBSERVE",
-            "bizStep": "inspecting",
-        });
-        let id = hash::event_hash(
-            body.as_object().unwrap(),
-            &Namespaces::from_context(&context),
-        );
-        body["eventID"] = json!(id);
-        NewEvent {
-            event_id: id,
-            captured_at_ms: 1_700_000_000_000 + n as i64,
-            device: Arc::from("stick-1"),
-            body: body.to_string(),
-        }
-    }
-
-    async fn append(store: &Store, range: std::ops::Range<u32>) {
-        let mut pending = Vec::new();
-        for n in range {
-            pending.push(store.append(event(n)).await);
-        }
-        for p in pending {
-            p.await;
-        }
-    }
-
-    async fn shutdown(store: Store, thread: crate::capture::store::StoreThread) {
-        store.close().await;
-        drop(store);
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .unwrap();
-    }
+    use crate::capture::integrity::test_support::*;
+    use crate::capture::store::Store;
 
     fn places(report: &Report) -> Vec<String> {
         report
@@ -232,7 +166,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Delivered events are deleted at once: every delivery leaves a gap.
         let cfg = config(dir.path(), 0, 1000);
-        let (store, thread) = Store::open_signed(&cfg, Some(signer())).unwrap();
+        let (store, thread) = Store::open_signed(&cfg, Some(gateway_signer())).unwrap();
         append(&store, 0..20).await;
         store.mark_delivered(1, 5).await;
         store.mark_delivered(6, 8).await;
@@ -246,12 +180,12 @@ mod tests {
         assert_eq!(report.signatures, 3);
 
         // A restart, more events: one chain.
-        let (store, thread) = Store::open_signed(&cfg, Some(signer())).unwrap();
+        let (store, thread) = Store::open_signed(&cfg, Some(gateway_signer())).unwrap();
         append(&store, 20..30).await;
         store.set_aside(25, "too large".into()).await;
         store.flush().await;
         shutdown(store, thread).await;
-        let report = verify(&cfg.path, Some(&signer().key.public_hex())).unwrap();
+        let report = verify(&cfg.path, Some(&gateway_signer().key.public_hex())).unwrap();
         assert!(report.problems.is_empty(), "{:?}", places(&report));
         assert_eq!(report.events, 22);
 
@@ -312,7 +246,7 @@ mod tests {
     async fn dropped_oldest_events_leave_a_signed_gap_and_an_upgraded_outbox_starts_a_chain() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), 600, 10);
-        let (store, thread) = Store::open_signed(&cfg, Some(signer())).unwrap();
+        let (store, thread) = Store::open_signed(&cfg, Some(gateway_signer())).unwrap();
         append(&store, 0..25).await;
         store.flush().await;
         shutdown(store, thread).await;
@@ -327,7 +261,7 @@ mod tests {
         )
         .unwrap();
         drop(conn);
-        let (store, thread) = Store::open_signed(&cfg, Some(signer())).unwrap();
+        let (store, thread) = Store::open_signed(&cfg, Some(gateway_signer())).unwrap();
         append(&store, 25..28).await;
         store.flush().await;
         shutdown(store, thread).await;

@@ -20,7 +20,7 @@ use crate::capture::event::hash::{self, Namespaces};
 pub type Place = String;
 
 /// A problem found, where.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// Where: `events-000001.json event 17 (seq 117)`, `outbox seq 4211`, `manifest.json`.
     pub place: Place,

@@ -501,3 +501,15 @@ mod hex_opt {
             .transpose()
     }
 }
+
+/// The oldest stored event (`undelivered`: the oldest not yet delivered, set-aside events
+/// included); `None` when there is none.
+pub fn first_seq(conn: &Connection, undelivered: bool) -> rusqlite::Result<Option<i64>> {
+    let sql = if undelivered {
+        "SELECT min(seq) FROM (SELECT min(seq) AS seq FROM events WHERE delivered_at IS NULL \
+         UNION ALL SELECT min(seq) FROM set_aside)"
+    } else {
+        "SELECT min(seq) FROM (SELECT min(seq) AS seq FROM events UNION ALL SELECT min(seq) FROM set_aside)"
+    };
+    conn.query_row(sql, [], |r| r.get(0))
+}

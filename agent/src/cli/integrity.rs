@@ -1,0 +1,175 @@
+//! `tracegate export --to DIR` (the backlog for a USB stick, signed) and `tracegate verify
+//! DIR|FILE` (an export or an outbox, checked anywhere, without the gateway's config).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::capture::integrity::export::{self, Range};
+use crate::capture::integrity::key::GatewayKey;
+use crate::capture::integrity::verify::Problem;
+use crate::config::Config;
+
+/// `tracegate export` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The config file: the outbox and the gateway key.
+    #[command(flatten)]
+    pub config: super::ConfigArg,
+    /// The directory to write the export to (a USB stick's; created when absent, must hold
+    /// no earlier export).
+    #[arg(long)]
+    pub to: PathBuf,
+    /// Every event still in the outbox, delivered or not (default: the undelivered backlog).
+    #[arg(long, conflicts_with_all = ["from_seq", "to_seq"])]
+    pub all: bool,
+    /// From this seq (with --to-seq).
+    #[arg(long, requires = "to_seq")]
+    pub from_seq: Option<i64>,
+    /// To this seq.
+    #[arg(long, requires = "from_seq")]
+    pub to_seq: Option<i64>,
+}
+
+/// `tracegate verify` arguments.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// An export directory (or its manifest.json), or an outbox file.
+    pub path: PathBuf,
+    /// The gateway's public key (hex, or `ed25519:HEX`, as `tracegate status` shows it): the
+    /// export or outbox must be signed with it. Without it, the key the data carries is used,
+    /// which proves integrity but not origin.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Writes the export; a line saying what was written.
+pub fn export(args: &ExportArgs) -> anyhow::Result<String> {
+    let config = Config::load_for_tools(&args.config.config)?;
+    let (key, _) = GatewayKey::load_or_create(&config.integrity.key_file).with_context(|| {
+        "the export is signed with the gateway's key (integrity.key_file); run as a user who can read it"
+    })?;
+    let range = match (args.all, args.from_seq, args.to_seq) {
+        (true, _, _) => Range::All,
+        (false, Some(first), Some(last)) => Range::Seqs(first, last),
+        _ => Range::Backlog,
+    };
+    let written = export::write(
+        &config.store.path,
+        &args.to,
+        range,
+        &key,
+        &config.gateway.id.to_string(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let m = &written.manifest;
+    let mut line = format!(
+        "exported {} events (seq {}..={}) in {} files to {}, signed by {}:{}",
+        m.events,
+        m.first_seq,
+        m.last_seq,
+        m.files.len(),
+        written.dir.display(),
+        m.algorithm,
+        m.public_key
+    );
+    for p in &m.problems {
+        line.push_str(&format!("\nWARNING {}: {}", p.place, p.what));
+    }
+    Ok(line)
+}
+
+/// What was checked and what was found.
+#[derive(Debug, serde::Serialize)]
+pub struct Verdict {
+    /// `export` or `outbox`.
+    pub kind: &'static str,
+    /// Events checked.
+    pub events: u64,
+    /// Good signatures.
+    pub signatures: u64,
+    /// The gateway.
+    pub gateway: Option<String>,
+    /// The key that signed.
+    pub key: Option<String>,
+    /// Whether the key was given by the caller.
+    pub key_pinned: bool,
+    /// What is wrong (empty: nothing).
+    pub problems: Vec<Problem>,
+}
+
+/// Checks `args.path`.
+pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verdict> {
+    let path = &args.path;
+    let dir: Option<&Path> = if path.is_dir() {
+        Some(path)
+    } else if path.file_name().is_some_and(|n| n == export::MANIFEST) {
+        path.parent()
+    } else {
+        None
+    };
+    Ok(match dir {
+        Some(dir) => {
+            let r = export::verify(dir, args.key.as_deref());
+            Verdict {
+                kind: "export",
+                events: r.events,
+                signatures: r.signatures,
+                gateway: Some(r.gateway).filter(|g| !g.is_empty()),
+                key: Some(r.key).filter(|k| k.contains(':') && k.len() > 8),
+                key_pinned: args.key.is_some(),
+                problems: r.problems,
+            }
+        }
+        None => {
+            anyhow::ensure!(path.exists(), "{} does not exist", path.display());
+            let r = crate::capture::integrity::outbox::verify(path, args.key.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            Verdict {
+                kind: "outbox",
+                events: r.events,
+                signatures: r.signatures,
+                gateway: r.gateway,
+                key: r.key,
+                key_pinned: args.key.is_some(),
+                problems: r.problems,
+            }
+        }
+    })
+}
+
+/// The verdict in words.
+pub fn render(v: &Verdict) -> String {
+    let mut out = String::new();
+    let who = match (&v.gateway, &v.key) {
+        (Some(g), Some(k)) => format!(
+            "gateway {g}, key {k}{}",
+            if v.key_pinned {
+                ""
+            } else {
+                " (taken from the data itself: pass --key with the gateway's published key to prove origin)"
+            }
+        ),
+        _ => "unsigned".into(),
+    };
+    if v.problems.is_empty() {
+        out.push_str(&format!(
+            "OK: {} {} events, chain and {} signatures hold; {who}\n",
+            v.kind, v.events, v.signatures
+        ));
+    } else {
+        out.push_str(&format!(
+            "FAILED: {} problem(s) in this {} ({} events read; {who})\n",
+            v.problems.len(),
+            v.kind,
+            v.events
+        ));
+        for p in &v.problems {
+            out.push_str(&format!("  {}: {}\n", p.place, p.what));
+        }
+    }
+    out
+}
