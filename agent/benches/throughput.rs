@@ -20,8 +20,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate::capture::event::build::EventBuilder;
 use tracegate::capture::event::ids::IdMapper;
+use tracegate::capture::integrity::chain;
+use tracegate::capture::integrity::key::GatewayKey;
 use tracegate::capture::pipeline::verdict::{Verdict, judge};
-use tracegate::capture::store::{NewEvent, Store};
+use tracegate::capture::store::{ChainSigner, NewEvent, Store};
 use tracegate::capture::sync::Sync;
 use tracegate::config::{CaptureSettings, Config};
 use tracegate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
@@ -63,10 +65,19 @@ fn config_for(port: u16, outbox: &std::path::Path) -> Config {
     Config::parse(std::path::Path::new("/tmp/bench.toml"), &text).unwrap()
 }
 
-async fn capture_with_group_commit(events: &[NewEvent]) -> f64 {
+/// Events/s committed through the writer; `signed`: the hash chain's head and gaps signed
+/// with a gateway key at each commit, as the daemon does (unsigned: the chain is still
+/// hashed, only the signatures are left out).
+async fn capture_with_group_commit(events: &[NewEvent], signed: bool) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(1, &dir.path().join("outbox.db"));
-    let (store, thread) = Store::open(&config.store).unwrap();
+    let signer = signed.then(|| {
+        Arc::new(ChainSigner {
+            key: GatewayKey::from_seed([7; 32]),
+            gateway: "gw-bench".into(),
+        })
+    });
+    let (store, thread) = Store::open_signed(&config.store, signer).unwrap();
     let started = Instant::now();
     let mut pending = Vec::with_capacity(events.len());
     for e in events {
@@ -268,7 +279,15 @@ async fn main() {
         std::thread::available_parallelism().map_or(1, |p| p.get())
     );
 
-    let grouped = capture_with_group_commit(backlog).await;
+    let grouped = capture_with_group_commit(backlog, true).await;
+    let unsigned = capture_with_group_commit(backlog, false).await;
+    let started = Instant::now();
+    let mut link = chain::genesis("bench");
+    for e in backlog {
+        link = chain::next(&link, e.body.as_bytes());
+    }
+    std::hint::black_box(link);
+    let hashing = backlog.len() as f64 / started.elapsed().as_secs_f64();
     let naive_n = (n / 50).max(200);
     let naive = tokio::task::spawn_blocking({
         let sample = backlog[..naive_n].to_vec();
@@ -277,7 +296,15 @@ async fn main() {
     .await
     .unwrap();
     println!("capture into the outbox (synchronous=FULL, WAL)");
-    println!("  group commit                 {grouped:>10.0} events/s");
+    println!("  group commit, chain signed   {grouped:>10.0} events/s");
+    println!(
+        "  group commit, chain unsigned {unsigned:>10.0} events/s  (signed / unsigned {:.2})",
+        grouped / unsigned
+    );
+    println!(
+        "  chain links alone (SHA-256)  {hashing:>10.0} events/s  ({:.1} % of a captured event's time)",
+        100.0 * grouped / hashing
+    );
     println!("  baseline: 1 commit per event {naive:>10.0} events/s  ({naive_n} events)");
     println!(
         "  ratio                        {:>10.1}x\n",

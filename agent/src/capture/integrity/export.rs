@@ -373,15 +373,27 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, Problem> {
         )));
     }
     let text = std::fs::read(&path).map_err(|e| problem(e.to_string()))?;
-    let manifest: Manifest = serde_json::from_slice(&text)
-        .map_err(|e| problem(format!("not a manifest: {e} (truncated or edited?)")))?;
+    parse_manifest(&text).map_err(problem)
+}
+
+/// A manifest from its bytes; the error says what is wrong with it.
+pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, String> {
+    let manifest: Manifest = serde_json::from_slice(bytes)
+        .map_err(|e| format!("not a manifest: {e} (truncated or edited?)"))?;
     if manifest.format != FORMAT {
-        return Err(problem(format!(
+        return Err(format!(
             "format {:?}; this tracegate reads {FORMAT}",
             manifest.format
-        )));
+        ));
     }
     Ok(manifest)
+}
+
+/// The events of an EPCIS document, each as its exact text (what the chain links).
+pub fn document_events(bytes: &[u8]) -> Result<Vec<&str>, String> {
+    let document: RawDocument<'_> = serde_json::from_slice(bytes)
+        .map_err(|e| format!("not an EPCIS document: {e} (truncated?)"))?;
+    Ok(document.body.events.iter().map(|raw| raw.get()).collect())
 }
 
 /// Checks the export in `dir`; `pinned` is the public key it must be signed with.
@@ -586,30 +598,30 @@ fn check_file(dir: &Path, file: &FileEntry, walker: &mut Walker, problems: &mut 
     if hex::encode(Sha256::digest(&bytes)) != file.sha256 {
         push("its SHA-256 is not the one signed in the manifest: the file was changed, truncated or replaced".into());
     }
-    let document: RawDocument<'_> = match serde_json::from_slice(&bytes) {
-        Ok(d) => d,
+    let events = match document_events(&bytes) {
+        Ok(events) => events,
         Err(e) => {
-            push(format!("not an EPCIS document: {e} (truncated?)"));
+            push(e);
             return;
         }
     };
-    if document.body.events.len() as u64 != file.events {
+    if events.len() as u64 != file.events {
         push(format!(
             "holds {} events, the manifest says {}: events were removed or added",
-            document.body.events.len(),
+            events.len(),
             file.events
         ));
     }
-    for (i, raw) in document.body.events.iter().enumerate() {
+    for (i, raw) in events.iter().enumerate() {
         let seq = file.first_seq + i as i64;
-        let id = serde_json::from_str::<serde_json::Value>(raw.get())
+        let id = serde_json::from_str::<serde_json::Value>(raw)
             .ok()
             .and_then(|v| v["eventID"].as_str().map(String::from))
             .unwrap_or_default();
         walker.event(
             &format!("{} event {} (seq {seq}, {id})", file.name, i + 1),
             seq,
-            raw.get().as_bytes(),
+            raw.as_bytes(),
             None,
         );
     }
