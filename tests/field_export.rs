@@ -98,3 +98,113 @@ async fn an_offline_backlog_is_exported_verified_and_still_delivered() {
     );
     daemon.terminate();
 }
+
+/// The office end: a field kit's stick imported by another gateway with a link, published on
+/// the field kit's own topic once, eventIDs unchanged; the same stick again adds nothing; a
+/// tampered stick is refused whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_export_is_imported_at_the_office_once() {
+    // The field kit: offline, 20 reads, exported.
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let field = TestConfig::new(free_port(), "", &serial_scanner("stick-1", pty.path()));
+    let mut field_daemon = Daemon::start(&field.path);
+    field_daemon.wait_devices_up().await;
+    scan(&mut pty, &codes("F", 20)).await;
+    let status = field_daemon
+        .wait_status(Duration::from_secs(20), "20 captured", |s| {
+            s["queue"]["undelivered"] == 20
+        })
+        .await;
+    let key = status["integrity"]["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stick = field.dir.path().join("stick");
+    let (code, out, err) = tracegate(&[
+        "export",
+        "--config",
+        field.path.to_str().unwrap(),
+        "--to",
+        stick.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    field_daemon.terminate();
+    let exported: Vec<String> = {
+        let text = std::fs::read_to_string(stick.join("events-000001.json")).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["epcisBody"]["eventList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["eventID"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(exported.len(), 20);
+
+    // The office gateway, online.
+    let broker = Broker::start();
+    let office = TestConfig::new(broker.port, "", "");
+    let text = std::fs::read_to_string(&office.path)
+        .unwrap()
+        .replace("id = \"gw-test\"", "id = \"gw-office\"");
+    std::fs::write(&office.path, text).unwrap();
+    // Only the field kit's topic: every event received there went out under its id.
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-test/events"]).await;
+    let office_daemon = Daemon::start(&office.path);
+    office_daemon
+        .wait_status(Duration::from_secs(20), "online", |s| s["online"] == true)
+        .await;
+    let office_arg = office.path.to_str().unwrap().to_string();
+    let stick_arg = stick.to_str().unwrap().to_string();
+    let import = || {
+        let (office_arg, stick_arg, key) = (office_arg.clone(), stick_arg.clone(), key.clone());
+        tokio::task::spawn_blocking(move || {
+            tracegate(&["import", &stick_arg, "--key", &key, "--config", &office_arg])
+        })
+    };
+    let (code, out, err) = import().await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let reply: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (reply["new"].as_u64(), reply["skipped"].as_u64()),
+        (Some(20), Some(0)),
+        "{reply}"
+    );
+    let mut got = Received::default();
+    got.collect_event_ids(&mut sub, Duration::from_secs(30), exported.clone())
+        .await;
+    assert!(
+        got.events.len() == 20,
+        "the field kit's 20 events, on its own topic: {}",
+        got.events.len()
+    );
+
+    // The same stick again: nothing new.
+    let (code, out, err) = import().await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let reply: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (reply["new"].as_u64(), reply["skipped"].as_u64()),
+        (Some(0), Some(20)),
+        "{reply}"
+    );
+    let status = office_daemon
+        .wait_status(Duration::from_secs(10), "the imports counted", |s| {
+            s["imports"]["gw-test"]["skipped"] == 20
+        })
+        .await;
+    assert_eq!(status["imports"]["gw-test"]["new"], 20, "{status}");
+    assert_eq!(status["queue"]["undelivered"], 0, "{status}");
+
+    // A tampered stick: refused whole, saying why.
+    let file = stick.join("events-000001.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("F0003", "G0003", 1)).unwrap();
+    let (code, out, err) = import().await.unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("does not verify, nothing was imported"),
+        "{err}"
+    );
+    assert!(err.contains("events-000001.json"), "{err}");
+}

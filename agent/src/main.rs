@@ -131,6 +131,38 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Import(args) => {
+            let socket = match Config::control_socket_of(&args.config.config) {
+                Ok(socket) => socket,
+                Err(e) => return config_error(e),
+            };
+            let request = match cli::integrity::import_request(&args) {
+                Ok(request) => request,
+                Err(e) => return report(Err(e)),
+            };
+            runtime(async move {
+                let reply = tracegate::ops::control::request_within(
+                    &socket,
+                    &request,
+                    std::time::Duration::from_secs(3600),
+                )
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "no daemon answered on {} ({e}); is tracegate running with this config?",
+                        socket.display()
+                    )
+                })?;
+                println!("{}", serde_json::to_string_pretty(&reply)?);
+                match reply["error"].as_str() {
+                    Some(e) => Err(anyhow::anyhow!("{e}")),
+                    None if reply["ok"] == serde_json::Value::Bool(true) => Ok(()),
+                    None => Err(anyhow::anyhow!(
+                        "some events were refused: the outbox is full (store.max_events / max_bytes)"
+                    )),
+                }
+            })
+        }
         Command::Verify(args) => match cli::integrity::verify(&args) {
             Ok(verdict) => {
                 if args.json {

@@ -1,5 +1,6 @@
-//! `tracegate export --to DIR` (the backlog for a USB stick, signed) and `tracegate verify
-//! DIR|FILE` (an export or an outbox, checked anywhere, without the gateway's config).
+//! `tracegate export --to DIR` (the backlog for a USB stick, signed), `tracegate verify
+//! DIR|FILE` (an export or an outbox, checked anywhere, without the gateway's config) and
+//! `tracegate import DIR` (another gateway's export, through the running daemon).
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +45,27 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `tracegate import` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The config file of the gateway that imports (its control socket).
+    #[command(flatten)]
+    pub config: super::ConfigArg,
+    /// The export directory (the stick).
+    pub dir: PathBuf,
+    /// The originating gateway's public key (hex or `ed25519:HEX`): the export must be
+    /// signed with it.
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+/// The import request for the daemon (the directory made absolute: the daemon's working
+/// directory is not the caller's).
+pub fn import_request(args: &ImportArgs) -> anyhow::Result<serde_json::Value> {
+    let dir = std::path::absolute(&args.dir).with_context(|| format!("{}", args.dir.display()))?;
+    Ok(serde_json::json!({"cmd": "import", "dir": dir, "key": args.key}))
 }
 
 /// Writes the export; a line saying what was written.

@@ -1,4 +1,4 @@
-//! The command line: `tracegate run | status | cmd | print | export | verify | events | decode | epcis | check-config | sim`.
+//! The command line: `tracegate run | status | cmd | print | export | verify | import | events | decode | epcis | check-config | sim`.
 
 pub mod cmd;
 pub mod decode;
@@ -75,6 +75,11 @@ pub enum Command {
     /// Check an export directory or an outbox file: signatures, the hash chain, every eventID
     /// recomputed. Says what is wrong and where; exit code 1 when anything is. Needs no config.
     Verify(integrity::VerifyArgs),
+    /// Import another gateway's export (a field kit's stick) at this gateway: verified first
+    /// (refused whole if anything is wrong), then published through this gateway's outbox on
+    /// the originating gateway's events topic; eventIDs imported before are skipped, so a
+    /// second import of the same stick publishes nothing. Needs the daemon running.
+    Import(integrity::ImportArgs),
     /// Inspect the events in the outbox.
     Events {
         #[command(subcommand)]

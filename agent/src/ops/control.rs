@@ -3,7 +3,9 @@
 //!
 //! Requests: `{"cmd":"status"}` (answer: the status report) and
 //! `{"cmd":"command","name":"output","args":{…}}` (answer: the command's final reply, from the
-//! same router the platform's commands go through); `{"error":"…"}` for a bad request.
+//! same router the platform's commands go through); `{"cmd":"import","dir":"…","key":"…"}`
+//! (answer: how many events of another gateway's export were queued and skipped, or the
+//! export's problems); `{"error":"…"}` for a bad request.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +30,11 @@ pub struct ControlServer {
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 enum Request {
     Status,
+    Import {
+        dir: PathBuf,
+        #[serde(default)]
+        key: Option<String>,
+    },
     Command {
         name: String,
         #[serde(default)]
@@ -99,6 +106,7 @@ async fn answer(stream: UnixStream, status: Arc<StatusCollector>, router: Router
                     Err(e) => error_json(&format!("status failed: {e}")),
                 }
             }
+            Ok(Request::Import { dir, key }) => import(&status, dir, key).await,
             Ok(Request::Command { name, mut args }) => {
                 args.insert("id".into(), LOCAL_ID.into());
                 let payload = serde_json::to_vec(&args).unwrap_or_default();
@@ -109,6 +117,46 @@ async fn answer(stream: UnixStream, status: Arc<StatusCollector>, router: Router
         if write.write_all(&reply).await.is_err() || write.write_all(b"\n").await.is_err() {
             break;
         }
+    }
+}
+
+/// Verifies and imports another gateway's export through this gateway's outbox.
+async fn import(status: &Arc<StatusCollector>, dir: PathBuf, key: Option<String>) -> Vec<u8> {
+    let own = status.gateway().to_string();
+    let read = tokio::task::spawn_blocking(move || {
+        crate::capture::integrity::import::read(&dir, key.as_deref(), &own)
+    })
+    .await;
+    let export = match read {
+        Ok(Ok(export)) => export,
+        Ok(Err(e)) => return error_json(&e),
+        Err(e) => return error_json(&format!("import failed: {e}")),
+    };
+    let total = export.events.len();
+    let origin = export.origin.clone();
+    match status.store().import(export.origin, export.events).await {
+        Ok(counts) => {
+            tracing::info!(
+                origin = %origin,
+                new = counts.new,
+                skipped = counts.skipped,
+                refused = counts.refused,
+                "imported {origin}'s export: {} new events queued for {origin}'s topic, {} imported before",
+                counts.new,
+                counts.skipped
+            );
+            status.imported(&origin, counts);
+            serde_json::to_vec(&serde_json::json!({
+                "ok": counts.refused == 0,
+                "origin": origin,
+                "events": total,
+                "new": counts.new,
+                "skipped": counts.skipped,
+                "refused": counts.refused,
+            }))
+            .unwrap_or_default()
+        }
+        Err(e) => error_json(&format!("import failed: {e}")),
     }
 }
 
@@ -129,10 +177,20 @@ fn error_json(message: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default()
 }
 
-/// Sends one request to the daemon at `path` and returns its answer.
+/// Sends one request to the daemon at `path` and returns its answer (within 30 s).
 pub async fn request(
     path: &Path,
     request: &serde_json::Value,
+) -> std::io::Result<serde_json::Value> {
+    request_within(path, request, Duration::from_secs(30)).await
+}
+
+/// Sends one request to the daemon at `path` and returns its answer, waiting `wait` for it
+/// (an import verifies and stores a whole export before it answers).
+pub async fn request_within(
+    path: &Path,
+    request: &serde_json::Value,
+    wait: Duration,
 ) -> std::io::Result<serde_json::Value> {
     let stream = tokio::time::timeout(Duration::from_secs(2), UnixStream::connect(path))
         .await
@@ -147,13 +205,10 @@ pub async fn request(
     line.push(b'\n');
     write.write_all(&line).await?;
     let mut answer = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        BufReader::new(read).read_line(&mut answer),
-    )
-    .await
-    .map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer from the daemon")
-    })??;
+    tokio::time::timeout(wait, BufReader::new(read).read_line(&mut answer))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer from the daemon")
+        })??;
     serde_json::from_str(&answer).map_err(std::io::Error::other)
 }

@@ -575,6 +575,9 @@ pub struct StatusReport {
     /// The gateway's signing key and the outbox chain's head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<IntegrityReport>,
+    /// Exports of other gateways imported here, by origin gateway (since the daemon started).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imports: BTreeMap<String, crate::capture::store::ImportCounts>,
 }
 
 /// The key that signs the outbox's hash chain and exports: a platform or an auditor pins it
@@ -854,6 +857,8 @@ pub struct StatusCollector {
     print: std::sync::OnceLock<crate::capture::print::queue::PrintQueue>,
     /// The gateway key's algorithm and public key.
     key: Option<(String, String)>,
+    /// Imports by origin gateway.
+    imports: Mutex<BTreeMap<String, crate::capture::store::ImportCounts>>,
 }
 
 impl StatusCollector {
@@ -886,7 +891,27 @@ impl StatusCollector {
             ),
             print: std::sync::OnceLock::new(),
             key: None,
+            imports: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The gateway id.
+    pub fn gateway(&self) -> &str {
+        &self.gateway
+    }
+
+    /// The outbox.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Counts an import of `origin`'s export.
+    pub fn imported(&self, origin: &str, counts: crate::capture::store::ImportCounts) {
+        let mut imports = self.imports.lock().unwrap_or_else(|p| p.into_inner());
+        let total = imports.entry(origin.to_string()).or_default();
+        total.new += counts.new;
+        total.skipped += counts.skipped;
+        total.refused += counts.refused;
     }
 
     /// Reports `key`'s public half.
@@ -986,6 +1011,11 @@ impl StatusCollector {
                     public_key: public_key.clone(),
                     chain_seq: stats.last_seq,
                 }),
+            imports: self
+                .imports
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 
@@ -1174,6 +1204,7 @@ pub fn offline_report(
         clock: None,
         print: None,
         integrity: None,
+        imports: BTreeMap::new(),
     })
 }
 

@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod export;
+pub mod import;
 pub mod key;
 pub mod outbox;
 #[cfg(test)]

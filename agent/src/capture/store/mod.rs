@@ -55,6 +55,28 @@ impl NewEvent {
     }
 }
 
+/// An event of another gateway's export, to publish under that gateway's id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedEvent {
+    /// Its `eventID`.
+    pub event_id: String,
+    /// Its `eventTime`, Unix ms.
+    pub captured_at_ms: i64,
+    /// The event exactly as exported.
+    pub body: String,
+}
+
+/// What an import stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportCounts {
+    /// Events new to this outbox, now queued.
+    pub new: u64,
+    /// Events imported before (by eventID): skipped.
+    pub skipped: u64,
+    /// Events refused for a full outbox (`when_full = "refuse-new"`).
+    pub refused: u64,
+}
+
 /// A read held while the clock cannot be trusted (see `crate::capture::clock`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewHeld {
@@ -239,6 +261,7 @@ impl std::fmt::Debug for Op {
             Op::SetAside { .. } => "SetAside",
             Op::Quarantine { .. } => "Quarantine",
             Op::Print { .. } => "Print",
+            Op::Import { .. } => "Import",
             Op::Close => "Close",
         })
     }
@@ -289,6 +312,26 @@ impl Store {
                 _lock: lock,
             },
         ))
+    }
+
+    /// Stores `events` of gateway `origin`'s export, skipping eventIDs imported before; they
+    /// are published under `origin`'s topic. Answered after the commit.
+    pub async fn import(
+        &self,
+        origin: String,
+        events: Vec<ImportedEvent>,
+    ) -> Result<ImportCounts, String> {
+        let (done, rx) = oneshot::channel();
+        self.ops
+            .send(Op::Import {
+                origin,
+                events,
+                done,
+            })
+            .await
+            .map_err(|_| "the outbox is closed".to_string())?;
+        rx.await
+            .unwrap_or_else(|_| Err("the outbox write failed".into()))
     }
 
     /// Queues `event`; the returned future resolves once it is committed (or refused/failed).

@@ -14,6 +14,8 @@ pub struct OutboxRow {
     pub seq: i64,
     /// The event JSON, exactly as stored.
     pub body: String,
+    /// The gateway an imported event came from (none: captured here).
+    pub origin: Option<String>,
 }
 
 /// One event with its bookkeeping, for `events tail` and tests.
@@ -125,20 +127,23 @@ impl OutboxReader {
         max_bytes: usize,
     ) -> rusqlite::Result<Vec<OutboxRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, body FROM events WHERE delivered_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, body, origin FROM events WHERE delivered_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let mut rows = stmt.query(params![after_seq, max_events as i64])?;
-        let mut out = Vec::new();
+        let mut out: Vec<OutboxRow> = Vec::new();
         let mut bytes = 0usize;
         while let Some(row) = rows.next()? {
             let body: String = row.get(1)?;
-            if !out.is_empty() && bytes + body.len() > max_bytes {
+            let origin: Option<String> = row.get(2)?;
+            // One batch, one gateway: imported events go out under their own gateway's topic.
+            if !out.is_empty() && (bytes + body.len() > max_bytes || out[0].origin != origin) {
                 break;
             }
             bytes += body.len();
             out.push(OutboxRow {
                 seq: row.get(0)?,
                 body,
+                origin,
             });
         }
         Ok(out)

@@ -119,6 +119,18 @@ const MIGRATIONS: &[&str] = &[
         signature BLOB
     );
     "#,
+    // 7: events imported from another gateway's export (`tracegate import`): the gateway they
+    // came from (published under its id), and every imported eventID, so a second import of
+    // the same stick adds nothing.
+    r#"
+    ALTER TABLE events ADD COLUMN origin TEXT;        -- NULL: captured here
+    ALTER TABLE set_aside ADD COLUMN origin TEXT;
+    CREATE TABLE imported (
+        event_id TEXT    PRIMARY KEY,
+        origin   TEXT    NOT NULL,
+        at       INTEGER NOT NULL                     -- Unix ms
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Why a database cannot be brought to the latest schema.
@@ -177,6 +189,7 @@ mod tests {
             "chain_starts",
             "chain_gaps",
             "chain_head",
+            "imported",
         ] {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::chain::{Chain, ChainSigner};
 use super::high_water::{self, HighWater};
 use super::open;
-use super::{AppendOutcome, Limits, NewEvent, NewHeld, Released, StoreStats};
+use super::{AppendOutcome, ImportCounts, Limits, NewEvent, NewHeld, Released, StoreStats};
 use crate::config::WhenFull;
 use crate::ops::latency::LatencyHistogram;
 use crate::ops::logging::{Throttle, Throttled};
@@ -90,6 +90,12 @@ pub(super) enum Op {
     Print {
         op: super::print_jobs::PrintOp,
         done: oneshot::Sender<Result<super::print_jobs::PrintAnswer, String>>,
+    },
+    /// Store another gateway's exported events; answered after the commit.
+    Import {
+        origin: String,
+        events: Vec<super::ImportedEvent>,
+        done: oneshot::Sender<Result<super::ImportCounts, String>>,
     },
     /// Finish what is queued, then stop.
     Close,
@@ -327,6 +333,7 @@ impl Writer {
         let mut settings: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
         let mut releases: Vec<(oneshot::Sender<usize>, usize)> = Vec::new();
         let mut prints: Vec<PrintReply> = Vec::new();
+        let mut imports: Vec<ImportReply> = Vec::new();
         let result = commit_batch(
             &mut self.conn,
             &mut self.state,
@@ -337,6 +344,7 @@ impl Writer {
                 settings: &mut settings,
                 releases: &mut releases,
                 prints: &mut prints,
+                imports: &mut imports,
             },
         );
         // Whatever the batch did not reach is dropped here: its senders close, which the
@@ -416,6 +424,12 @@ impl Writer {
         }
         for (done, n) in releases {
             let _ = done.send(if failure.is_none() { n } else { 0 });
+        }
+        for (done, counts) in imports {
+            let _ = done.send(match &failure {
+                None => Ok(counts),
+                Some(message) => Err(message.clone()),
+            });
         }
         for (done, answer) in prints {
             let _ = done.send(match &failure {
@@ -575,7 +589,11 @@ struct Replies<'a> {
     settings: &'a mut Vec<oneshot::Sender<Result<(), String>>>,
     releases: &'a mut Vec<(oneshot::Sender<usize>, usize)>,
     prints: &'a mut Vec<PrintReply>,
+    imports: &'a mut Vec<ImportReply>,
 }
+
+/// An import's counts and where they go.
+type ImportReply = (oneshot::Sender<Result<ImportCounts, String>>, ImportCounts);
 
 fn commit_batch(
     conn: &mut Connection,
@@ -589,6 +607,7 @@ fn commit_batch(
         settings,
         releases,
         prints,
+        imports,
     } = replies;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for op in ops.drain(..) {
@@ -632,6 +651,14 @@ fn commit_batch(
                     &mut |event| state.insert_always(&tx, event),
                 )?;
                 prints.push((done, answer));
+            }
+            Op::Import {
+                origin,
+                events,
+                done,
+            } => {
+                let counts = state.import(&tx, &origin, events)?;
+                imports.push((done, counts));
             }
             Op::Close | Op::Quarantine { .. } => {}
         }
@@ -713,6 +740,52 @@ impl State {
         self.totals.undelivered += 1;
         self.last_seq = seq;
         Ok(AppendOutcome::Committed { seq })
+    }
+
+    /// Stores another gateway's exported `events` under `origin`, skipping eventIDs imported
+    /// before; each stored one joins this outbox's chain like any event.
+    fn import(
+        &mut self,
+        tx: &Transaction<'_>,
+        origin: &str,
+        events: Vec<super::ImportedEvent>,
+    ) -> rusqlite::Result<ImportCounts> {
+        let mut counts = ImportCounts::default();
+        let device: Arc<str> = Arc::from(format!("import:{origin}"));
+        for e in events {
+            let known = tx
+                .prepare_cached("SELECT 1 FROM imported WHERE event_id = ?1")?
+                .query_row(params![e.event_id], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if known {
+                counts.skipped += 1;
+                continue;
+            }
+            let event = NewEvent {
+                event_id: e.event_id,
+                captured_at_ms: e.captured_at_ms,
+                device: device.clone(),
+                body: e.body,
+            };
+            match self.insert(tx, &event)? {
+                AppendOutcome::Committed { seq } => {
+                    tx.prepare_cached("UPDATE events SET origin = ?2 WHERE seq = ?1")?
+                        .execute(params![seq, origin])?;
+                    tx.prepare_cached(
+                        "INSERT INTO imported (event_id, origin, at) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![
+                        event.event_id,
+                        origin,
+                        jiff::Timestamp::now().as_millisecond()
+                    ])?;
+                    counts.new += 1;
+                }
+                _ => counts.refused += 1,
+            }
+        }
+        Ok(counts)
     }
 
     /// Inserts an event that records something already done in the world (a printed or

@@ -506,12 +506,12 @@ impl Sync {
             doc.push(&row.body);
         }
         let events = doc.len();
-        match online.client.try_publish(
-            self.topics.events.clone(),
-            QoS::AtLeastOnce,
-            false,
-            doc.finish(),
-        ) {
+        // A batch holds one gateway's events (the reader cuts it where the origin changes).
+        let topic = self.topics.events_of(rows[0].origin.as_deref());
+        match online
+            .client
+            .try_publish(topic, QoS::AtLeastOnce, false, doc.finish())
+        {
             Ok(()) => {
                 online.inflight.queued(Publish::Batch {
                     first,

@@ -13,6 +13,8 @@ pub struct Topics {
     pub commands: String,
     /// `{prefix}/{gateway}/reply`: replies go to `{reply}/{request id}`.
     pub reply: String,
+    /// `{prefix}`, for the topics of gateways whose exports were imported here.
+    prefix: String,
 }
 
 impl Topics {
@@ -24,6 +26,16 @@ impl Topics {
             status: format!("{base}/status"),
             commands: format!("{base}/cmd/+"),
             reply: format!("{base}/reply"),
+            prefix: prefix.as_str().to_string(),
+        }
+    }
+
+    /// The events topic of an event from `origin` (imported from that gateway's export), or
+    /// this gateway's own.
+    pub fn events_of(&self, origin: Option<&str>) -> String {
+        match origin {
+            Some(gateway) => format!("{}/{gateway}/events", self.prefix),
+            None => self.events.clone(),
         }
     }
 
