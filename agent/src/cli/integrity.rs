@@ -71,7 +71,11 @@ pub fn import_request(args: &ImportArgs) -> anyhow::Result<serde_json::Value> {
 /// Writes the export; a line saying what was written.
 pub fn export(args: &ExportArgs) -> anyhow::Result<String> {
     let config = Config::load_for_tools(&args.config.config)?;
-    let (key, _) = GatewayKey::load_or_create(&config.integrity.key_file).with_context(|| {
+    let (key, _) = GatewayKey::load_or_create_for(
+        &config.integrity.key_file,
+        &config.integrity.algorithm,
+    )
+    .with_context(|| {
         "the export is signed with the gateway's key (integrity.key_file); run as a user who can read it"
     })?;
     let range = match (args.all, args.from_seq, args.to_seq) {

@@ -210,6 +210,8 @@ struct RawConfig {
 struct RawIntegrity {
     #[serde(default)]
     key_file: Option<PathBuf>,
+    #[serde(default)]
+    algorithm: Option<Spanned<String>>,
 }
 
 /// `[integrity]`: where the gateway's signing key is (made on first start when absent).
@@ -218,6 +220,8 @@ pub struct IntegrityConfig {
     /// The key file: `key_file` (relative to the config file, or under
     /// `${CREDENTIALS_DIRECTORY}`), default `gateway.key` beside the outbox.
     pub key_file: PathBuf,
+    /// `ed25519` (default) or `sm2` (SM2 signatures over SM3, GB/T 32918 / 32905).
+    pub algorithm: String,
 }
 
 /// `[printing]` as written.
@@ -473,8 +477,33 @@ impl Config {
                 }
             }
         };
+        let (key_file, algorithm) = match raw.integrity {
+            Some(i) => (i.key_file, i.algorithm),
+            None => (None, None),
+        };
+        let algorithm = match algorithm {
+            None => crate::capture::integrity::key::ED25519.to_string(),
+            Some(a)
+                if [
+                    crate::capture::integrity::key::ED25519,
+                    crate::capture::integrity::key::SM2,
+                ]
+                .contains(&a.get_ref().as_str()) =>
+            {
+                a.into_inner()
+            }
+            Some(a) => {
+                return Err(ctx.error(
+                    Some(a.span()),
+                    format!(
+                        "integrity.algorithm = {:?}: use \"ed25519\" (the default) or \"sm2\" (SM2 with SM3, China's commercial cryptography)",
+                        a.get_ref()
+                    ),
+                ));
+            }
+        };
         let integrity = IntegrityConfig {
-            key_file: match raw.integrity.and_then(|i| i.key_file) {
+            key_file: match key_file {
                 Some(path) => resolve_path(base, &path),
                 None => store
                     .path
@@ -482,6 +511,7 @@ impl Config {
                     .unwrap_or(Path::new("."))
                     .join("gateway.key"),
             },
+            algorithm,
         };
         let mut identifiers = raw.identifiers;
         identifiers.validate().map_err(|m| ctx.error(None, m))?;

@@ -36,7 +36,8 @@ use crate::ops::systemd;
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let (key, created) = GatewayKey::load_or_create(&config.integrity.key_file)?;
+    let (key, created) =
+        GatewayKey::load_or_create_for(&config.integrity.key_file, &config.integrity.algorithm)?;
     if created {
         tracing::warn!(
             key_file = %config.integrity.key_file.display(),

@@ -418,7 +418,7 @@ pub fn verify(dir: &Path, pinned: Option<&str>) -> Report {
         })
     };
     if let Some(pinned) = pinned {
-        let pinned = pinned.split_once(':').map_or(pinned, |(_, k)| k);
+        let (_, pinned) = super::key::split_public(pinned);
         if !pinned.eq_ignore_ascii_case(&manifest.public_key) {
             push(
                 &mut problems,
@@ -827,6 +827,48 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("already holds an export"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_sm2_signed_outbox_exports_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 0, 1000);
+        let key =
+            GatewayKey::load_or_create_for(&dir.path().join("sm2.key"), super::super::key::SM2)
+                .unwrap()
+                .0;
+        let signer = std::sync::Arc::new(crate::capture::store::ChainSigner {
+            key: key.clone(),
+            gateway: "gw-cn-1".into(),
+        });
+        let (store, thread) = Store::open_signed(&cfg, Some(signer)).unwrap();
+        append(&store, 0..12).await;
+        store.mark_delivered(1, 3).await;
+        store.flush().await;
+        shutdown(store, thread).await;
+        let report =
+            crate::capture::integrity::outbox::verify(&cfg.path, Some(&key.public_hex())).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(
+            report.key.as_deref().map(|k| k.starts_with("sm2:04")),
+            Some(true)
+        );
+        let stick = dir.path().join("stick");
+        let manifest = write(&cfg.path, &stick, Range::All, &key, "gw-cn-1")
+            .unwrap()
+            .manifest;
+        assert_eq!(manifest.algorithm, "sm2");
+        let report = verify(&stick, Some(&key.public_hex()));
+        assert!(report.problems.is_empty(), "{:?}", found(&report));
+        let mut m = read_manifest(&stick).unwrap();
+        m.last_seq -= 1;
+        std::fs::write(stick.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+        let report = verify(&stick, Some(&key.public_hex()));
+        assert!(
+            found(&report)[0].contains("bad signature"),
+            "{:?}",
+            found(&report)
+        );
     }
 
     proptest::proptest! {

@@ -1,6 +1,9 @@
-//! The gateway's signing key: Ed25519 (RFC 8032), one per gateway.
+//! The gateway's signing key, one per gateway: Ed25519 (RFC 8032), or SM2 with SM3 (GB/T
+//! 32918.2, GB/T 32905; distinguishing identifier `1234567812345678`, GM/T 0009's default)
+//! for deployments that must use China's commercial cryptography (`[integrity] algorithm =
+//! "sm2"`). The public key of an SM2 key is its uncompressed SEC1 point (65 bytes, hex).
 //!
-//! The key file holds one line, `ed25519:` and the 32-byte secret seed in hex. It is made on
+//! The key file holds one line, the algorithm, `:` and the 32-byte secret in hex. It is made on
 //! first start when absent — created with mode `0600`, never overwritten — or handed in by
 //! systemd (`LoadCredential=`, with `key_file` pointing into `$CREDENTIALS_DIRECTORY`). The
 //! public key goes out in the retained status message and in every export's manifest; with it
@@ -11,9 +14,14 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sm2::dsa::signature::Verifier as _;
 
-/// The one signature algorithm tracegate writes.
+/// Ed25519 (the default).
 pub const ED25519: &str = "ed25519";
+/// SM2 signatures over SM3 hashes.
+pub const SM2: &str = "sm2";
+/// The SM2 distinguishing identifier (GM/T 0009-2012's default user id).
+pub const SM2_DISTID: &str = "1234567812345678";
 
 /// Why the key could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -30,11 +38,23 @@ pub enum KeyError {
     },
     /// The file is not a key.
     #[error(
-        "{path} is not a tracegate gateway key (one line, \"ed25519:\" and 64 hex digits); restore it from a backup or remove it to make a new key (the gateway's public key changes)"
+        "{path} is not a tracegate gateway key (one line, \"ed25519:\" or \"sm2:\" and 64 hex digits); restore it from a backup or remove it to make a new key (the gateway's public key changes)"
     )]
     Malformed {
         /// The key file.
         path: PathBuf,
+    },
+    /// The file holds a key of another algorithm than configured.
+    #[error(
+        "{path} holds an {found} key but integrity.algorithm = {wanted:?}; set the algorithm the key was made for, or move the key away to make a new one (the gateway's public key changes)"
+    )]
+    OtherAlgorithm {
+        /// The key file.
+        path: PathBuf,
+        /// Its algorithm.
+        found: &'static str,
+        /// The configured one.
+        wanted: String,
     },
     /// A new key could not be written.
     #[error(
@@ -51,45 +71,93 @@ pub enum KeyError {
 /// The gateway's key.
 #[derive(Clone)]
 pub struct GatewayKey {
-    signing: SigningKey,
+    secret: Secret,
+}
+
+#[derive(Clone)]
+enum Secret {
+    Ed25519(SigningKey),
+    Sm2(Box<sm2::dsa::SigningKey>),
 }
 
 impl std::fmt::Debug for GatewayKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the secret.
         f.debug_struct("GatewayKey")
+            .field("algorithm", &self.algorithm())
             .field("public", &self.public_hex())
             .finish()
     }
 }
 
 impl GatewayKey {
-    /// The key whose secret seed is `seed`.
+    /// The Ed25519 key whose secret seed is `seed`.
     pub fn from_seed(seed: [u8; 32]) -> GatewayKey {
         GatewayKey {
-            signing: SigningKey::from_bytes(&seed),
+            secret: Secret::Ed25519(SigningKey::from_bytes(&seed)),
         }
     }
 
-    /// Reads the key at `path`, or makes one there (`0600`) when there is none; true when
-    /// it was made now.
+    /// The key of `algorithm` with the 32-byte secret `secret`; `None` when it is not one
+    /// (an SM2 secret must be a scalar below the curve's order, not zero).
+    pub fn from_secret(algorithm: &str, secret: [u8; 32]) -> Option<GatewayKey> {
+        match algorithm {
+            ED25519 => Some(GatewayKey::from_seed(secret)),
+            SM2 => sm2::dsa::SigningKey::from_slice(SM2_DISTID, &secret)
+                .ok()
+                .map(|k| GatewayKey {
+                    secret: Secret::Sm2(Box::new(k)),
+                }),
+            _ => None,
+        }
+    }
+
+    fn secret_bytes(&self) -> [u8; 32] {
+        match &self.secret {
+            Secret::Ed25519(k) => k.to_bytes(),
+            Secret::Sm2(k) => k.to_bytes().into(),
+        }
+    }
+
+    /// Reads the Ed25519 key at `path`, or makes one there (`0600`) when there is none; true
+    /// when it was made now.
     pub fn load_or_create(path: &Path) -> Result<(GatewayKey, bool), KeyError> {
+        GatewayKey::load_or_create_for(path, ED25519)
+    }
+
+    /// Reads the key at `path`, which must be of `algorithm`, or makes one of `algorithm`
+    /// there (`0600`) when there is none; true when it was made now.
+    pub fn load_or_create_for(
+        path: &Path,
+        algorithm: &str,
+    ) -> Result<(GatewayKey, bool), KeyError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Ok((
-                parse(&text).ok_or_else(|| KeyError::Malformed {
+            Ok(text) => {
+                let key = parse(&text).ok_or_else(|| KeyError::Malformed {
                     path: path.to_path_buf(),
-                })?,
-                false,
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut seed = [0u8; 32];
-                getrandom::fill(&mut seed).map_err(|e| KeyError::Create {
-                    path: path.to_path_buf(),
-                    cause: std::io::Error::other(e.to_string()),
                 })?;
+                if key.algorithm() != algorithm {
+                    return Err(KeyError::OtherAlgorithm {
+                        path: path.to_path_buf(),
+                        found: key.algorithm(),
+                        wanted: algorithm.to_string(),
+                    });
+                }
+                Ok((key, false))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let create = |cause| KeyError::Create {
                     path: path.to_path_buf(),
                     cause,
+                };
+                let key = loop {
+                    let mut secret = [0u8; 32];
+                    getrandom::fill(&mut secret)
+                        .map_err(|e| create(std::io::Error::other(e.to_string())))?;
+                    // An SM2 secret above the curve's order is drawn again (odds ~2^-32).
+                    if let Some(key) = GatewayKey::from_secret(algorithm, secret) {
+                        break key;
+                    }
                 };
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
@@ -97,10 +165,12 @@ impl GatewayKey {
                     .mode(0o600)
                     .open(path)
                     .map_err(create)?;
-                file.write_all(format!("{ED25519}:{}\n", hex::encode(seed)).as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(create)?;
-                Ok((GatewayKey::from_seed(seed), true))
+                file.write_all(
+                    format!("{}:{}\n", key.algorithm(), hex::encode(key.secret_bytes())).as_bytes(),
+                )
+                .and_then(|()| file.sync_all())
+                .map_err(create)?;
+                Ok((key, true))
             }
             Err(cause) => Err(KeyError::Read {
                 path: path.to_path_buf(),
@@ -111,24 +181,36 @@ impl GatewayKey {
 
     /// The signature algorithm.
     pub fn algorithm(&self) -> &'static str {
-        ED25519
+        match self.secret {
+            Secret::Ed25519(_) => ED25519,
+            Secret::Sm2(_) => SM2,
+        }
     }
 
     /// The public key, hex.
     pub fn public_hex(&self) -> String {
-        hex::encode(self.signing.verifying_key().to_bytes())
+        match &self.secret {
+            Secret::Ed25519(k) => hex::encode(k.verifying_key().to_bytes()),
+            Secret::Sm2(k) => hex::encode(k.verifying_key().to_sec1_bytes()),
+        }
     }
 
-    /// The signature of `message`.
+    /// The signature of `message` (64 bytes: Ed25519's, or SM2's r ‖ s).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        self.signing.sign(message).to_bytes().to_vec()
+        match &self.secret {
+            Secret::Ed25519(k) => k.sign(message).to_bytes().to_vec(),
+            Secret::Sm2(k) => {
+                let signature: sm2::dsa::Signature = k.sign(message);
+                signature.to_bytes().to_vec()
+            }
+        }
     }
 }
 
 fn parse(text: &str) -> Option<GatewayKey> {
-    let hex_seed = text.trim().strip_prefix("ed25519:")?;
-    let seed: [u8; 32] = hex::decode(hex_seed).ok()?.try_into().ok()?;
-    Some(GatewayKey::from_seed(seed))
+    let (algorithm, secret) = text.trim().split_once(':')?;
+    let secret: [u8; 32] = hex::decode(secret).ok()?.try_into().ok()?;
+    GatewayKey::from_secret(algorithm, secret)
 }
 
 /// Checks `signature` of `message` by the key `public_hex` under `algorithm`; the error says
@@ -139,10 +221,14 @@ pub fn verify(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), String> {
-    if algorithm != ED25519 {
-        return Err(format!(
-            "signature algorithm {algorithm:?} is not one this tracegate checks (ed25519)"
-        ));
+    match algorithm {
+        ED25519 => {}
+        SM2 => return verify_sm2(public_hex, message, signature),
+        _ => {
+            return Err(format!(
+                "signature algorithm {algorithm:?} is not one this tracegate checks (ed25519, sm2)"
+            ));
+        }
     }
     let public: [u8; 32] = hex::decode(public_hex)
         .ok()
@@ -157,6 +243,28 @@ pub fn verify(
         .map_err(|_| {
             "the signature does not match: the data or the signature was changed".to_string()
         })
+}
+
+/// A public key as written by a person or a file: `ALGORITHM:HEX`, or bare hex (65 bytes, an
+/// SEC1 point: SM2; otherwise Ed25519).
+pub fn split_public(text: &str) -> (&str, &str) {
+    match text.split_once(':') {
+        Some((algorithm, public)) => (algorithm, public),
+        None if text.len() == 130 => (SM2, text),
+        None => (ED25519, text),
+    }
+}
+
+fn verify_sm2(public_hex: &str, message: &[u8], signature: &[u8]) -> Result<(), String> {
+    let public =
+        hex::decode(public_hex).map_err(|_| format!("public key {public_hex:?} is not hex"))?;
+    let key = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DISTID, &public)
+        .map_err(|_| format!("public key {public_hex} is not an SM2 point"))?;
+    let signature = sm2::dsa::Signature::from_slice(signature)
+        .map_err(|_| format!("a signature is 64 bytes, not {}", signature.len()))?;
+    key.verify(message, &signature).map_err(|_| {
+        "the signature does not match: the data or the signature was changed".to_string()
+    })
 }
 
 #[cfg(test)]
@@ -204,5 +312,43 @@ mod tests {
         let e = verify(ED25519, &key.public_hex(), b"x", &signature).unwrap_err();
         assert!(e.contains("does not match"), "{e}");
         assert!(verify("sm2", &key.public_hex(), b"", &signature).is_err());
+        assert!(verify("rsa", &key.public_hex(), b"", &signature).is_err());
+    }
+
+    #[test]
+    fn an_sm2_key_signs_and_verifies_and_refuses_the_wrong_algorithm_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.key");
+        let (key, fresh) = GatewayKey::load_or_create_for(&path, SM2).unwrap();
+        assert!(fresh);
+        assert_eq!(key.algorithm(), SM2);
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("sm2:"));
+        let public = key.public_hex();
+        assert_eq!(public.len(), 130, "an uncompressed SEC1 point");
+        assert!(public.starts_with("04"));
+        let signature = key.sign(b"tracegate-chain-v1 head gw-1 42 00");
+        assert_eq!(signature.len(), 64);
+        verify(
+            SM2,
+            &public,
+            b"tracegate-chain-v1 head gw-1 42 00",
+            &signature,
+        )
+        .unwrap();
+        let e = verify(
+            SM2,
+            &public,
+            b"tracegate-chain-v1 head gw-1 43 00",
+            &signature,
+        )
+        .unwrap_err();
+        assert!(e.contains("does not match"), "{e}");
+        let (again, fresh) = GatewayKey::load_or_create_for(&path, SM2).unwrap();
+        assert!(!fresh);
+        assert_eq!(again.public_hex(), public);
+        let e = GatewayKey::load_or_create_for(&path, ED25519)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("integrity.algorithm"), "{e}");
     }
 }

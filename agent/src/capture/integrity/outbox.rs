@@ -37,7 +37,7 @@ fn signer(recorded: Option<&str>, pinned: Option<&str>) -> Result<Option<Signer>
     let Some(gateway) = gateway else {
         return Err("the outbox records no gateway id for its chain: was it ever written by a daemon with a key?".into());
     };
-    let (algorithm, public) = key.split_once(':').unwrap_or(("ed25519", key));
+    let (algorithm, public) = super::key::split_public(key);
     Ok(Some(Signer {
         gateway: gateway.to_string(),
         algorithm: algorithm.to_string(),
