@@ -76,7 +76,7 @@ pub struct GatewayKey {
 
 #[derive(Clone)]
 enum Secret {
-    Ed25519(SigningKey),
+    Ed25519(Box<SigningKey>),
     Sm2(Box<sm2::dsa::SigningKey>),
 }
 
@@ -94,7 +94,7 @@ impl GatewayKey {
     /// The Ed25519 key whose secret seed is `seed`.
     pub fn from_seed(seed: [u8; 32]) -> GatewayKey {
         GatewayKey {
-            secret: Secret::Ed25519(SigningKey::from_bytes(&seed)),
+            secret: Secret::Ed25519(Box::new(SigningKey::from_bytes(&seed))),
         }
     }
 
