@@ -192,6 +192,18 @@ pub fn render(report: &StatusReport) -> String {
             i.algorithm, i.public_key, i.chain_seq
         ));
     }
+    for (origin, i) in &report.imports {
+        out.push_str(&format!(
+            "imports  {origin}: {} new · {} imported before{}\n",
+            i.new,
+            i.skipped,
+            if i.refused > 0 {
+                format!(" · {} REFUSED (outbox full)", i.refused)
+            } else {
+                String::new()
+            }
+        ));
+    }
     out.push_str("devices\n");
     if report.devices.is_empty() {
         out.push_str("  (none configured)\n");
