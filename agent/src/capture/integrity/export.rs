@@ -160,6 +160,10 @@ pub fn write(
 ) -> Result<Written, String> {
     let conn = crate::capture::store::open_for_reading(outbox)
         .map_err(|e| format!("cannot open the outbox {}: {e}", outbox.display()))?;
+    // One read transaction: the daemon may commit meanwhile; the export is one snapshot.
+    let conn = conn
+        .unchecked_transaction()
+        .map_err(|e| format!("cannot read the outbox: {e}"))?;
     let records = stored::records(&conn).map_err(|e| format!("reading the chain: {e}"))?;
     let head = records
         .head

@@ -50,6 +50,11 @@ fn signer(recorded: Option<&str>, pinned: Option<&str>) -> Result<Option<Signer>
 pub fn verify(path: &Path, pinned: Option<&str>) -> Result<Report, String> {
     let conn = crate::capture::store::open_for_reading(path)
         .map_err(|e| format!("cannot open {} as an outbox: {e}", path.display()))?;
+    // One read transaction: a daemon committing meanwhile cannot move the head past the
+    // events read.
+    let conn = conn
+        .unchecked_transaction()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let records = stored::records(&conn).map_err(|e| {
         format!(
             "{}: no hash chain can be read ({e}); an outbox from before schema 6?",
