@@ -8,9 +8,10 @@
 //! `./scripts/test` installs chafon-rfid into `target/interop-venv` (pinned in
 //! tests/interop/requirements-nodeps.txt); without it these tests fail saying so.
 
+#[path = "support/reference.rs"]
+mod reference;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
@@ -21,24 +22,7 @@ use tracegate_drivers::rfid::chafon::{
 };
 
 fn chafon_rfid(args: &[&str]) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = root.join("target/interop-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run ./scripts/test, which installs the reference implementations",
-        python.display()
-    );
-    let out = Command::new(python)
-        .arg(root.join("tests/interop/chafon_rfid_uhfreader18.py"))
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "chafon-rfid failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    reference::run("chafon-rfid", "chafon_rfid_uhfreader18.py", args)
 }
 
 #[test]

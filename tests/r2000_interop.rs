@@ -6,38 +6,16 @@
 //! `./scripts/test` installs pyImpinj into `target/interop-venv` (pinned in
 //! tests/interop/requirements.txt); without it these tests fail saying so.
 
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "support/reference.rs"]
+mod reference;
 
 use bytes::Bytes;
 use serde_json::Value;
 use tracegate_drivers::rfid::r2000::message::{ANTENNA_MISSING, REAL_TIME_INVENTORY};
 use tracegate_drivers::rfid::r2000::{Frame, Request, TagRead};
 
-fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/interop-venv/bin/python");
-    assert!(
-        venv.exists(),
-        "{} is missing: run ./scripts/test, which installs the reference implementations",
-        venv.display()
-    );
-    venv
-}
-
 fn pyimpinj(args: &[&str]) -> String {
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/pyimpinj_r2000.py");
-    let out = Command::new(python())
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "pyImpinj failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    reference::run("pyImpinj", "pyimpinj_r2000.py", args)
 }
 
 #[test]

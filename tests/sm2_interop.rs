@@ -5,31 +5,16 @@
 //!
 //! `./scripts/test` installs gmssl into `target/interop-venv` (tests/interop/requirements.txt).
 
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "support/reference.rs"]
+mod reference;
 
 use tracegate::capture::integrity::chain;
 use tracegate::capture::integrity::key::{self, GatewayKey, SM2};
 
 fn gmssl(args: &[&str]) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = root.join("target/interop-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run ./scripts/test, which installs the reference implementations",
-        python.display()
-    );
-    let out = Command::new(python)
-        .arg(root.join("tests/interop/gmssl_sm2.py"))
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "gmssl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    reference::run("gmssl", "gmssl_sm2.py", args)
+        .trim()
+        .to_string()
 }
 
 #[test]

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
             runtime(async move {
                 let request =
                     serde_json::json!({"cmd": "command", "name": args.name, "args": object});
-                control_command(&socket, &request).await
+                control_command(&socket, &request, COMMAND_WAIT).await
             })
         }
         Command::Print(args) => {
@@ -119,7 +119,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
-            runtime(async move { control_command(&socket, &request).await })
+            runtime(async move { control_command(&socket, &request, COMMAND_WAIT).await })
         }
         Command::Export(args) => match cli::integrity::export(&args) {
             Ok(line) => {
@@ -140,28 +140,9 @@ fn main() -> ExitCode {
                 Ok(request) => request,
                 Err(e) => return report(Err(e)),
             };
-            runtime(async move {
-                let reply = tracegate::ops::control::request_within(
-                    &socket,
-                    &request,
-                    std::time::Duration::from_secs(3600),
-                )
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "no daemon answered on {} ({e}); is tracegate running with this config?",
-                        socket.display()
-                    )
-                })?;
-                println!("{}", serde_json::to_string_pretty(&reply)?);
-                match reply["error"].as_str() {
-                    Some(e) => Err(anyhow::anyhow!("{e}")),
-                    None if reply["ok"] == serde_json::Value::Bool(true) => Ok(()),
-                    None => Err(anyhow::anyhow!(
-                        "some events were refused: the outbox is full (store.max_events / max_bytes)"
-                    )),
-                }
-            })
+            // An import verifies and stores a whole export before it answers.
+            let wait = std::time::Duration::from_secs(3600);
+            runtime(async move { control_command(&socket, &request, wait).await })
         }
         Command::Verify(args) => match cli::integrity::verify(&args) {
             Ok(verdict) => {
@@ -271,13 +252,17 @@ fn outbox_path(
     }
 }
 
-/// Sends a command through the control socket and prints its final reply; an error when the
-/// command failed.
+/// How long a command's final reply is waited for.
+const COMMAND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Sends a request through the control socket, waits up to `wait` for its answer and prints
+/// it; an error when it failed (the answer's `error`, or `ok` not true).
 async fn control_command(
     socket: &std::path::Path,
     request: &serde_json::Value,
+    wait: std::time::Duration,
 ) -> anyhow::Result<()> {
-    let reply = tracegate::ops::control::request(socket, request)
+    let reply = tracegate::ops::control::request_within(socket, request, wait)
         .await
         .map_err(|e| {
             anyhow::anyhow!(

@@ -146,8 +146,15 @@ async fn import(status: &Arc<StatusCollector>, dir: PathBuf, key: Option<String>
                 counts.skipped
             );
             status.imported(&origin, counts);
+            let refused = (counts.refused > 0).then(|| {
+                format!(
+                    "{} events were refused: the outbox is full (store.max_events / store.max_bytes); free room and import again (the rest is skipped)",
+                    counts.refused
+                )
+            });
             serde_json::to_vec(&serde_json::json!({
-                "ok": counts.refused == 0,
+                "ok": refused.is_none(),
+                "error": refused,
                 "origin": origin,
                 "events": total,
                 "new": counts.new,
