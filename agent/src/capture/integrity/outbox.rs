@@ -237,6 +237,31 @@ mod tests {
             "{:?}",
             places(&report)
         );
+        // The chain's start record deleted: said, not taken for an outbox from before the
+        // chain.
+        let starts: Vec<(i64, Vec<u8>, String, Option<Vec<u8>>)> = conn
+            .prepare("SELECT seq, link, note, signature FROM chain_starts")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        conn.execute("DELETE FROM chain_starts", []).unwrap();
+        let report = verify(&cfg.path, None).unwrap();
+        assert!(
+            places(&report)
+                .iter()
+                .any(|p| p.contains("the start record was deleted")),
+            "{:?}",
+            places(&report)
+        );
+        for (seq, link, note, signature) in starts {
+            conn.execute(
+                "INSERT INTO chain_starts (seq, link, note, at, signature) VALUES (?1, ?2, ?3, 0, ?4)",
+                params![seq, link, note, signature],
+            )
+            .unwrap();
+        }
         // A forged key recorded in the file is caught by pinning the real one.
         let forged = GatewayKey::from_seed([9; 32]);
         let report = verify(&cfg.path, Some(&forged.public_hex())).unwrap();
@@ -282,5 +307,55 @@ mod tests {
             )
             .unwrap();
         assert!(note.contains("upgraded"), "{note}");
+    }
+}
+
+#[cfg(test)]
+mod move_aside {
+    use rusqlite::params;
+
+    use super::*;
+    use crate::capture::integrity::test_support::*;
+    use crate::capture::store::Store;
+
+    /// An unusable outbox moved aside: the fresh one's chain starts with a record saying so
+    /// and why; events carried into it (as a salvage does) are linked into that chain; the
+    /// result verifies, signed.
+    #[tokio::test]
+    async fn a_fresh_outbox_after_a_move_aside_starts_a_chain_that_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 600, 1000);
+        std::fs::write(&cfg.path, b"this is not an SQLite database, it is garbage").unwrap();
+        let (store, thread) = Store::open_signed(&cfg, Some(gateway_signer())).unwrap();
+        append(&store, 0..3).await;
+        store.flush().await;
+        shutdown(store, thread).await;
+        let conn = rusqlite::Connection::open(&cfg.path).unwrap();
+        let note: String = conn
+            .query_row("SELECT note FROM chain_starts", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            note.starts_with("the previous outbox was unusable (")
+                && note.contains("moved aside as"),
+            "{note}"
+        );
+        // Rows carried in without links, as a salvage inserts them, then linked.
+        for n in 10..12 {
+            let e = event(n);
+            conn.execute(
+                "INSERT INTO events (event_id, captured_at, device, body, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![e.event_id, e.captured_at_ms, &*e.device, e.body, e.body.len() as i64],
+            )
+            .unwrap();
+        }
+        crate::capture::store::chain::link_unlinked(&conn).unwrap();
+        drop(conn);
+        // The next writer signs the head the salvage moved.
+        let (store, thread) = Store::open_signed(&cfg, Some(gateway_signer())).unwrap();
+        store.flush().await;
+        shutdown(store, thread).await;
+        let report = verify(&cfg.path, Some(&gateway_signer().key.public_hex())).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.events, 5);
     }
 }

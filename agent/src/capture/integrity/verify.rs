@@ -54,6 +54,8 @@ pub struct Walker {
     pub unchained: u64,
     /// Signatures checked and found good.
     pub signatures: u64,
+    /// A chained record was met before any chain start (said once).
+    start_missing: bool,
 }
 
 impl Walker {
@@ -71,6 +73,7 @@ impl Walker {
             events: 0,
             unchained: 0,
             signatures: 0,
+            start_missing: false,
         }
     }
 
@@ -136,11 +139,25 @@ impl Walker {
         self.next_seq = Some(after_seq + 1);
     }
 
+    /// A chained record at `place` with no chain start before it: the start was deleted.
+    fn no_start(&mut self, place: &str) {
+        if !self.start_missing {
+            self.start_missing = true;
+            self.problem(
+                place,
+                "chained, but no chain start comes before it: the start record was deleted",
+            );
+        }
+    }
+
     /// Events `first..=last` were deleted; the last had `end`.
     pub fn gap(&mut self, place: &str, first: i64, last: i64, end: Link, signature: Option<&[u8]>) {
         if let Some(signer) = &self.signer {
             let statement = chain::gap_statement(&signer.gateway, first, last, &end);
             self.check_signature(place, &statement, signature);
+        }
+        if self.previous.is_none() {
+            self.no_start(place);
         }
         match self.next_seq {
             Some(expected) if expected != first => self.problem(
@@ -159,7 +176,11 @@ impl Walker {
     pub fn event(&mut self, place: &str, seq: i64, body: &[u8], stored: Option<Link>) {
         match (self.previous, self.next_seq) {
             (None, _) => {
-                // Before any chain start: stored before the chain existed.
+                // Before any chain start: stored before the chain existed — unless it carries
+                // a link, which only a chain gives.
+                if stored.is_some() {
+                    self.no_start(place);
+                }
                 self.unchained += 1;
                 return;
             }
@@ -218,6 +239,10 @@ impl Walker {
     /// export's last link).
     pub fn end(&mut self, place: &str, seq: i64, link: Link) {
         let (last, reached) = self.position();
+        if reached.is_none() {
+            self.no_start(place);
+            return;
+        }
         if let Some(last) = last
             && last != seq
         {
