@@ -239,12 +239,7 @@ mod tests {
         );
         // The chain's start record deleted: said, not taken for an outbox from before the
         // chain.
-        let starts: Vec<(i64, Vec<u8>, String, Option<Vec<u8>>)> = conn
-            .prepare("SELECT seq, link, note, signature FROM chain_starts")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
+        conn.execute_batch("CREATE TEMP TABLE saved_starts AS SELECT * FROM chain_starts")
             .unwrap();
         conn.execute("DELETE FROM chain_starts", []).unwrap();
         let report = verify(&cfg.path, None).unwrap();
@@ -255,13 +250,8 @@ mod tests {
             "{:?}",
             places(&report)
         );
-        for (seq, link, note, signature) in starts {
-            conn.execute(
-                "INSERT INTO chain_starts (seq, link, note, at, signature) VALUES (?1, ?2, ?3, 0, ?4)",
-                params![seq, link, note, signature],
-            )
+        conn.execute_batch("INSERT INTO chain_starts SELECT * FROM saved_starts")
             .unwrap();
-        }
         // A forged key recorded in the file is caught by pinning the real one.
         let forged = GatewayKey::from_seed([9; 32]);
         let report = verify(&cfg.path, Some(&forged.public_hex())).unwrap();
