@@ -46,6 +46,19 @@ async fn an_offline_backlog_is_exported_verified_and_still_delivered() {
     let (code, out, err) = tracegate(&["export", "--config", &config_arg, "--to", &stick_arg]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("exported 30 events"), "{out}");
+    assert!(
+        out.contains("30 events marked exported; they still go out"),
+        "{out}"
+    );
+    let status = daemon
+        .wait_status(Duration::from_secs(10), "marked exported", |s| {
+            s["queue"]["exported_total"] == 30
+        })
+        .await;
+    assert_eq!(
+        status["queue"]["undelivered"], 30,
+        "exported, not delivered"
+    );
     let (code, out, err) = tracegate(&["verify", &stick_arg, "--key", &key]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("OK: export 30 events"), "{out}");

@@ -92,6 +92,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<String> {
     )
     .map_err(anyhow::Error::msg)?;
     let m = &written.manifest;
+    let marked = mark_exported(&config, &key, m.first_seq, m.last_seq)?;
     let mut line = format!(
         "exported {} events (seq {}..={}) in {} files to {}, signed by {}:{}",
         m.events,
@@ -102,10 +103,50 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<String> {
         m.algorithm,
         m.public_key
     );
+    line.push_str(&format!(
+        "\n{marked} events marked exported; {}",
+        if config.integrity.deliver_exported {
+            "they still go out over MQTT when the link returns (integrity.deliver_exported)"
+        } else {
+            "they will not go out over MQTT (integrity.deliver_exported = false)"
+        }
+    ));
     for p in &m.problems {
         line.push_str(&format!("\nWARNING {}: {}", p.place, p.what));
     }
     Ok(line)
+}
+
+/// Marks `first..=last` exported through the running daemon's outbox writer, or — no daemon
+/// running — through a writer of our own (the outbox lock says which).
+fn mark_exported(config: &Config, key: &GatewayKey, first: i64, last: i64) -> anyhow::Result<u64> {
+    let delivered = !config.integrity.deliver_exported;
+    let request = serde_json::json!({
+        "cmd": "mark-exported", "first": first, "last": last, "delivered": delivered,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let socket = config.control_socket();
+    if let Ok(reply) = runtime.block_on(crate::ops::control::request(&socket, &request)) {
+        return Ok(reply["marked"].as_u64().unwrap_or(0));
+    }
+    let signer = std::sync::Arc::new(crate::capture::store::ChainSigner {
+        key: key.clone(),
+        gateway: config.gateway.id.to_string(),
+    });
+    let (store, thread) = crate::capture::store::Store::open_signed(&config.store, Some(signer))
+        .context(
+            "no daemon answered and the outbox cannot be opened to mark the exported events",
+        )?;
+    let marked = runtime.block_on(async {
+        let n = store.mark_exported(first, last, delivered).await;
+        store.close().await;
+        n
+    });
+    drop(store);
+    let _ = thread.join();
+    Ok(marked)
 }
 
 /// What was checked and what was found.

@@ -212,6 +212,8 @@ struct RawIntegrity {
     key_file: Option<PathBuf>,
     #[serde(default)]
     algorithm: Option<Spanned<String>>,
+    #[serde(default)]
+    deliver_exported: Option<bool>,
 }
 
 /// `[integrity]`: where the gateway's signing key is (made on first start when absent).
@@ -222,6 +224,9 @@ pub struct IntegrityConfig {
     pub key_file: PathBuf,
     /// `ed25519` (default) or `sm2` (SM2 signatures over SM3, GB/T 32918 / 32905).
     pub algorithm: String,
+    /// Whether exported events still go out over MQTT when the link returns (default true;
+    /// false: an export counts as their delivery).
+    pub deliver_exported: bool,
 }
 
 /// `[printing]` as written.
@@ -477,9 +482,9 @@ impl Config {
                 }
             }
         };
-        let (key_file, algorithm) = match raw.integrity {
-            Some(i) => (i.key_file, i.algorithm),
-            None => (None, None),
+        let (key_file, algorithm, deliver_exported) = match raw.integrity {
+            Some(i) => (i.key_file, i.algorithm, i.deliver_exported.unwrap_or(true)),
+            None => (None, None, true),
         };
         let algorithm = match algorithm {
             None => crate::capture::integrity::key::ED25519.to_string(),
@@ -512,6 +517,7 @@ impl Config {
                     .join("gateway.key"),
             },
             algorithm,
+            deliver_exported,
         };
         let mut identifiers = raw.identifiers;
         identifiers.validate().map_err(|m| ctx.error(None, m))?;

@@ -5,7 +5,8 @@
 //! `{"cmd":"command","name":"output","args":{…}}` (answer: the command's final reply, from the
 //! same router the platform's commands go through); `{"cmd":"import","dir":"…","key":"…"}`
 //! (answer: how many events of another gateway's export were queued and skipped, or the
-//! export's problems); `{"error":"…"}` for a bad request.
+//! export's problems); `{"cmd":"mark-exported","first":…,"last":…,"delivered":…}` (after
+//! `tracegate export`: answer how many were marked); `{"error":"…"}` for a bad request.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,11 @@ enum Request {
         dir: PathBuf,
         #[serde(default)]
         key: Option<String>,
+    },
+    MarkExported {
+        first: i64,
+        last: i64,
+        delivered: bool,
     },
     Command {
         name: String,
@@ -107,6 +113,15 @@ async fn answer(stream: UnixStream, status: Arc<StatusCollector>, router: Router
                 }
             }
             Ok(Request::Import { dir, key }) => import(&status, dir, key).await,
+            Ok(Request::MarkExported {
+                first,
+                last,
+                delivered,
+            }) => {
+                let marked = status.store().mark_exported(first, last, delivered).await;
+                serde_json::to_vec(&serde_json::json!({ "ok": true, "marked": marked }))
+                    .unwrap_or_default()
+            }
             Ok(Request::Command { name, mut args }) => {
                 args.insert("id".into(), LOCAL_ID.into());
                 let payload = serde_json::to_vec(&args).unwrap_or_default();

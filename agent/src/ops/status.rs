@@ -677,6 +677,9 @@ pub struct QueueReport {
     /// Events carried out of a damaged outbox into a fresh one, ever.
     #[serde(default)]
     pub salvaged_total: u64,
+    /// Events written to an export (`tracegate export`), ever.
+    #[serde(default)]
+    pub exported_total: u64,
     /// Committed events found lost (unreadable rows of a damaged outbox, a torn write-ahead
     /// log), ever.
     #[serde(default)]
@@ -970,6 +973,7 @@ impl StatusCollector {
                 full: stats.full,
                 set_aside_total: stats.set_aside_total,
                 salvaged_total: stats.salvaged_total,
+                exported_total: stats.exported_total,
                 lost_total: stats.lost_total,
                 disk_full: stats.disk_full,
                 write_failures_total: stats.write_failures_total,
@@ -1161,6 +1165,7 @@ pub fn offline_report(
             full: false,
             set_aside_total: counts.set_aside_total,
             salvaged_total: counts.salvaged_total,
+            exported_total: counts.exported_total,
             lost_total: counts.lost_total,
             disk_full: false,
             write_failures_total: 0,

@@ -199,6 +199,8 @@ pub struct StoreStats {
     pub dropped_total: u64,
     /// Events set aside because they could not be published, ever (persisted).
     pub set_aside_total: u64,
+    /// Events written to an export, ever (persisted).
+    pub exported_total: u64,
     /// Events carried out of a damaged outbox into a fresh one, ever (persisted).
     pub salvaged_total: u64,
     /// Committed events found lost (unreadable rows of a damaged outbox, a torn write-ahead
@@ -262,6 +264,7 @@ impl std::fmt::Debug for Op {
             Op::Quarantine { .. } => "Quarantine",
             Op::Print { .. } => "Print",
             Op::Import { .. } => "Import",
+            Op::MarkExported { .. } => "MarkExported",
             Op::Close => "Close",
         })
     }
@@ -312,6 +315,24 @@ impl Store {
                 _lock: lock,
             },
         ))
+    }
+
+    /// Marks the events `first..=last` exported; with `delivered` (`[integrity]
+    /// deliver_exported = false`) the undelivered ones count as delivered and are not
+    /// published. How many were newly marked; 0 when the outbox could not be written.
+    pub async fn mark_exported(&self, first: i64, last: i64, delivered: bool) -> u64 {
+        let (done, rx) = oneshot::channel();
+        let op = Op::MarkExported {
+            first,
+            last,
+            at_ms: jiff::Timestamp::now().as_millisecond(),
+            delivered,
+            done,
+        };
+        if self.ops.send(op).await.is_err() {
+            return 0;
+        }
+        rx.await.unwrap_or(0) as u64
     }
 
     /// Stores `events` of gateway `origin`'s export, skipping eventIDs imported before; they

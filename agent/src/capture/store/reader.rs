@@ -58,6 +58,8 @@ pub struct QueueCounts {
     pub salvaged_total: u64,
     /// Persisted counter.
     pub lost_total: u64,
+    /// Persisted counter (0 in files from before schema 8).
+    pub exported_total: u64,
 }
 
 /// An event set aside because it could not be published.
@@ -253,6 +255,7 @@ impl OutboxReader {
             set_aside_total: counter("set_aside_total")?,
             salvaged_total: counter("salvaged_total")?,
             lost_total: counter("lost_total")?,
+            exported_total: counter("exported_total")?,
         })
     }
 

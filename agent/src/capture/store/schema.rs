@@ -131,6 +131,11 @@ const MIGRATIONS: &[&str] = &[
         at       INTEGER NOT NULL                     -- Unix ms
     ) WITHOUT ROWID;
     "#,
+    // 8: events written to an export (`tracegate export`): when, and how many ever.
+    r#"
+    ALTER TABLE events ADD COLUMN exported_at INTEGER;    -- Unix ms; NULL: never exported
+    INSERT INTO counters(name, value) VALUES ('exported_total', 0);
+    "#,
 ];
 
 /// Why a database cannot be brought to the latest schema.

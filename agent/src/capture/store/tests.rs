@@ -256,3 +256,32 @@ async fn a_second_store_on_the_same_file_is_refused() {
     assert!(matches!(Store::open(&cfg), Err(OpenError::Locked { .. })));
     shutdown(store, thread).await;
 }
+
+#[tokio::test]
+async fn exported_events_are_marked_once_and_count_as_delivered_only_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1000, WhenFull::RefuseNew);
+    let (store, thread) = Store::open(&cfg).unwrap();
+    append_all(&store, 0..10).await;
+    // deliver_exported = true (the default): marked, still undelivered, still published.
+    assert_eq!(store.mark_exported(1, 6, false).await, 6);
+    assert_eq!(store.mark_exported(1, 6, false).await, 0, "once each");
+    let stats = store.stats();
+    assert_eq!((stats.exported_total, stats.undelivered), (6, 10));
+    let mut reader = store.reader().unwrap();
+    assert_eq!(
+        reader.undelivered_after(0, 100, usize::MAX).unwrap().len(),
+        10
+    );
+    // deliver_exported = false: the export is their delivery; nothing of them is published.
+    assert_eq!(store.mark_exported(7, 10, true).await, 4);
+    let stats = store.stats();
+    assert_eq!((stats.exported_total, stats.undelivered), (10, 6));
+    let rows = reader.undelivered_after(0, 100, usize::MAX).unwrap();
+    assert_eq!(rows.last().unwrap().seq, 6);
+    shutdown(store, thread).await;
+    // Persisted.
+    let (store, thread) = Store::open(&cfg).unwrap();
+    assert_eq!(store.stats().exported_total, 10);
+    shutdown(store, thread).await;
+}

@@ -97,6 +97,15 @@ pub(super) enum Op {
         events: Vec<super::ImportedEvent>,
         done: oneshot::Sender<Result<super::ImportCounts, String>>,
     },
+    /// Events `first..=last` were written to an export; with `delivered`, they count as
+    /// delivered too (`[integrity] deliver_exported = false`). Answered with how many.
+    MarkExported {
+        first: i64,
+        last: i64,
+        at_ms: i64,
+        delivered: bool,
+        done: oneshot::Sender<usize>,
+    },
     /// Finish what is queued, then stop.
     Close,
 }
@@ -120,6 +129,7 @@ struct Counters {
     set_aside_total: u64,
     salvaged_total: u64,
     lost_total: u64,
+    exported_total: u64,
 }
 
 /// Everything the writer knows besides its connection (split so a transaction borrowing the
@@ -513,6 +523,7 @@ impl Writer {
             set_aside_total: s.counters.set_aside_total,
             salvaged_total: s.counters.salvaged_total,
             lost_total: s.counters.lost_total,
+            exported_total: s.counters.exported_total,
             disk_full: self.disk_full,
             write_failures_total: self.write_failures_total,
             pending_retries: self.retries.len() as u64,
@@ -565,6 +576,7 @@ fn load_state(conn: &Connection) -> rusqlite::Result<(Totals, Counters, i64)> {
             "set_aside_total" => counters.set_aside_total = value,
             "salvaged_total" => counters.salvaged_total = value,
             "lost_total" => counters.lost_total = value,
+            "exported_total" => counters.exported_total = value,
             _ => {}
         }
     }
@@ -660,6 +672,16 @@ fn commit_batch(
                 let counts = state.import(&tx, &origin, events)?;
                 imports.push((done, counts));
             }
+            Op::MarkExported {
+                first,
+                last,
+                at_ms,
+                delivered,
+                done,
+            } => {
+                let n = state.mark_exported(&tx, first, last, at_ms, delivered)?;
+                releases.push((done, n as usize));
+            }
             Op::Close | Op::Quarantine { .. } => {}
         }
     }
@@ -740,6 +762,34 @@ impl State {
         self.totals.undelivered += 1;
         self.last_seq = seq;
         Ok(AppendOutcome::Committed { seq })
+    }
+
+    /// Marks the events `first..=last` exported (once each); with `delivered`, the undelivered
+    /// ones among them count as delivered (the operator carries them by road only).
+    fn mark_exported(
+        &mut self,
+        tx: &Transaction<'_>,
+        first: i64,
+        last: i64,
+        at_ms: i64,
+        delivered: bool,
+    ) -> rusqlite::Result<u64> {
+        let n = tx
+            .prepare_cached(
+                "UPDATE events SET exported_at = ?3 WHERE seq BETWEEN ?1 AND ?2 AND exported_at IS NULL",
+            )?
+            .execute(params![first, last, at_ms])? as u64;
+        self.counters.exported_total += n;
+        if delivered {
+            let m = tx
+                .prepare_cached(
+                    "UPDATE events SET delivered_at = ?3 WHERE seq BETWEEN ?1 AND ?2 AND delivered_at IS NULL AND exported_at = ?3",
+                )?
+                .execute(params![first, last, at_ms])? as u64;
+            self.totals.undelivered -= m;
+            self.totals.delivered_rows += m;
+        }
+        Ok(n)
     }
 
     /// Stores another gateway's exported `events` under `origin`, skipping eventIDs imported
@@ -968,6 +1018,7 @@ impl State {
             ("set_aside_total", self.counters.set_aside_total),
             ("salvaged_total", self.counters.salvaged_total),
             ("lost_total", self.counters.lost_total),
+            ("exported_total", self.counters.exported_total),
         ] {
             stmt.execute(params![name, value as i64])?;
         }

@@ -456,6 +456,12 @@ impl Collector for ReportCollector {
         )?;
         counter(
             e,
+            "tracegate_outbox_exported",
+            "Events written to an export (tracegate export), ever.",
+            q.exported_total,
+        )?;
+        counter(
+            e,
             "tracegate_outbox_salvaged",
             "Events carried out of a damaged outbox into a fresh one, ever.",
             q.salvaged_total,
