@@ -145,7 +145,7 @@ fn mark_exported(config: &Config, key: &GatewayKey, first: i64, last: i64) -> an
         n
     });
     drop(store);
-    let _ = thread.join();
+    thread.join();
     Ok(marked)
 }
 
