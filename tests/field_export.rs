@@ -10,7 +10,8 @@ mod support;
 use std::time::Duration;
 
 use support::{
-    Broker, Daemon, Received, Subscriber, TestConfig, free_port, scan, serial_scanner, tracegate,
+    Broker, Daemon, Proxy, Received, Subscriber, TestConfig, free_port, scan, serial_scanner,
+    tracegate,
 };
 use tracegate_drivers::sim::VirtualSerialPort;
 
@@ -22,9 +23,12 @@ fn codes(prefix: &str, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_backlog_is_exported_verified_and_still_delivered() {
-    let broker_port = free_port(); // no broker yet: the kit is in the field
+    // The kit is in the field: its uplink is cut until the end.
+    let broker = Broker::start();
+    let uplink = Proxy::start(broker.port).await;
+    uplink.cut();
     let mut pty = VirtualSerialPort::new().unwrap();
-    let config = TestConfig::new(broker_port, "", &serial_scanner("stick-1", pty.path()));
+    let config = TestConfig::new(uplink.port, "", &serial_scanner("stick-1", pty.path()));
     let mut daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
     scan(&mut pty, &codes("A", 30)).await;
@@ -93,13 +97,13 @@ async fn an_offline_backlog_is_exported_verified_and_still_delivered() {
     assert!(out.starts_with("OK: outbox 40 events"), "{out}");
 
     // The link comes back: the exported events still go out (the platform drops duplicates
-    // by eventID), with the rest.
-    let _broker = Broker::start_on(broker_port, "");
+    // by eventID), with the rest. The platform listens before the kit can reach it.
     let mut sub = Subscriber::connect(
-        broker_port,
+        broker.port,
         &["tracegate/gw-test/events", "tracegate/gw-test/status"],
     )
     .await;
+    uplink.restore();
     let mut got = Received::default();
     got.collect_until(&mut sub, Duration::from_secs(30), |r| r.events.len() >= 40)
         .await;

@@ -185,7 +185,10 @@ mod tests {
         let n: i64 = conn
             .query_row("SELECT count(*) FROM counters", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 6);
+        assert_eq!(
+            n, 7,
+            "delivered, refused, dropped, set aside, salvaged, lost, exported"
+        );
         for table in [
             "settings",
             "held",
