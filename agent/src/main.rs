@@ -97,16 +97,7 @@ fn main() -> ExitCode {
         }
         Command::Print(args) => {
             if let Some(out) = &args.preview {
-                return match cli::print::write_preview(&args.config.config, &args, out) {
-                    Ok(line) => {
-                        println!("{line}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        ExitCode::FAILURE
-                    }
-                };
+                return report_line(cli::print::write_preview(&args.config.config, &args, out));
             }
             let socket = match Config::control_socket_of(&args.config.config) {
                 Ok(socket) => socket,
@@ -121,16 +112,7 @@ fn main() -> ExitCode {
             };
             runtime(async move { control_command(&socket, &request, COMMAND_WAIT).await })
         }
-        Command::Export(args) => match cli::integrity::export(&args) {
-            Ok(line) => {
-                println!("{line}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Export(args) => report_line(cli::integrity::export(&args)),
         Command::Import(args) => {
             let socket = match Config::control_socket_of(&args.config.config) {
                 Ok(socket) => socket,
@@ -284,6 +266,11 @@ async fn control_command(
 fn config_error(e: tracegate::config::ConfigError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(EXIT_USAGE)
+}
+
+/// Prints what a command did (one line) or its error.
+fn report_line(result: anyhow::Result<String>) -> ExitCode {
+    report(result.map(|line| println!("{line}")))
 }
 
 fn report(result: anyhow::Result<()>) -> ExitCode {

@@ -521,13 +521,7 @@ pub fn verify(dir: &Path, pinned: Option<&str>) -> Report {
                     // The gap began before the export: the manifest's previous link is its end.
                     continue;
                 }
-                walker.gap(
-                    &format!("{MANIFEST} gap {}..={}", g.first, g.last),
-                    g.first,
-                    g.last,
-                    g.end,
-                    g.signature.as_deref(),
-                );
+                walker.gap_record(&format!("{MANIFEST} "), g);
             } else {
                 break;
             }

@@ -140,13 +140,7 @@ fn start(walker: &mut Walker, s: &StartRow) {
 }
 
 fn gap(walker: &mut Walker, g: &GapRow) {
-    walker.gap(
-        &format!("gap {}..={}", g.first, g.last),
-        g.first,
-        g.last,
-        g.end,
-        g.signature.as_deref(),
-    );
+    walker.gap_record("", g);
 }
 
 #[cfg(test)]

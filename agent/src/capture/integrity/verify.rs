@@ -150,6 +150,17 @@ impl Walker {
         }
     }
 
+    /// A stored gap record, named `{prefix}gap FIRST..=LAST` in problems.
+    pub fn gap_record(&mut self, prefix: &str, g: &crate::capture::store::chain::GapRow) {
+        self.gap(
+            &format!("{prefix}gap {}..={}", g.first, g.last),
+            g.first,
+            g.last,
+            g.end,
+            g.signature.as_deref(),
+        );
+    }
+
     /// Events `first..=last` were deleted; the last had `end`.
     pub fn gap(&mut self, place: &str, first: i64, last: i64, end: Link, signature: Option<&[u8]>) {
         if let Some(signer) = &self.signer {
