@@ -70,6 +70,54 @@ fn packing_line(
     path
 }
 
+/// The line's topic prefix and gateway (`config/packing-line.toml`).
+const PREFIX: &str = "plant-2/trace/gw-line-3";
+
+/// A packing line on this machine: a broker, the simulated Zebra, the scanner's pty and
+/// `config/packing-line.toml` pointed at them.
+struct Line {
+    broker: Broker,
+    printer: SimPrinter,
+    _scanner: VirtualSerialPort,
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+impl Line {
+    async fn start(printer: SimPrinterConfig) -> Line {
+        let broker = Broker::start();
+        let printer = SimPrinter::start_zpl(printer).await.unwrap();
+        let scanner = VirtualSerialPort::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = packing_line(dir.path(), broker.port, &printer, scanner.path());
+        Line {
+            broker,
+            printer,
+            _scanner: scanner,
+            _dir: dir,
+            config,
+        }
+    }
+
+    /// A platform subscriber (events, replies, status) and the daemon, online: commands sent
+    /// from now on reach it.
+    async fn online(&self) -> (Subscriber, Daemon) {
+        let mut sub = Subscriber::connect(
+            self.broker.port,
+            &[
+                &format!("{PREFIX}/events"),
+                &format!("{PREFIX}/reply/+"),
+                &format!("{PREFIX}/status"),
+            ],
+        )
+        .await;
+        let daemon = Daemon::start(&self.config);
+        daemon.wait_devices_up().await;
+        sub.wait_online(daemon.pid()).await;
+        (sub, daemon)
+    }
+}
+
 fn vars(lot: &str, serial: u32) -> Value {
     json!({"gtin": GTIN, "lot": lot, "expiry": "271231", "serial": serial})
 }
@@ -117,26 +165,9 @@ fn assert_commissioned(event: &Value, serial: u32, lot: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packing_line_prints_serialised_labels_once_with_their_commissioning_events() {
-    let broker = Broker::start();
-    let printer = SimPrinter::start_zpl(SimPrinterConfig::default())
-        .await
-        .unwrap();
-    let scanner = VirtualSerialPort::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = packing_line(dir.path(), broker.port, &printer, scanner.path());
-    let prefix = "plant-2/trace/gw-line-3";
-    let mut sub = Subscriber::connect(
-        broker.port,
-        &[
-            &format!("{prefix}/events"),
-            &format!("{prefix}/reply/+"),
-            &format!("{prefix}/status"),
-        ],
-    )
-    .await;
-    let mut daemon = Daemon::start(&config);
-    daemon.wait_devices_up().await;
-    sub.wait_online(daemon.pid()).await;
+    let line = Line::start(SimPrinterConfig::default()).await;
+    let (printer, config, prefix) = (&line.printer, line.config.clone(), PREFIX);
+    let (mut sub, mut daemon) = line.online().await;
     let mut got = Received::default();
     let command = |name: &str, id: &str, body: Value| {
         let mut body = body;
@@ -287,30 +318,14 @@ async fn packing_line_prints_serialised_labels_once_with_their_commissioning_eve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voided_label_is_decommissioned() {
-    let broker = Broker::start();
     // One label on the roll: a job of two runs out after the first and stays `sent`.
-    let printer = SimPrinter::start_zpl(SimPrinterConfig {
+    let line = Line::start(SimPrinterConfig {
         roll: Some(1),
         ..SimPrinterConfig::default()
     })
-    .await
-    .unwrap();
-    let scanner = VirtualSerialPort::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = packing_line(dir.path(), broker.port, &printer, scanner.path());
-    let prefix = "plant-2/trace/gw-line-3";
-    let mut sub = Subscriber::connect(
-        broker.port,
-        &[
-            &format!("{prefix}/events"),
-            &format!("{prefix}/reply/+"),
-            &format!("{prefix}/status"),
-        ],
-    )
     .await;
-    let mut daemon = Daemon::start(&config);
-    daemon.wait_devices_up().await;
-    sub.wait_online(daemon.pid()).await;
+    let (printer, config, prefix) = (&line.printer, line.config.clone(), PREFIX);
+    let (mut sub, mut daemon) = line.online().await;
     let body = json!({"id": "p1", "device": "line-3-printer", "template": "case",
                       "key": "order-9-case-1", "copies": 2, "vars": vars("B1", 2001)});
     sub.publish(&format!("{prefix}/cmd/print"), body.to_string().as_bytes())
