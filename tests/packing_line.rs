@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Broker, Daemon, Received, Subscriber, tracegate};
+use support::{Broker, Daemon, Received, Subscriber, send_command_to, tracegate};
 use tracegate_drivers::printer::Fault;
 use tracegate_drivers::sim::{SimPrinter, SimPrinterConfig, VirtualSerialPort};
 
@@ -118,6 +118,19 @@ impl Line {
     }
 }
 
+/// Sends the line's `print` of a one-copy case label with `lot` and `serial`, as request `id`.
+async fn print(sub: &Subscriber, id: &str, key: &str, lot: &str, serial: u32) {
+    send_command_to(
+        sub,
+        PREFIX,
+        "print",
+        id,
+        json!({"device": "line-3-printer", "template": "case", "key": key,
+               "vars": vars(lot, serial)}),
+    )
+    .await;
+}
+
 fn vars(lot: &str, serial: u32) -> Value {
     json!({"gtin": GTIN, "lot": lot, "expiry": "271231", "serial": serial})
 }
@@ -166,23 +179,11 @@ fn assert_commissioned(event: &Value, serial: u32, lot: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packing_line_prints_serialised_labels_once_with_their_commissioning_events() {
     let line = Line::start(SimPrinterConfig::default()).await;
-    let (printer, config, prefix) = (&line.printer, line.config.clone(), PREFIX);
+    let (printer, config) = (&line.printer, line.config.clone());
     let (mut sub, mut daemon) = line.online().await;
     let mut got = Received::default();
-    let command = |name: &str, id: &str, body: Value| {
-        let mut body = body;
-        body["id"] = json!(id);
-        (format!("{prefix}/cmd/{name}"), body.to_string())
-    };
-
     // From the platform, over MQTT.
-    let (topic, body) = command(
-        "print",
-        "p1",
-        json!({"device": "line-3-printer", "template": "case", "key": "order-7-case-1",
-               "vars": vars("A17", 1001)}),
-    );
-    sub.publish(&topic, body.as_bytes()).await;
+    print(&sub, "p1", "order-7-case-1", "A17", 1001).await;
     let reply = final_reply(&mut got, &mut sub, "p1").await;
     assert_eq!(reply["result"]["state"], "confirmed", "{reply}");
     let sent = String::from_utf8(printer.received()).unwrap();
@@ -266,13 +267,7 @@ async fn packing_line_prints_serialised_labels_once_with_their_commissioning_eve
                 .any(|d| d["printer"]["faults"] == json!(["paper_out"]))
         })
         .await;
-    let (topic, body) = command(
-        "print",
-        "p3",
-        json!({"device": "line-3-printer", "template": "case", "key": "order-7-case-3",
-               "vars": vars("A18", 1003)}),
-    );
-    sub.publish(&topic, body.as_bytes()).await;
+    print(&sub, "p3", "order-7-case-3", "A18", 1003).await;
     daemon
         .wait_status(Duration::from_secs(10), "the job waits", |s| {
             s["print"]["submitted"] == 1
@@ -324,12 +319,17 @@ async fn a_voided_label_is_decommissioned() {
         ..SimPrinterConfig::default()
     })
     .await;
-    let (printer, config, prefix) = (&line.printer, line.config.clone(), PREFIX);
+    let (printer, config) = (&line.printer, line.config.clone());
     let (mut sub, mut daemon) = line.online().await;
-    let body = json!({"id": "p1", "device": "line-3-printer", "template": "case",
-                      "key": "order-9-case-1", "copies": 2, "vars": vars("B1", 2001)});
-    sub.publish(&format!("{prefix}/cmd/print"), body.to_string().as_bytes())
-        .await;
+    send_command_to(
+        &sub,
+        PREFIX,
+        "print",
+        "p1",
+        json!({"device": "line-3-printer", "template": "case", "key": "order-9-case-1",
+               "copies": 2, "vars": vars("B1", 2001)}),
+    )
+    .await;
     daemon
         .wait_status(Duration::from_secs(10), "the job is printing", |s| {
             s["print"]["sent"] == 1
@@ -346,10 +346,12 @@ async fn a_voided_label_is_decommissioned() {
         })
         .await;
     let mut got = Received::default();
-    let body = json!({"id": "d1", "key": "order-9-case-1", "decision": "void"});
-    sub.publish(
-        &format!("{prefix}/cmd/print-decide"),
-        body.to_string().as_bytes(),
+    send_command_to(
+        &sub,
+        PREFIX,
+        "print-decide",
+        "d1",
+        json!({"key": "order-9-case-1", "decision": "void"}),
     )
     .await;
     let reply = final_reply(&mut got, &mut sub, "d1").await;

@@ -496,10 +496,16 @@ pub fn serial_scanner(id: &str, port: &Path) -> String {
 /// Publishes command `name` with `body` (its `id` set to `id`) on gateway `gw-test`'s command
 /// topic.
 pub async fn send_command(sub: &Subscriber, name: &str, id: &str, body: Value) {
+    send_command_to(sub, "tracegate/gw-test", name, id, body).await;
+}
+
+/// Publishes command `name` with `body` (its `id` set to `id`) on `{gateway}/cmd/{name}`, the
+/// gateway named with its topic prefix (`plant-2/trace/gw-line-3`).
+pub async fn send_command_to(sub: &Subscriber, gateway: &str, name: &str, id: &str, body: Value) {
     let mut body = body;
     body["id"] = Value::String(id.to_string());
     sub.publish(
-        &format!("tracegate/gw-test/cmd/{name}"),
+        &format!("{gateway}/cmd/{name}"),
         body.to_string().as_bytes(),
     )
     .await;

@@ -662,6 +662,16 @@ mod tests {
             .collect()
     }
 
+    /// Asserts that a problem at `place` says `what`.
+    fn assert_found(problems: &[String], place: &str, what: &str) {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with(place) && p.contains(what)),
+            "no problem at {place} saying {what:?}: {problems:?}"
+        );
+    }
+
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -703,12 +713,10 @@ mod tests {
         let problems = tampered("edited", &|t| {
             std::fs::write(t.join(&file), text.replacen("inspecting", "shipping", 1)).unwrap()
         });
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with(&format!("{file} event 1 (seq 6, ni:///"))
-                    && p.contains("eventID")),
-            "{problems:?}"
+        assert_found(
+            &problems,
+            &format!("{file} event 1 (seq 6, ni:///"),
+            "eventID",
         );
         // The file's events, as text: HEAD[E1},{E2},{…EN]}} (the test events hold no
         // objects inside arrays).
@@ -736,44 +744,24 @@ mod tests {
             fewer.remove(3);
             std::fs::write(t.join(&file), rebuild(&fewer)).unwrap()
         });
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with(&file) && p.contains("events were removed")),
-            "{problems:?}"
-        );
+        assert_found(&problems, &file, "events were removed");
         // Two events swapped: every eventID holds, the chain through the file does not.
         let problems = tampered("reordered", &|t| {
             let mut swapped = events.clone();
             swapped.swap(2, 3);
             std::fs::write(t.join(&file), rebuild(&swapped)).unwrap()
         });
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with(&file) && p.contains("does not end on the signed link")),
-            "{problems:?}"
-        );
+        assert_found(&problems, &file, "does not end on the signed link");
         // A file replaced by another valid file (from the second export).
         let problems = tampered("replaced", &|t| {
             std::fs::copy(all.join(&manifest.files[1].name), t.join(&file)).unwrap();
         });
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with(&file) && p.contains("SHA-256")),
-            "{problems:?}"
-        );
+        assert_found(&problems, &file, "SHA-256");
         // A truncated file (a stick pulled while copying it).
         let problems = tampered("truncated", &|t| {
             std::fs::write(t.join(&file), &text[..text.len() / 2]).unwrap()
         });
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with(&file) && p.contains("truncated")),
-            "{problems:?}"
-        );
+        assert_found(&problems, &file, "truncated");
         // A forged manifest: one that drops the last file, re-signed with another key.
         let problems = tampered("forged", &|t| {
             let mut m = read_manifest(t).unwrap();
@@ -783,24 +771,14 @@ mod tests {
             ));
             std::fs::write(t.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
         });
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with(MANIFEST) && p.contains("bad signature")),
-            "{problems:?}"
-        );
+        assert_found(&problems, MANIFEST, "bad signature");
         // An edited manifest (a count changed, signature kept).
         let problems = tampered("manifest-edited", &|t| {
             let mut m = read_manifest(t).unwrap();
             m.events += 1;
             std::fs::write(t.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
         });
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with(MANIFEST) && p.contains("bad signature")),
-            "{problems:?}"
-        );
+        assert_found(&problems, MANIFEST, "bad signature");
         // Signed by this export's own key but not the gateway's: caught by pinning.
         let report = verify(&good, Some(&GatewayKey::from_seed([1; 32]).public_hex()));
         assert!(

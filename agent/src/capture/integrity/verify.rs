@@ -10,7 +10,7 @@
 //!  end: the last link and seq equal the signed head / the manifest's
 //! ```
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::chain::{self, Link};
 use super::key;
@@ -237,7 +237,7 @@ impl Walker {
             self.problem(place, "the event has no eventID");
             return;
         };
-        let computed = event_hash(&event, &self.namespaces);
+        let computed = hash::event_hash(&event, &self.namespaces);
         if computed != stated {
             self.problem(
                 place,
@@ -276,8 +276,4 @@ impl Walker {
             self.check_signature(place, &statement, signature);
         }
     }
-}
-
-fn event_hash(event: &Map<String, Value>, namespaces: &Namespaces) -> String {
-    hash::event_hash(event, namespaces)
 }

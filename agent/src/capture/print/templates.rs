@@ -400,6 +400,25 @@ mod tests {
         )])
     }
 
+    /// Renders with the default symbol settings (the built-in GCP table, GS1's domain).
+    fn render(
+        t: &Templates,
+        name: &str,
+        vars: &Map<String, Value>,
+        copies: u32,
+        reprint: bool,
+        language: TemplateLanguage,
+    ) -> Result<Rendered, String> {
+        t.render(
+            name,
+            vars,
+            copies,
+            reprint,
+            language,
+            &SymbolSettings::default(),
+        )
+    }
+
     fn vars(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
@@ -411,30 +430,28 @@ mod tests {
             TemplateLanguage::Zpl,
             "^XA\n^FO50,50^A0N,40,40^FDLOT {{ lot }}{% if reprint %} REPRINT{% endif %}^FS\n^PQ{{ copies }}\n^XZ\n",
         );
-        let r = t
-            .render(
-                "case",
-                &vars(json!({"lot": "A17"})),
-                2,
-                false,
-                TemplateLanguage::Zpl,
-                &SymbolSettings::default(),
-            )
-            .unwrap();
+        let r = render(
+            &t,
+            "case",
+            &vars(json!({"lot": "A17"})),
+            2,
+            false,
+            TemplateLanguage::Zpl,
+        )
+        .unwrap();
         assert_eq!(
             r.data,
             b"^XA\n^FO50,50^A0N,40,40^FDLOT A17^FS\n^PQ2\n^XZ\n".to_vec()
         );
-        let r = t
-            .render(
-                "case",
-                &vars(json!({"lot": "A17"})),
-                1,
-                true,
-                TemplateLanguage::Zpl,
-                &SymbolSettings::default(),
-            )
-            .unwrap();
+        let r = render(
+            &t,
+            "case",
+            &vars(json!({"lot": "A17"})),
+            1,
+            true,
+            TemplateLanguage::Zpl,
+        )
+        .unwrap();
         assert!(
             String::from_utf8(r.data)
                 .unwrap()
@@ -449,16 +466,15 @@ mod tests {
             TemplateLanguage::Tspl,
             "SIZE 60 mm,40 mm\r\nCLS\r\nTEXT 10,10,\"3\",0,1,1,\"{{ lot }}\"\r\nPRINT {{ copies }}\r\n",
         );
-        let r = t
-            .render(
-                "box",
-                &vars(json!({"lot": "B2"})),
-                3,
-                false,
-                TemplateLanguage::Tspl,
-                &SymbolSettings::default(),
-            )
-            .unwrap();
+        let r = render(
+            &t,
+            "box",
+            &vars(json!({"lot": "B2"})),
+            3,
+            false,
+            TemplateLanguage::Tspl,
+        )
+        .unwrap();
         assert_eq!(
             r.data,
             b"SIZE 60 mm,40 mm\r\nCLS\r\nTEXT 10,10,\"3\",0,1,1,\"B2\"\r\nPRINT 3\r\n".to_vec()
@@ -473,15 +489,7 @@ mod tests {
             "^XA^FD{{ lot }}^FS^PQ{{ copies }}^XZ",
         );
         let refused = |vars_: Value, copies: u32, language: TemplateLanguage, name: &str| {
-            t.render(
-                name,
-                &vars(vars_),
-                copies,
-                false,
-                language,
-                &SymbolSettings::default(),
-            )
-            .unwrap_err()
+            render(&t, name, &vars(vars_), copies, false, language).unwrap_err()
         };
         let e = refused(json!({}), 1, TemplateLanguage::Zpl, "case");
         assert!(
@@ -510,32 +518,22 @@ mod tests {
         assert!(e.contains("set by the queue"), "{e}");
 
         let t = templates("f", TemplateLanguage::Zpl, "{{ gs1_nonexistent(lot) }}");
-        let e = t
-            .render(
-                "f",
-                &vars(json!({"lot": "A"})),
-                1,
-                false,
-                TemplateLanguage::Zpl,
-                &SymbolSettings::default(),
-            )
-            .unwrap_err();
+        let e = render(
+            &t,
+            "f",
+            &vars(json!({"lot": "A"})),
+            1,
+            false,
+            TemplateLanguage::Zpl,
+        )
+        .unwrap_err();
         assert!(e.contains("labels/f.zpl"), "{e}");
         let t = templates(
             "loop",
             TemplateLanguage::Zpl,
             "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
         );
-        let e = t
-            .render(
-                "loop",
-                &Map::new(),
-                1,
-                false,
-                TemplateLanguage::Zpl,
-                &SymbolSettings::default(),
-            )
-            .unwrap_err();
+        let e = render(&t, "loop", &Map::new(), 1, false, TemplateLanguage::Zpl).unwrap_err();
         assert!(e.contains("fuel"), "{e}");
     }
 
@@ -627,16 +625,7 @@ mod tests {
         let v = vars(
             json!({"gtin": "09506000134353", "lot": "A17", "expiry": "271231", "serial": "1001"}),
         );
-        let e = t
-            .render(
-                "case",
-                &v,
-                1,
-                false,
-                TemplateLanguage::Zpl,
-                &SymbolSettings::default(),
-            )
-            .unwrap_err();
+        let e = render(&t, "case", &v, 1, false, TemplateLanguage::Zpl).unwrap_err();
         assert!(
             e.contains("case.zpl line") && e.contains("check digit"),
             "{e}"
@@ -644,48 +633,21 @@ mod tests {
         let v = vars(
             json!({"gtin": "09506000134352", "lot": "A17", "expiry": "271341", "serial": "1"}),
         );
-        let e = t
-            .render(
-                "case",
-                &v,
-                1,
-                false,
-                TemplateLanguage::Zpl,
-                &SymbolSettings::default(),
-            )
-            .unwrap_err();
+        let e = render(&t, "case", &v, 1, false, TemplateLanguage::Zpl).unwrap_err();
         assert!(e.contains("(17)"), "{e}");
         let t = templates(
             "f",
             TemplateLanguage::Tspl,
             "{{ rfid_epc('(01)09506000134352(21)1') }}",
         );
-        let e = t
-            .render(
-                "f",
-                &Map::new(),
-                1,
-                false,
-                TemplateLanguage::Tspl,
-                &SymbolSettings::default(),
-            )
-            .unwrap_err();
+        let e = render(&t, "f", &Map::new(), 1, false, TemplateLanguage::Tspl).unwrap_err();
         assert!(e.contains("RFID encoding is written in ZPL"), "{e}");
         let t = templates(
             "f",
             TemplateLanguage::Zpl,
             "{{ gs1_128('(01)09506000134352', colour=2) }}",
         );
-        let e = t
-            .render(
-                "f",
-                &Map::new(),
-                1,
-                false,
-                TemplateLanguage::Zpl,
-                &SymbolSettings::default(),
-            )
-            .unwrap_err();
+        let e = render(&t, "f", &Map::new(), 1, false, TemplateLanguage::Zpl).unwrap_err();
         assert!(e.contains("colour"), "{e}");
     }
 
