@@ -50,6 +50,11 @@ pub enum DeviceCommand {
     ReadWindow(bool),
     /// Report the current level of every input line.
     ReadInputs,
+    /// Would a [`DeviceCommand::Print`] be sent now? Answers [`CommandDone::Ready`], or why
+    /// not ([`CommandError::Held`], [`CommandError::Busy`]). Nothing is written: the print
+    /// queue asks before it commits a job as sent, so that a crash while a printer is out of
+    /// paper leaves its jobs waiting, not "perhaps printed".
+    PrintReady,
     /// Print a label job: write `data` (a complete ZPL or TSPL job) to the printer and answer
     /// once the printer's status shows it printed ([`CommandDone::Printed`]), or why it was
     /// not sent ([`CommandError::Held`]), or that its outcome is unknown
@@ -70,7 +75,7 @@ impl DeviceCommand {
             DeviceCommand::SetOutput { .. } | DeviceCommand::ClearOutput { .. } => "output",
             DeviceCommand::ReadWindow(_) => "read-window",
             DeviceCommand::ReadInputs => "inputs",
-            DeviceCommand::Print { .. } => "print",
+            DeviceCommand::Print { .. } | DeviceCommand::PrintReady => "print",
         }
     }
 }
@@ -100,6 +105,8 @@ pub enum CommandDone {
         /// Open?
         open: bool,
     },
+    /// The printer would take a job now ([`DeviceCommand::PrintReady`]).
+    Ready,
     /// The job was sent and the printer's status shows it printed.
     Printed {
         /// Labels of the job.

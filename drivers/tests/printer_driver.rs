@@ -111,6 +111,13 @@ impl Running {
         answer
     }
 
+    /// Asks whether a job would be sent now.
+    async fn ready_to_print(&self) -> CommandResult {
+        let (request, answer) = CommandRequest::with_reply(DeviceCommand::PrintReady);
+        self.commands.send(request).await.unwrap();
+        self::answer(answer).await
+    }
+
     async fn stop(self) {
         self.cancel.cancel();
         tokio::time::timeout(LIMIT, self.task)
@@ -137,6 +144,7 @@ async fn a_zpl_job_is_answered_printed_once_the_printer_counts_it() {
         Transport::Tcp(printer.addr.unwrap().to_string()),
     );
     driver.ready().await;
+    assert_eq!(driver.ready_to_print().await, Ok(CommandDone::Ready));
     let job = driver.print(b"^XA^FO50,50^FDlot 42^FS^PQ3^XZ", 3).await;
     assert_eq!(answer(job).await, Ok(CommandDone::Printed { labels: 3 }));
     assert_eq!(printer.printed(), 3);
@@ -189,6 +197,10 @@ async fn a_job_for_a_faulted_printer_is_not_sent() {
     driver
         .status("head open", |s| s.faults == [Fault::HeadOpen])
         .await;
+    let Err(CommandError::Held(why)) = driver.ready_to_print().await else {
+        panic!("not ready")
+    };
+    assert!(why.contains("head open"), "{why}");
     let job = driver.print(b"^XA^FDx^FS^XZ", 1).await;
     let Err(CommandError::Held(why)) = answer(job).await else {
         panic!("held")

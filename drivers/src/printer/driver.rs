@@ -452,22 +452,32 @@ impl Session<'_> {
         }
     }
 
+    /// Why a job would not be sent now, if it would not: one at a time, and only to a printer
+    /// that has answered and shows no fault.
+    fn refusal(&self) -> Option<CommandError> {
+        if self.printing.is_some() {
+            return Some(CommandError::Busy);
+        }
+        if !self.known {
+            let why = "the printer has not answered a status request yet".to_string();
+            return Some(CommandError::Held(why));
+        }
+        if !self.status.ready() {
+            return Some(CommandError::Held(self.status.describe()));
+        }
+        None
+    }
+
     /// Carries out one command; an error is the link failing.
     async fn command(&mut self, request: CommandRequest) -> Result<(), String> {
         match &request.command {
+            DeviceCommand::PrintReady => {
+                request.answer(self.refusal().map_or(Ok(CommandDone::Ready), Err));
+                Ok(())
+            }
             DeviceCommand::Print { data, labels } => {
-                if self.printing.is_some() {
-                    request.answer(Err(CommandError::Busy));
-                    return Ok(());
-                }
-                if !self.known {
-                    let why = "the printer has not answered a status request yet".to_string();
-                    request.answer(Err(CommandError::Held(why)));
-                    return Ok(());
-                }
-                if !self.status.ready() {
-                    let why = self.status.describe();
-                    request.answer(Err(CommandError::Held(why)));
+                if let Some(refusal) = self.refusal() {
+                    request.answer(Err(refusal));
                     return Ok(());
                 }
                 let (data, labels): (Bytes, u32) = (data.clone(), *labels);

@@ -414,6 +414,7 @@ impl Router {
             CommandDone::Printed { labels } => {
                 serde_json::json!({ "device": device, "printed_labels": labels })
             }
+            CommandDone::Ready => serde_json::json!({ "device": device, "ready": true }),
         })
     }
 

@@ -6,10 +6,13 @@
 //!                                                                      │   existing job, not
 //!  worker (per printer):                                               │   printed again)
 //!    held while a job of the printer is `unknown` (an operator decides) │
-//!    next submitted job ─▶ commit `sent` ─▶ driver Print ─┬─ Printed ───▶ confirmed
+//!    next submitted job ─▶ driver PrintReady? ─ no (fault, not up) ─▶ stays submitted,
+//!                                     │               retried with backoff (1 s … 10 s)
+//!                                     yes
+//!                                     ▼
+//!                          commit `sent` ─▶ driver Print ─┬─ Printed ───▶ confirmed
 //!                                                         ├─ Held / NotUp / Busy (nothing
 //!                                                         │  sent) ──▶ submitted, retried
-//!                                                         │  with backoff (1 s … 10 s)
 //!                                                         ├─ OutcomeUnknown ─▶ unknown
 //!                                                         └─ refused outright ─▶ failed
 //!  at start: every `sent` job ─▶ unknown (the daemon died between sending and knowing)
@@ -511,8 +514,24 @@ impl Worker {
         }
     }
 
+    /// Asks the printer's driver whether it would send a job now.
+    async fn ask(&self, command: DeviceCommand) -> Result<CommandDone, CommandError> {
+        let (request, answer) = CommandRequest::with_reply(command);
+        match self.routes.try_send(&self.device, request) {
+            Err(e) => Err(CommandError::NotUp(e.to_string())),
+            Ok(()) => answer.await.unwrap_or(Err(CommandError::Stopped)),
+        }
+    }
+
     /// One attempt at printing `job`.
     async fn print(&self, job: PrintJob) -> Attempt {
+        // A printer that would not take the job (out of paper, head open, not up) leaves it
+        // `submitted`: only a job about to be written is committed `sent`, so a crash during
+        // a long fault does not turn waiting jobs into undecided ones.
+        if let Err(e) = self.ask(DeviceCommand::PrintReady).await {
+            tracing::debug!(printer = %self.device, job = %job.key, "print job waits: {e}");
+            return Attempt::NotSent;
+        }
         // Committed before the first byte: a crash from here on leaves the job `sent`, which
         // the next start settles as `unknown`, never as unprinted.
         if let Err(e) = self
@@ -523,14 +542,12 @@ impl Worker {
             tracing::warn!(printer = %self.device, job = %job.key, "print queue: {e}");
             return Attempt::NotSent;
         }
-        let (request, answer) = CommandRequest::with_reply(DeviceCommand::Print {
-            data: job.data.clone().into(),
-            labels: job.copies,
-        });
-        let outcome = match self.routes.try_send(&self.device, request) {
-            Err(e) => Err(CommandError::NotUp(e.to_string())),
-            Ok(()) => answer.await.unwrap_or(Err(CommandError::Stopped)),
-        };
+        let outcome = self
+            .ask(DeviceCommand::Print {
+                data: job.data.clone().into(),
+                labels: job.copies,
+            })
+            .await;
         let (to, reason, attempt) = match outcome {
             Ok(CommandDone::Printed { .. }) => (JobState::Confirmed, None, Attempt::Printed),
             Ok(other) => (
