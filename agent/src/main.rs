@@ -14,13 +14,12 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
                 println!(
-                    "{}: ok (gateway {}, {} device{}, broker {}:{})",
+                    "{}: ok (gateway {}, {} device{}, broker {})",
                     file.display(),
                     config.gateway.id,
                     config.devices.len(),
                     if config.devices.len() == 1 { "" } else { "s" },
-                    config.mqtt.host,
-                    config.mqtt.port
+                    config.mqtt.nodes_text()
                 );
                 ExitCode::SUCCESS
             }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub mod epcis_schema;
+pub mod nats;
 
 /// A command that runs `program`, a binary built for the test target, through the runner
 /// in `TRACEGATE_TEST_RUNNER` when one is set (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`
@@ -465,13 +466,18 @@ impl TestConfig {
     /// Writes a config with gateway `gw`, the outbox in a temporary directory, the broker on
     /// `port`, and `rest` appended (store settings, devices …).
     pub fn new(port: u16, store_extra: &str, rest: &str) -> TestConfig {
+        TestConfig::with_mqtt(port, "", store_extra, rest)
+    }
+
+    /// As [`TestConfig::new`], with `mqtt_extra` lines in `[mqtt]` (`failover_hosts`, say).
+    pub fn with_mqtt(port: u16, mqtt_extra: &str, store_extra: &str, rest: &str) -> TestConfig {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tracegate.toml");
         let text = format!(
             "[gateway]\nid = \"gw-test\"\n\n\
              [location]\nread_point = \"urn:epc:id:sgln:9506000134.00.0\"\n\n\
              [store]\npath = \"outbox.db\"\n{store_extra}\n\n\
-             [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nkeep_alive_s = 5\nreconnect_min_ms = 100\nreconnect_max_s = 1\nstatus_interval_s = 1\n\n\
+             [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nkeep_alive_s = 5\nreconnect_min_ms = 100\nreconnect_max_s = 1\nstatus_interval_s = 1\n{mqtt_extra}\n\n\
              [clock]\nsync_check = \"trust\"\n\n\
              {rest}\n"
         );

@@ -147,6 +147,9 @@ pub struct MqttConfig {
     pub host: String,
     /// Broker port (1883, or 8883 with TLS, by default).
     pub port: u16,
+    /// Further nodes of the same broker cluster (`failover_hosts`), tried in order after
+    /// `host` when it cannot be reached and moved on to when a connection is lost.
+    pub failover: Vec<BrokerNode>,
     /// MQTT client id (default `tracegate-{gateway.id}`).
     pub client_id: String,
     /// First topic level(s); topics are `{prefix}/{gateway.id}/events` and so on.
@@ -171,6 +174,87 @@ pub struct MqttConfig {
     pub reconnect_max_s: u64,
     /// Seconds between retained status updates while nothing changes.
     pub status_interval_s: u64,
+}
+
+impl MqttConfig {
+    /// Every broker node in the order they are tried: `host`/`port`, then `failover_hosts`.
+    pub fn nodes(&self) -> Vec<BrokerNode> {
+        let first = BrokerNode {
+            host: self.host.clone(),
+            port: self.port,
+        };
+        std::iter::once(first)
+            .chain(self.failover.iter().cloned())
+            .collect()
+    }
+
+    /// The nodes for a log line: `host:port`, or `a:1883, b:1883, …` with failover nodes.
+    pub fn nodes_text(&self) -> String {
+        let nodes: Vec<String> = self.nodes().iter().map(|n| n.to_string()).collect();
+        nodes.join(", ")
+    }
+}
+
+/// One node of the broker (cluster) the uplink may connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerNode {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for BrokerNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl BrokerNode {
+    /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`; without a port, `default_port`.
+    pub fn parse(text: &str, default_port: u16) -> Result<BrokerNode, String> {
+        let text = text.trim();
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("{text:?}: an IPv6 address needs its closing `]`"))?;
+            match after {
+                "" => (host, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(format!("{text:?}: write [address]:port")),
+                },
+            }
+        } else {
+            match text.split_once(':') {
+                Some((host, port)) if !port.contains(':') => (host, Some(port)),
+                Some(_) => {
+                    return Err(format!(
+                        "{text:?}: write an IPv6 address in brackets, [address]:port"
+                    ));
+                }
+                None => (text, None),
+            }
+        };
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(format!("{text:?}: not a host name or address"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err(format!("{text:?}: the port must be 1 to 65535")),
+            },
+        };
+        Ok(BrokerNode {
+            host: host.to_string(),
+            port,
+        })
+    }
 }
 
 /// `[mqtt.tls]`: TLS with the broker's CA pinned, optionally a client certificate.
@@ -256,6 +340,8 @@ struct RawMqtt {
     host: String,
     #[serde(default)]
     port: Option<u16>,
+    #[serde(default)]
+    failover_hosts: Vec<Spanned<String>>,
     #[serde(default)]
     client_id: Option<String>,
     #[serde(default)]
@@ -854,19 +940,37 @@ impl RawMqtt {
             None => None,
             Some(tls) => Some(validate_tls(ctx, base, tls)?),
         };
-        self.finish(gateway, password, tls)
+        self.finish(ctx, gateway, password, tls)
     }
 
     fn finish(
         self,
+        ctx: &Ctx<'_>,
         gateway: &GatewayId,
         password: Option<Secret>,
         tls: Option<TlsConfig>,
     ) -> Result<MqttConfig, ConfigError> {
         let port = self.port.unwrap_or(if tls.is_some() { 8883 } else { 1883 });
+        let mut failover = Vec::with_capacity(self.failover_hosts.len());
+        for node in &self.failover_hosts {
+            let node = BrokerNode::parse(node.get_ref(), port).map_err(|why| {
+                ctx.error(
+                    Some(node.span()),
+                    format!("mqtt.failover_hosts: {why} (each entry is \"host\" or \"host:port\"; without a port, mqtt.port)"),
+                )
+            })?;
+            if node.host == self.host && node.port == port || failover.contains(&node) {
+                return Err(ctx.error(
+                    None,
+                    format!("mqtt.failover_hosts: {node} is listed twice (mqtt.host and port are the first node)"),
+                ));
+            }
+            failover.push(node);
+        }
         Ok(MqttConfig {
             host: self.host,
             port,
+            failover,
             client_id: self
                 .client_id
                 .unwrap_or_else(|| format!("tracegate-{}", gateway.as_str())),

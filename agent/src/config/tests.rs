@@ -392,3 +392,49 @@ fn feedback_rule_errors_name_the_rule_and_what_to_do() {
         "{m}"
     );
 }
+
+#[test]
+fn failover_hosts_follow_the_first_node_in_order() {
+    let c = parse(&MINIMAL.replace(
+        "host = \"127.0.0.1\"",
+        "host = \"nats-1\"\nport = 1884\nfailover_hosts = [\"nats-2\", \"nats-3:1999\", \"[fd00::3]\", \"[fd00::4]:8883\"]",
+    ))
+    .unwrap();
+    let nodes: Vec<String> = c.mqtt.nodes().iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        nodes,
+        [
+            "nats-1:1884",
+            "nats-2:1884",
+            "nats-3:1999",
+            "[fd00::3]:1884",
+            "[fd00::4]:8883"
+        ]
+    );
+    assert_eq!(
+        parse(MINIMAL).unwrap().mqtt.nodes_text(),
+        "127.0.0.1:1883",
+        "one node without the key"
+    );
+}
+
+#[test]
+fn a_bad_failover_host_is_refused_with_its_line() {
+    for (entry, why) in [
+        ("\"nats-2:0\"", "port must be 1 to 65535"),
+        ("\"nats-2:x\"", "port must be 1 to 65535"),
+        ("\"fd00::3\"", "IPv6 address in brackets"),
+        ("\"[fd00::3\"", "closing `]`"),
+        ("\"\"", "not a host name"),
+        ("\"127.0.0.1:1883\"", "listed twice"),
+    ] {
+        let (line, msg) = err(&MINIMAL.replace(
+            "host = \"127.0.0.1\"",
+            &format!("host = \"127.0.0.1\"\nfailover_hosts = [{entry}]"),
+        ));
+        assert!(msg.contains(why), "{entry}: {msg}");
+        if !why.contains("twice") {
+            assert_eq!(line, 10, "{entry}: {msg}");
+        }
+    }
+}

@@ -27,6 +27,8 @@ pub struct BrokerStatus {
     publish_rate: RateWindow,
     /// Since when the broker has been unreachable (monotonic); `None` until first asked.
     offline_since: Mutex<Option<std::time::Instant>>,
+    /// The node in use or being tried (with `mqtt.failover_hosts`, not always `mqtt.host`).
+    node: Mutex<Option<(String, u16)>>,
     changes: tokio::sync::Notify,
 }
 
@@ -45,6 +47,11 @@ impl BrokerStatus {
         }
         let mut since = self.offline_since.lock().unwrap_or_else(|p| p.into_inner());
         Some(since.get_or_insert_with(std::time::Instant::now).elapsed())
+    }
+
+    /// The uplink connects (or tries to) to this broker node: status shows it from now on.
+    pub fn node(&self, host: &str, port: u16) {
+        *self.node.lock().unwrap_or_else(|p| p.into_inner()) = Some((host.to_string(), port));
     }
 
     /// A CONNACK was received.
@@ -98,9 +105,15 @@ impl BrokerStatus {
         let connected = self.is_connected();
         let connects_total = self.connects_total.load(Ordering::Relaxed);
         let published = self.events_published_total.load(Ordering::Relaxed);
+        let (host, port) = self
+            .node
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| (host.to_string(), port));
         BrokerReport {
             connected,
-            host: host.to_string(),
+            host,
             port,
             connected_since: connected
                 .then(|| ms_to_rfc3339(self.connected_since_ms.load(Ordering::Relaxed)))

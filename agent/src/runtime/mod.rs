@@ -180,7 +180,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tracing::info!(
         gateway = %config.gateway.id,
         devices = config.devices.len(),
-        broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
+        broker = %config.mqtt.nodes_text(),
         "tracegate running"
     );
     let supervisor_cancel = CancellationToken::new();

@@ -47,7 +47,7 @@ pub use topics::Topics;
 
 use crate::capture::event::DocumentWriter;
 use crate::capture::store::{OutboxReader, OutboxRow, Store};
-use crate::config::Config;
+use crate::config::{BrokerNode, Config};
 use crate::ops::logging::{Throttle, Throttled};
 use crate::ops::status::StatusCollector;
 
@@ -142,21 +142,30 @@ impl Sync {
         }
     }
 
-    /// Runs until `cancel`: connect, publish, reconnect with backoff, forever.
+    /// Runs until `cancel`: connect, publish, reconnect with backoff, forever. With several
+    /// broker nodes (`mqtt.failover_hosts`), a lost connection moves on to the next node at
+    /// once and a failed connect tries the next; the backoff delay comes after a whole round
+    /// of nodes failed.
     pub async fn run(mut self, cancel: CancellationToken) {
         let mqtt = &self.config.mqtt;
         let mut backoff = Reconnect::new(
             Duration::from_millis(mqtt.reconnect_min_ms),
             Duration::from_secs(mqtt.reconnect_max_s),
         );
-        let address = format!("{}:{}", mqtt.host, mqtt.port);
+        let nodes = mqtt.nodes();
+        let mut node = 0;
+        let mut failed_this_round = 0;
         let mut failures_in_a_row = 0u32;
         loop {
             if cancel.is_cancelled() {
                 break;
             }
+            let address = nodes[node].to_string();
+            self.status
+                .broker()
+                .node(&nodes[node].host, nodes[node].port);
             let started = Instant::now();
-            let end = match self.options() {
+            let end = match self.options(&nodes[node]) {
                 Ok(options) => {
                     // Room for the publish window plus a burst of command replies: a reply
                     // that finds the request queue full is dropped (and counted).
@@ -164,7 +173,7 @@ impl Sync {
                         options,
                         self.config.mqtt.max_inflight as usize + REQUEST_QUEUE_SPARE,
                     );
-                    self.session(client, eventloop, &cancel).await
+                    self.session(client, eventloop, &address, &cancel).await
                 }
                 Err(e) => SessionEnd::Failed {
                     error: e.to_string(),
@@ -177,6 +186,7 @@ impl Sync {
             self.status.broker().disconnected(Some(error.clone()));
             if was_online {
                 failures_in_a_row = 0;
+                failed_this_round = 0;
                 tracing::warn!(broker = %address, "broker connection lost: {error}; reconnecting");
             } else {
                 failures_in_a_row += 1;
@@ -190,6 +200,15 @@ impl Sync {
             if was_online && started.elapsed() > Duration::from_secs(30) {
                 backoff.reset();
             }
+            failed_this_round += 1;
+            if nodes.len() > 1 {
+                node = (node + 1) % nodes.len();
+                if failed_this_round < nodes.len() {
+                    tracing::info!(broker = %nodes[node], "trying the next broker node");
+                    continue;
+                }
+            }
+            failed_this_round = 0;
             tokio::select! {
                 _ = tokio::time::sleep(backoff.next_delay()) => {}
                 _ = cancel.cancelled() => break,
@@ -209,9 +228,9 @@ impl Sync {
         .expect("offline notice serialises")
     }
 
-    fn options(&self) -> Result<MqttOptions, TlsError> {
+    fn options(&self, node: &BrokerNode) -> Result<MqttOptions, TlsError> {
         let mqtt = &self.config.mqtt;
-        let mut options = MqttOptions::new(mqtt.client_id.clone(), mqtt.host.clone(), mqtt.port);
+        let mut options = MqttOptions::new(mqtt.client_id.clone(), node.host.clone(), node.port);
         options
             .set_keep_alive(Duration::from_secs(mqtt.keep_alive_s))
             // Commands are acted on only while online; a command queued for hours (print this
@@ -244,6 +263,7 @@ impl Sync {
         &mut self,
         client: AsyncClient,
         mut eventloop: EventLoop,
+        address: &str,
         cancel: &CancellationToken,
     ) -> SessionEnd {
         // Connecting: the first poll connects and returns the CONNACK.
@@ -267,7 +287,7 @@ impl Sync {
             }
         }
         self.status.broker().connected();
-        tracing::info!(broker = %format!("{}:{}", self.config.mqtt.host, self.config.mqtt.port), "connected to the broker");
+        tracing::info!(broker = %address, "connected to the broker");
         let mut online = Online {
             client,
             inflight: Inflight::default(),
