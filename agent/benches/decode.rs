@@ -9,6 +9,9 @@
 //!
 //! `cargo bench -p tracegate --bench decode`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -53,7 +56,7 @@ fn naive_split(input: &[u8]) -> Vec<String> {
 }
 
 fn main() {
-    let budget = Duration::from_secs(2);
+    let budget = Duration::from_millis(if report::quick() { 100 } else { 2000 });
     for input in GS1 {
         assert!(decode(input, Mode::Auto, Rules::default()).result.is_ok());
     }
@@ -67,13 +70,14 @@ fn main() {
     let split = rate(GS1, budget, |i| {
         black_box(naive_split(black_box(i)));
     });
-    println!(
-        "GS1 element strings: {:>10.0} decodes/s (naive GS split {:>10.0}/s; decode costs {:.1}× the split)",
-        gs1,
-        split,
-        split / gs1
-    );
-
+    report::record(report::Figure {
+        bench: "decode",
+        what: "GS1 element strings decoded and validated",
+        value: gs1,
+        unit: "decodes/s",
+        limit: Some(("split at GS, no validation", split)),
+        target: None,
+    });
     let epc = rate(EPC_HEX, budget, |h| {
         let epc = Epc::from_hex(black_box(h)).unwrap();
         black_box((epc.pure_uri(), epc.gs1()));
@@ -81,12 +85,14 @@ fn main() {
     let plain_hex = rate(EPC_HEX, budget, |h| {
         black_box(hex::decode(black_box(h)).unwrap());
     });
-    println!(
-        "EPC hex:             {:>10.0} decodes/s (plain hex decode {:>10.0}/s; decode costs {:.1}× hex)",
-        epc,
-        plain_hex,
-        plain_hex / epc
-    );
+    report::record(report::Figure {
+        bench: "decode",
+        what: "EPC hex → pure-identity URI + GS1 AIs",
+        value: epc,
+        unit: "decodes/s",
+        limit: Some(("hex to bytes", plain_hex)),
+        target: None,
+    });
     let epc_auto = rate(EPC_HEX, budget, |h| {
         black_box(decode(
             black_box(h.as_bytes()),
@@ -94,7 +100,12 @@ fn main() {
             Rules::default(),
         ));
     });
-    println!(
-        "EPC hex, auto mode:  {epc_auto:>10.0} decodes/s (classify + decode + AIs, no URI text)"
-    );
+    report::record(report::Figure {
+        bench: "decode",
+        what: "EPC hex, auto mode (classify + decode + AIs)",
+        value: epc_auto,
+        unit: "decodes/s",
+        limit: None,
+        target: None,
+    });
 }

@@ -10,6 +10,9 @@
 //!
 //! `cargo bench -p tracegate --bench events`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -79,7 +82,7 @@ fn main() {
         sample.body
     );
 
-    let budget = Duration::from_secs(3);
+    let budget = Duration::from_millis(if report::quick() { 100 } else { 3000 });
     let full = rate(budget, |i| {
         let read = &reads[i % reads.len()];
         black_box(builder.finish(build(black_box(read)), &read.device));
@@ -90,9 +93,20 @@ fn main() {
     let hash_only = rate(budget, |i| {
         black_box(builder.event_id(black_box(&built[i % built.len()])));
     });
-    println!(
-        "decode + map + build + hash + serialise: {full:>9.0} events/s (serialise only {serialise_only:>9.0}/s; {:.1}× the cost)",
-        serialise_only / full
-    );
-    println!("CBV 2.0 event hash alone:                {hash_only:>9.0} events/s");
+    report::record(report::Figure {
+        bench: "events",
+        what: "decode + map + build + CBV hash + serialise an ObjectEvent",
+        value: full,
+        unit: "events/s",
+        limit: Some(("serialising the built event alone", serialise_only)),
+        target: None,
+    });
+    report::record(report::Figure {
+        bench: "events",
+        what: "CBV 2.0 event hash alone",
+        value: hash_only,
+        unit: "events/s",
+        limit: None,
+        target: None,
+    });
 }

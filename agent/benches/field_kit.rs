@@ -9,6 +9,9 @@
 //!
 //! `cargo bench -p tracegate --bench field_kit`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -92,19 +95,24 @@ async fn main() {
     let on_disk = std::fs::metadata(&path).unwrap().len();
     let per_event = on_disk as f64 / EVENTS as f64;
     let json_per_event = json as f64 / EVENTS as f64;
-    println!(
-        "animal read events on disk: {per_event:.0} bytes each, {:.0} events/MB (the JSON alone: {json_per_event:.0} bytes; the store costs {:.2}x it)",
-        1e6 / per_event,
-        per_event / json_per_event
-    );
+    report::record(report::Figure {
+        bench: "footprint",
+        what: "outbox bytes per LF animal read event (checkpointed)",
+        value: per_event,
+        unit: "bytes",
+        limit: Some(("the event's JSON alone", json_per_event)),
+        target: None,
+    });
     // The default bounds: 5,000,000 events or 2 GiB of counted (JSON) bytes, whichever first.
     let by_count = 5_000_000f64;
     let by_bytes = 2.0 * 1024.0 * 1024.0 * 1024.0 / json_per_event;
     let held = by_count.min(by_bytes);
-    println!(
-        "  the default bounds hold {held:.0} such events ({:.1} GB on disk): at 1,000 reads a day {:.0} weeks, at 10,000 a day {:.0} weeks",
-        held * per_event / 1e9,
-        held / 1_000.0 / 7.0,
-        held / 10_000.0 / 7.0
-    );
+    report::record(report::Figure {
+        bench: "footprint",
+        what: "weeks of a field kit's reads the default bounds hold, at 1,000 reads a day",
+        value: held / 1_000.0 / 7.0,
+        unit: "weeks",
+        limit: None,
+        target: None,
+    });
 }

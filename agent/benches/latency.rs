@@ -9,6 +9,9 @@
 //!
 //! `cargo bench -p tracegate --bench latency`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +32,10 @@ use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::{ScannerSim, SimFrame, VirtualSerialPort};
 use tracegate_drivers::{DeviceEvent, DeviceState};
 
-const SCANS: usize = 2000;
+/// Scans per measurement (fewer in a quick run).
+fn scans() -> usize {
+    if report::quick() { 100 } else { 2000 }
+}
 const PACE: Duration = Duration::from_millis(5);
 
 fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration) {
@@ -62,8 +68,8 @@ async fn transport_only() -> Vec<Duration> {
         })
     ) {}
     let sim = ScannerSim::default();
-    let mut out = Vec::with_capacity(SCANS);
-    for i in 0..SCANS {
+    let mut out = Vec::with_capacity(scans());
+    for i in 0..scans() {
         let t0 = Instant::now();
         sim.send(port.master(), &code(i)).await.unwrap();
         loop {
@@ -120,8 +126,8 @@ async fn scan_to_commit() -> Vec<Duration> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut stats = store.watch_stats();
     let sim = ScannerSim::default();
-    let mut out = Vec::with_capacity(SCANS);
-    for i in 0..SCANS {
+    let mut out = Vec::with_capacity(scans());
+    for i in 0..scans() {
         let before = stats.borrow_and_update().last_seq;
         let t0 = Instant::now();
         sim.send(port.master(), &code(i)).await.unwrap();
@@ -145,10 +151,21 @@ async fn scan_to_commit() -> Vec<Duration> {
 async fn main() {
     let (t50, t99) = percentiles(transport_only().await);
     let (c50, c99) = percentiles(scan_to_commit().await);
-    println!("{SCANS} scans over a pty, one at a time ({PACE:?} apart):");
-    println!("  pty → driver (transport only): median {t50:>9.2?}  p99 {t99:>9.2?}");
-    println!(
-        "  scan → committed to the outbox: median {c50:>9.2?}  p99 {c99:>9.2?}  ({:.1}× the transport at the median)",
-        c50.as_secs_f64() / t50.as_secs_f64()
-    );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    report::record(report::Figure {
+        bench: "latency",
+        what: "scan → committed to the outbox, one at a time, median",
+        value: ms(c50),
+        unit: "ms",
+        limit: Some(("pty → driver, the transport alone", ms(t50))),
+        target: None,
+    });
+    report::record(report::Figure {
+        bench: "latency",
+        what: "scan → committed to the outbox, one at a time, p99",
+        value: ms(c99),
+        unit: "ms",
+        limit: Some(("pty → driver, the transport alone", ms(t99))),
+        target: None,
+    });
 }

@@ -14,6 +14,9 @@
 //!
 //! `cargo bench -p tracegate --bench print_queue`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -204,11 +207,12 @@ async fn main() {
         2 * JOBS as u64,
         "every label printed once"
     );
-    println!("print queue: {JOBS} one-label jobs to a simulated ZPL printer on loopback TCP");
-    println!("  driver alone (write, ~HS, answer):        {bare:>8.0} labels/s");
-    println!("  durable queue (3 commits per label):      {queued:>8.0} labels/s");
-    println!(
-        "  ratio queue / driver alone:               {:>8.2}",
-        queued / bare
-    );
+    report::record(report::Figure {
+        bench: "printing",
+        what: "labels through the durable queue (3 commits per label)",
+        value: queued,
+        unit: "labels/s",
+        limit: Some(("the same jobs straight to the driver", bare)),
+        target: None,
+    });
 }

@@ -22,6 +22,9 @@
 //!
 //! `cargo bench -p tracegate --bench rfid`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -109,6 +112,14 @@ fn main() {
         100.0 * 1000.0 / decoded
     );
 
+    report::record(report::Figure {
+        bench: "rfid",
+        what: "LLRP tag reports decoded (RO_ACCESS_REPORTs of 100 tags)",
+        value: decoded,
+        unit: "per s",
+        limit: Some(("the framing codec alone", framed)),
+        target: None,
+    });
     serial_readers();
     chafon_frames();
 
@@ -182,6 +193,14 @@ fn main() {
         "tag sightings smoothed:   {smoothed:>11.0}/s per core (hash-map count {counted:>11.0}/s; smoothing costs {:.1}x the count)",
         counted / smoothed
     );
+    report::record(report::Figure {
+        bench: "rfid",
+        what: "tag sightings smoothed (gate direction rule)",
+        value: smoothed,
+        unit: "per s",
+        limit: Some(("counting sightings per EPC in a hash map", counted)),
+        target: None,
+    });
     println!(
         "  = {movements_per_s:>9.0} tag movements (gate crossings of 40 sightings) decided per second per core"
     );
@@ -228,6 +247,14 @@ fn chafon_frames() {
         "Chafon EPCs decoded: {decoded:>11.0}/s per core (the frames' CRCs alone {checked:>11.0} EPCs/s; decoding costs {:.2}x the CRC)",
         checked / decoded
     );
+    report::record(report::Figure {
+        bench: "rfid",
+        what: "Chafon EPCs decoded (frames of four EPC-96, CRC-16)",
+        value: decoded,
+        unit: "per s",
+        limit: Some(("the frames' CRC-16 alone", checked)),
+        target: None,
+    });
     // A frame of four EPC-96 is 59 bytes; at 57600 baud (10 bits a byte) a reader sends at
     // most 5760 / 59 × 4 EPCs a second.
     let line = 57_600.0 / 10.0 / 59.0 * 4.0;
@@ -272,6 +299,14 @@ fn serial_readers() {
         "R2000 tag frames decoded: {decoded:>11.0}/s per core (summing the bytes {summed:>11.0}/s; decoding costs {:.1}x the sum)",
         summed / decoded
     );
+    report::record(report::Figure {
+        bench: "rfid",
+        what: "R2000 tag frames decoded",
+        value: decoded,
+        unit: "per s",
+        limit: Some(("summing every byte of the stream", summed)),
+        target: None,
+    });
     println!(
         "  at 115200 baud a module can send at most {:.0} EPC-96 tag frames/s: {:.3} % of one core",
         115_200.0 / 10.0 / 20.0,
@@ -299,6 +334,14 @@ fn serial_readers() {
                     .filter(|l| !l.is_empty())
                     .count(),
             );
+        });
+        report::record(report::Figure {
+            bench: "rfid",
+            what: &format!("LF reads decoded, {format:?}"),
+            value: decoded,
+            unit: "per s",
+            limit: Some(("splitting the stream at line ends", split)),
+            target: None,
         });
         println!(
             "LF reads decoded ({format:?}): {decoded:>11.0}/s per core (splitting at line ends {split:>11.0}/s; {:.1}x)",

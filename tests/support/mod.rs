@@ -199,6 +199,11 @@ impl Broker {
         }
     }
 
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Stops the broker as its operator would (SIGTERM: sessions and retained messages saved,
     /// Last Wills of connected clients published).
     pub fn stop(&mut self) {
@@ -538,8 +543,8 @@ impl Daemon {
         let child = tracegate_command()
             .args(["run", "--config"])
             .arg(config)
-            .envs(env.iter().copied())
             .env("TRACEGATE_LOG", "debug,rumqttc=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

@@ -1,0 +1,596 @@
+//! The daemon measured from outside, as a user runs it: the release binary, a simulated
+//! scanner on a pty, a real broker, a real subscriber; CPU and memory read from /proc.
+//!
+//! - reads/s end to end (scan written to the pty → event at a subscriber) and the CPU it
+//!   took, against the pty alone carrying the same bytes;
+//! - latency from a scan written to the pty to its event at a QoS 1 subscriber, at 10, 100,
+//!   1,000 and 10,000 reads/s (mosquitto sends the PUBACK and forwards the message in the same
+//!   pass over its socket, so this is the PUBACK latency plus one loopback hop);
+//! - footprint: resident memory with an empty outbox and with 1,000,000 undelivered events,
+//!   its peak while they drain, DB bytes per event, and CPU at idle with a device connected
+//!   and the broker up;
+//! - a fleet of 50 daemons publishing to one mosquitto;
+//! - a 3-node NATS JetStream cluster: events/s through it, and the gap when the node the
+//!   gateway is connected to is killed.
+//!
+//! `cargo bench -p tracegate --bench system` (mosquitto and nats-server installed, as for the
+//! tests); `./scripts/bench` runs it with the others and tabulates the figures.
+
+#[path = "common/report.rs"]
+mod report;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use report::Figure;
+use serde_json::Value;
+use support::nats::NatsCluster;
+use support::{Broker, Daemon, Subscriber, free_port};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracegate_drivers::sim::VirtualSerialPort;
+
+/// A scan carrying serial number `i`: a GS1 DataMatrix (AIM `]d2`) with GTIN, expiry, lot and
+/// serial, as a packing-line scanner sends it.
+fn scan(i: usize) -> String {
+    format!("]d20109506000134352172712311026L1127\u{1d}21{i:012}")
+}
+
+/// The serial number of a scan, from an event's `tg:rawData`.
+fn serial_of(event: &Value) -> Option<usize> {
+    let raw = event["tg:rawData"].as_str()?;
+    raw.get(raw.len().checked_sub(12)?..)?.parse().ok()
+}
+
+/// Writes a gateway config: `gateway` on the broker at `port`, its outbox in `dir`.
+fn write_config(dir: &Path, gateway: &str, port: u16, mqtt_extra: &str, devices: &str) -> PathBuf {
+    let path = dir.join(format!("{gateway}.toml"));
+    let text = format!(
+        "[gateway]\nid = \"{gateway}\"\n\
+         [location]\nread_point = \"urn:epc:id:sgln:9506000134.00.0\"\n\
+         [store]\npath = \"{gateway}.db\"\n\
+         [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nkeep_alive_s = 5\nreconnect_min_ms = 100\nreconnect_max_s = 1\n{mqtt_extra}\n\
+         [clock]\nsync_check = \"trust\"\n\
+         {devices}\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn serial_scanner(pty: &VirtualSerialPort) -> String {
+    format!(
+        "[[devices]]\nid = \"scanner-1\"\nkind = \"serial-scanner\"\nport = \"{}\"\nbaud = 115200\n",
+        pty.path().display()
+    )
+}
+
+/// The daemon, logging warnings only (a bench measures the daemon, not its debug log).
+fn daemon(config: &Path) -> Daemon {
+    Daemon::start_with_env(config, &[("TRACEGATE_LOG", "warn")])
+}
+
+/// CPU seconds (user + system) process `pid` has used.
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks as f64 / per_s
+}
+
+/// A `/proc/{pid}/status` figure in MiB (`VmRSS`, `VmHWM`).
+fn mem_mib(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+/// Reads events from `sub` until `done` says so (given the serials seen so far), recording
+/// when each serial first arrived. Panics after `within`.
+async fn receive_until(
+    sub: &mut Subscriber,
+    arrived: &mut HashMap<usize, Instant>,
+    within: Duration,
+    done: impl Fn(&HashMap<usize, Instant>) -> bool,
+) {
+    let deadline = Instant::now() + within;
+    while !done(arrived) {
+        assert!(
+            Instant::now() < deadline,
+            "events did not arrive in {within:?}"
+        );
+        let Some((topic, payload)) = sub.next(Duration::from_millis(200)).await else {
+            continue;
+        };
+        if !topic.ends_with("/events") {
+            continue;
+        }
+        let now = Instant::now();
+        let doc: Value = serde_json::from_slice(&payload).unwrap();
+        for event in doc["epcisBody"]["eventList"].as_array().unwrap() {
+            if let Some(serial) = serial_of(event) {
+                arrived.entry(serial).or_insert(now);
+            }
+        }
+    }
+}
+
+/// Scans `first..first + n` written to the pty, paced at `per_s` (`None`: as fast as the
+/// line takes them); returns when each was written.
+async fn write_scans(
+    pty: &mut VirtualSerialPort,
+    first: usize,
+    n: usize,
+    per_s: Option<f64>,
+) -> Vec<Instant> {
+    let mut sent = Vec::with_capacity(n);
+    let started = tokio::time::Instant::now();
+    let master = pty.master();
+    let mut line = Vec::new();
+    for i in first..first + n {
+        if let Some(rate) = per_s {
+            let due = started + Duration::from_secs_f64((i - first) as f64 / rate);
+            tokio::time::sleep_until(due).await;
+        }
+        line.clear();
+        line.extend_from_slice(scan(i).as_bytes());
+        line.extend_from_slice(b"\r\n");
+        master.write_all(&line).await.unwrap();
+        sent.push(Instant::now());
+    }
+    master.flush().await.unwrap();
+    sent
+}
+
+/// The limit of the transport: `n` scans' bytes written to a pty and read back on its other
+/// side, nothing else. Reads/s.
+async fn pty_alone(n: usize) -> f64 {
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let mut slave =
+        tokio_serial::SerialStream::open(&tokio_serial::new(pty.path().to_string_lossy(), 115_200))
+            .unwrap();
+    let total: usize = (0..n).map(|i| scan(i).len() + 2).sum();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0;
+        while got < total {
+            got += slave.read(&mut buf).await.unwrap();
+        }
+    });
+    let started = Instant::now();
+    write_scans(&mut pty, 0, n, None).await;
+    reader.await.unwrap();
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Reads/s end to end and the CPU per read.
+async fn end_to_end(n: usize) {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = write_config(
+        dir.path(),
+        "gw-bench",
+        broker.port,
+        "",
+        &serial_scanner(&pty),
+    );
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-bench/events"]).await;
+    let daemon = daemon(&config);
+    daemon.wait_devices_up().await;
+    let cpu_before = cpu_s(daemon.pid());
+    let started = Instant::now();
+    let writer = write_scans(&mut pty, 0, n, None);
+    let mut arrived = HashMap::new();
+    let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(600), |a| {
+        a.len() >= n
+    });
+    tokio::join!(writer, receiver);
+    let wall = started.elapsed().as_secs_f64();
+    let cores = (cpu_s(daemon.pid()) - cpu_before) / wall;
+    let per_s = n as f64 / wall;
+    let limit = pty_alone(n).await;
+    report::record(Figure {
+        bench: "end to end",
+        what: "reads/s, scan on a pty → event at a QoS 1 subscriber",
+        value: per_s,
+        unit: "reads/s",
+        limit: Some(("the pty alone carrying the same bytes", limit)),
+        target: Some(("≥ 100,000 reads/s", per_s >= 100_000.0)),
+    });
+    report::record(Figure {
+        bench: "end to end",
+        what: "daemon CPU meanwhile",
+        value: cores,
+        unit: "cores",
+        limit: None,
+        target: Some(("≤ 1 core", cores <= 1.0)),
+    });
+    report::record(Figure {
+        bench: "end to end",
+        what: "CPU per read",
+        value: cores / per_s * 1e6,
+        unit: "µs",
+        limit: None,
+        target: None,
+    });
+}
+
+/// Scan → subscriber latency at `rates`, `seconds` each.
+async fn latency(rates: &[(f64, f64)]) {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = write_config(
+        dir.path(),
+        "gw-bench",
+        broker.port,
+        "",
+        &serial_scanner(&pty),
+    );
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-bench/events"]).await;
+    let daemon = daemon(&config);
+    daemon.wait_devices_up().await;
+    // Warm up: the first scans open the outbox's statements and the session's buffers.
+    let mut arrived = HashMap::new();
+    let mut first = 0;
+    write_scans(&mut pty, first, 100, Some(1000.0)).await;
+    receive_until(&mut sub, &mut arrived, Duration::from_secs(30), |a| {
+        a.len() >= 100
+    })
+    .await;
+    first += 100;
+    for &(rate, seconds) in rates {
+        let n = (rate * seconds).ceil() as usize;
+        arrived.clear();
+        let start = first;
+        let writer = write_scans(&mut pty, start, n, Some(rate));
+        let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(120), |a| {
+            a.len() >= n
+        });
+        let (sent, ()) = tokio::join!(writer, receiver);
+        first += n;
+        let mut ms: Vec<f64> = sent
+            .iter()
+            .enumerate()
+            .map(|(k, at)| (arrived[&(start + k)] - *at).as_secs_f64() * 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let pct = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+        let (p50, p99) = (pct(0.5), pct(0.99));
+        let target = match rate as u64 {
+            1000 => Some(("p99 < 2 ms", p99 < 2.0)),
+            10000 => Some(("p99 < 10 ms", p99 < 10.0)),
+            _ => None,
+        };
+        let what_p50 = format!("scan → subscriber at {rate:.0} reads/s, median ({n} scans)");
+        let what_p99 = format!("scan → subscriber at {rate:.0} reads/s, p99");
+        report::record(Figure {
+            bench: "latency",
+            what: &what_p50,
+            value: p50,
+            unit: "ms",
+            limit: None,
+            target: None,
+        });
+        report::record(Figure {
+            bench: "latency",
+            what: &what_p99,
+            value: p99,
+            unit: "ms",
+            limit: None,
+            target,
+        });
+    }
+}
+
+/// Memory with an empty outbox, with `backlog` undelivered events, and while they drain; DB
+/// bytes per event; CPU at idle.
+async fn footprint(backlog: usize, idle_s: u64) {
+    // The broker's port is chosen now and its broker started later: the gateway is offline
+    // while the backlog builds up.
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = write_config(dir.path(), "gw-bench", port, "", &serial_scanner(&pty));
+    let daemon = daemon(&config);
+    daemon.wait_devices_up().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let empty = mem_mib(daemon.pid(), "VmRSS");
+    let empty_peak = mem_mib(daemon.pid(), "VmHWM");
+    write_scans(&mut pty, 0, backlog, None).await;
+    daemon
+        .wait_status(Duration::from_secs(600), "the backlog captured", |s| {
+            s["queue"]["undelivered"].as_u64() >= Some(backlog as u64)
+        })
+        .await;
+    let with_backlog = mem_mib(daemon.pid(), "VmRSS");
+    let status = daemon.status().await.unwrap();
+    let db_bytes = status["queue"]["db_bytes"].as_f64().unwrap();
+    let mut broker = Broker::start_on(port, "");
+    let mut sub = Subscriber::connect(port, &["tracegate/gw-bench/events"]).await;
+    let mut arrived = HashMap::new();
+    receive_until(&mut sub, &mut arrived, Duration::from_secs(600), |a| {
+        a.len() >= backlog
+    })
+    .await;
+    let peak = mem_mib(daemon.pid(), "VmHWM");
+    let after = mem_mib(daemon.pid(), "VmRSS");
+    let what_backlog = format!("RSS with {backlog} undelivered events");
+    let what_peak = format!("peak RSS (VmHWM) over capturing and draining {backlog} events");
+    for (what, value, target) in [
+        ("RSS, outbox empty, a scanner connected", empty, None),
+        ("peak RSS at start-up (VmHWM)", empty_peak, None),
+        (
+            what_backlog.as_str(),
+            with_backlog,
+            Some(("< 16 MiB", with_backlog < 16.0)),
+        ),
+        (what_peak.as_str(), peak, Some(("< 16 MiB", peak < 16.0))),
+        ("RSS after the drain", after, None),
+    ] {
+        report::record(Figure {
+            bench: "footprint",
+            what,
+            value,
+            unit: "MiB",
+            limit: None,
+            target,
+        });
+    }
+    report::record(Figure {
+        bench: "footprint",
+        what: "outbox bytes per event on disk (DB + WAL, GS1 DataMatrix scans)",
+        value: db_bytes / backlog as f64,
+        unit: "bytes",
+        limit: None,
+        target: None,
+    });
+    // Idle: the scanner connected, the broker up, nothing happening.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = cpu_s(daemon.pid());
+    let broker_before = cpu_s(broker.pid());
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(idle_s)).await;
+    let wall = started.elapsed().as_secs_f64();
+    let idle = (cpu_s(daemon.pid()) - before) / wall * 100.0;
+    let broker_idle = (cpu_s(broker.pid()) - broker_before) / wall * 100.0;
+    let what = format!("CPU at idle, a scanner connected, the broker up ({idle_s} s)");
+    report::record(Figure {
+        bench: "footprint",
+        what: &what,
+        value: idle,
+        unit: "% of a core",
+        limit: Some(("mosquitto at idle, same time", broker_idle)),
+        target: Some(("< 0.5 %", idle < 0.5)),
+    });
+    broker.stop();
+}
+
+/// `daemons` gateways with a simulated scanner each at `rate` reads/s, one mosquitto.
+async fn fleet(daemons: usize, rate: f64, seconds: u64) {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/+/events"]).await;
+    let fleet: Vec<Daemon> = (0..daemons)
+        .map(|i| {
+            let devices = format!(
+                "[[devices]]\nid = \"scanner-1\"\nkind = \"sim-scanner\"\nrate_per_s = {rate}\n"
+            );
+            let config = write_config(dir.path(), &format!("gw-{i:03}"), broker.port, "", &devices);
+            daemon(&config)
+        })
+        .collect();
+    for d in &fleet {
+        d.wait_devices_up().await;
+    }
+    // Settle: every daemon connected and publishing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    while sub.next(Duration::from_millis(10)).await.is_some() {}
+    let cpu_before: Vec<f64> = fleet.iter().map(|d| cpu_s(d.pid())).collect();
+    let broker_before = cpu_s(broker.pid());
+    let started = Instant::now();
+    let mut events = 0usize;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        if let Some((_, payload)) = sub.next(Duration::from_millis(100)).await {
+            let doc: Value = serde_json::from_slice(&payload).unwrap();
+            events += doc["epcisBody"]["eventList"]
+                .as_array()
+                .map_or(0, |l| l.len());
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu: Vec<f64> = fleet
+        .iter()
+        .zip(&cpu_before)
+        .map(|(d, before)| (cpu_s(d.pid()) - before) / wall * 100.0)
+        .collect();
+    let rss: Vec<f64> = fleet.iter().map(|d| mem_mib(d.pid(), "VmRSS")).collect();
+    let broker_cpu = (cpu_s(broker.pid()) - broker_before) / wall * 100.0;
+    let offered = daemons as f64 * rate;
+    let what = format!("{daemons} daemons → one mosquitto: events/s at a subscriber");
+    report::record(Figure {
+        bench: "fleet",
+        what: &what,
+        value: events as f64 / wall,
+        unit: "events/s",
+        limit: Some(("the reads offered (daemons × rate)", offered)),
+        target: None,
+    });
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    for (what, value, unit) in [
+        ("per-daemon RSS, mean", mean(&rss), "MiB"),
+        ("per-daemon RSS, highest", max(&rss), "MiB"),
+        ("per-daemon CPU, mean", mean(&cpu), "% of a core"),
+        ("mosquitto CPU for the fleet", broker_cpu, "% of a core"),
+    ] {
+        report::record(Figure {
+            bench: "fleet",
+            what,
+            value,
+            unit,
+            limit: None,
+            target: None,
+        });
+    }
+}
+
+/// Events/s through a 3-node NATS cluster against one mosquitto in the same run, and the
+/// failover gap when the gateway's node is killed.
+async fn cluster(n: usize) {
+    // One mosquitto: the same scans, as fast as the pty takes them.
+    let single = {
+        let broker = Broker::start();
+        stream_through(broker.port, broker.port, "", n).await
+    };
+    let mut cluster = NatsCluster::start(3).await;
+    let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.mqtt_port).collect();
+    let failover = format!(
+        "failover_hosts = [\"127.0.0.1:{}\", \"127.0.0.1:{}\"]",
+        ports[1], ports[2]
+    );
+    let through = stream_through(ports[0], ports[2], &failover, n).await;
+    report::record(Figure {
+        bench: "cluster",
+        what: "events/s, gateway on NATS node 1 → subscriber on node 3 (R3 streams)",
+        value: through,
+        unit: "events/s",
+        limit: Some(("one mosquitto, same scans, same run", single)),
+        target: None,
+    });
+
+    // Failover: scans at 500/s, the gateway's node killed, the longest silence at the
+    // subscriber and the time until the gateway is connected to another node.
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = write_config(
+        dir.path(),
+        "gw-bench",
+        ports[0],
+        &failover,
+        &serial_scanner(&pty),
+    );
+    let mut sub = Subscriber::connect(ports[2], &["tracegate/gw-bench/events"]).await;
+    let daemon = daemon(&config);
+    daemon.wait_devices_up().await;
+    let total = 10_000;
+    let writer = tokio::spawn(async move {
+        write_scans(&mut pty, 0, total, Some(500.0)).await;
+        pty
+    });
+    let mut arrived = HashMap::new();
+    receive_until(&mut sub, &mut arrived, Duration::from_secs(60), |a| {
+        a.len() >= 2_000
+    })
+    .await;
+    cluster.kill(0);
+    let killed = Instant::now();
+    daemon
+        .wait_status(Duration::from_secs(60), "on another node", |s| {
+            s["broker"]["connected"] == true && s["broker"]["port"] != ports[0]
+        })
+        .await;
+    let reconnected = killed.elapsed().as_secs_f64();
+    receive_until(&mut sub, &mut arrived, Duration::from_secs(120), |a| {
+        a.len() >= total
+    })
+    .await;
+    writer.await.unwrap();
+    let mut times: Vec<Instant> = arrived.values().copied().collect();
+    times.sort();
+    let silence = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .fold(0.0, f64::max);
+    for (what, value) in [
+        (
+            "failover: node killed → gateway connected to another node",
+            reconnected,
+        ),
+        (
+            "failover: longest silence at the subscriber (nothing lost)",
+            silence,
+        ),
+    ] {
+        report::record(Figure {
+            bench: "cluster",
+            what,
+            value,
+            unit: "s",
+            limit: None,
+            target: None,
+        });
+    }
+}
+
+/// Scans `n` reads through a gateway on `port` to a subscriber on `sub_port`; events/s.
+async fn stream_through(port: u16, sub_port: u16, mqtt_extra: &str, n: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = write_config(
+        dir.path(),
+        "gw-bench",
+        port,
+        mqtt_extra,
+        &serial_scanner(&pty),
+    );
+    let mut sub = Subscriber::connect(sub_port, &["tracegate/gw-bench/events"]).await;
+    let daemon = daemon(&config);
+    daemon.wait_devices_up().await;
+    daemon
+        .wait_status(Duration::from_secs(30), "connected", |s| {
+            s["broker"]["connected"] == true
+        })
+        .await;
+    let started = Instant::now();
+    let mut arrived = HashMap::new();
+    let writer = write_scans(&mut pty, 0, n, None);
+    let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(600), |a| {
+        a.len() >= n
+    });
+    tokio::join!(writer, receiver);
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = report::quick();
+    println!(
+        "tracegate from outside ({}; {} cores)\n",
+        if quick { "quick" } else { "full" },
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    );
+    println!("end to end");
+    end_to_end(if quick { 2_000 } else { 200_000 }).await;
+    println!("\nlatency");
+    let rates: &[(f64, f64)] = if quick {
+        &[(100.0, 1.0), (1000.0, 1.0)]
+    } else {
+        &[(10.0, 20.0), (100.0, 10.0), (1000.0, 5.0), (10000.0, 3.0)]
+    };
+    latency(rates).await;
+    println!("\nfootprint");
+    if quick {
+        footprint(2_000, 2).await;
+    } else {
+        footprint(1_000_000, 30).await;
+    }
+    println!("\nfleet");
+    if quick {
+        fleet(3, 50.0, 2).await;
+    } else {
+        fleet(50, 100.0, 20).await;
+    }
+    println!("\ncluster");
+    cluster(if quick { 2_000 } else { 50_000 }).await;
+}
