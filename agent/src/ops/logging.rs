@@ -95,6 +95,11 @@ impl Throttle {
         self.flush_at(std::time::Instant::now())
     }
 
+    /// Whether occurrences were left out that a later [`Throttle::flush`] will summarise.
+    pub fn has_suppressed(&self) -> bool {
+        self.suppressed > 0
+    }
+
     fn flush_at(&mut self, now: std::time::Instant) -> Option<u64> {
         let over = self
             .opened
@@ -142,6 +147,11 @@ impl Throttles {
 }
 
 impl Throttles {
+    /// Whether any key has occurrences left out, waiting for a summary.
+    pub fn has_suppressed(&self) -> bool {
+        self.by_key.values().any(Throttle::has_suppressed)
+    }
+
     /// [`Throttle::flush`] for every key: (key, left out) where a window closed on some.
     pub fn flush(&mut self) -> Vec<(String, u64)> {
         self.by_key

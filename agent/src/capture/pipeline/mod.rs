@@ -296,8 +296,14 @@ impl Pipeline {
                     .stations
                     .values()
                     .any(|s| s.rfid.as_ref().is_some_and(|r| r.population() > 0));
+            // Summaries are due only after lines were left out: an idle pipeline sleeps.
+            let summaries_due = self.input_log.has_suppressed()
+                || self
+                    .stations
+                    .values()
+                    .any(|s| s.reject_log.has_suppressed());
             let event = tokio::select! {
-                _ = summaries.tick() => {
+                _ = summaries.tick(), if summaries_due => {
                     self.log_summaries();
                     continue;
                 }

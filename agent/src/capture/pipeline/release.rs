@@ -8,6 +8,9 @@
 //!  clock synced ──▶ read a batch of held rows (own connection) ──▶ re-time, re-hash
 //!        ▲                                                            │
 //!        └──── more? ◀── store: delete each held row, insert its event, one transaction
+//!
+//!  looked at: every TICK while the clock is not right or reads are held; otherwise asleep
+//!  until a read is held or the last good time is due to be saved (SAVE_EVERY)
 //! ```
 
 use std::sync::Arc;
@@ -49,6 +52,7 @@ pub async fn run(
     let mut last_saved: Option<tokio::time::Instant> = None;
     let mut last_warned: Option<tokio::time::Instant> = None;
     let mut was_synced = None;
+    let mut held = store.watch_stats();
     loop {
         let synced = clock.synced();
         if was_synced != Some(synced) && synced {
@@ -82,9 +86,27 @@ pub async fn run(
         {
             release_expired(&store, &builder, &clock, max_hold_s).await;
         }
+        // With the clock right and nothing held there is nothing to look at until a read is
+        // held or the last good time is due to be saved: no wake-up every TICK on a gateway
+        // that runs on a battery. (A clock that loses sync shows when the pipeline holds a
+        // read.) Otherwise the clock is looked at every TICK.
+        let idle = synced && store.stats().held == 0;
+        let wait = match (idle, last_saved) {
+            (true, Some(saved)) => SAVE_EVERY.saturating_sub(saved.elapsed()),
+            _ => TICK,
+        };
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(TICK) => {}
+            _ = tokio::time::sleep(wait) => {}
+            alive = async { held.wait_for(|s| s.held > 0).await.is_ok() }, if idle => {
+                if !alive {
+                    // The store is gone (shutting down): no busy loop on a closed channel.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(TICK) => {}
+                    }
+                }
+            }
         }
     }
 }
