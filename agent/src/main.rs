@@ -30,6 +30,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
+            tracegate::ops::memory::tune_allocator();
             tracegate::ops::logging::init();
             runtime(async move {
                 let shutdown = CancellationToken::new();

@@ -5,6 +5,7 @@ pub mod control;
 pub mod health;
 pub mod latency;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod status;
 pub mod systemd;

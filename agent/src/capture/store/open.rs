@@ -200,8 +200,19 @@ pub fn open_for_reading(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", true)?;
+    // Readers scan forward through recent pages once: a small page cache does, where
+    // SQLite's default (2 MiB per connection) would fill with a large backlog and stay.
+    conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
     Ok(conn)
 }
+
+/// Page cache of a reading connection, KiB, as SQLite's negative `cache_size` says it.
+const READER_CACHE_KIB: i64 = -256;
+
+/// Page cache of the writer, KiB: appends touch the tail of the table and its indexes, and
+/// delivery marks the oldest undelivered rows; 1 MiB holds both, and SQLite's default
+/// (2 MiB) would grow the daemon's memory with the backlog for nothing.
+const WRITER_CACHE_KIB: i64 = -1024;
 
 enum Attempt {
     /// The file is not a usable outbox; moving it aside will help.
@@ -239,6 +250,8 @@ fn try_open(path: &Path, quick_check: bool) -> Result<Connection, Attempt> {
         .map_err(classify)?;
     // Keep the WAL from staying large after a burst (SD card space).
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+        .map_err(classify)?;
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
         .map_err(classify)?;
     let version = schema::version(&conn).map_err(classify)?;
     if quick_check && version > 0 {
