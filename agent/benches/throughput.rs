@@ -3,7 +3,8 @@
 //!
 //! - capture: events/s committed to the outbox through the writer's group commit (chain
 //!   hashed and signed), against a bare rusqlite loop inserting the same rows into the same
-//!   table with the same durability (WAL, `synchronous=FULL`) in the same batch sizes;
+//!   table with the same durability (WAL, `synchronous=FULL`) in the same batch sizes (best
+//!   of three runs each);
 //! - drain: a backlog (1,000,000 events) published to a real mosquitto, acknowledged and
 //!   received by a QoS 1 subscriber, against `mosquitto_pub -q 1` pushing (a) one event per
 //!   message and (b) the very documents tracegate sent, through the same broker;
@@ -373,16 +374,33 @@ async fn main() {
     );
 
     println!("capture into the outbox (WAL, synchronous=FULL)");
-    let signed = capture_with_group_commit(backlog, true).await;
-    let unsigned = capture_with_group_commit(backlog, false).await;
+    // Best of three runs, for tracegate and for the limit alike: a shared machine's noise
+    // only ever makes a run slower.
+    let mut signed = capture_with_group_commit(backlog, true).await;
+    let mut unsigned = capture_with_group_commit(backlog, false).await;
+    let mut bare = 0f64;
+    for round in 0..3 {
+        if round > 0 {
+            let again = capture_with_group_commit(backlog, true).await;
+            if again.per_s > signed.per_s {
+                signed = again;
+            }
+            let again = capture_with_group_commit(backlog, false).await;
+            if again.per_s > unsigned.per_s {
+                unsigned = again;
+            }
+        }
+        let batch = n / signed.commits.max(1) as usize;
+        let run = tokio::task::spawn_blocking({
+            let sample = backlog.to_vec();
+            let schema = signed.events_schema.clone();
+            move || capture_bare(&sample, batch, &schema)
+        })
+        .await
+        .unwrap();
+        bare = bare.max(run);
+    }
     let batch = n / signed.commits.max(1) as usize;
-    let bare = tokio::task::spawn_blocking({
-        let sample = backlog.to_vec();
-        let schema = signed.events_schema.clone();
-        move || capture_bare(&sample, batch, &schema)
-    })
-    .await
-    .unwrap();
     let limit = format!("bare rusqlite loop, same rows, same table, {batch} rows per commit");
     report::record(report::Figure {
         bench: "capture",
