@@ -17,6 +17,10 @@
 //!  └─────────────┘        └──────────────────────────────────┘
 //! ```
 //!
+//! Broker nodes (`mqtt.host`, then `mqtt.failover_hosts`) are tried in turn: a session that
+//! was online and is lost moves to the next node at once; a failed connect tries the next
+//! node; the backoff delay comes after a whole round of nodes failed.
+//!
 //! Every session starts from a fresh rumqttc client and event loop, and from the oldest
 //! undelivered event: rumqttc's own resend queue is never used, so the outbox is the single
 //! source of truth for what still has to go. Batches published but not acknowledged when a
@@ -204,7 +208,13 @@ impl Sync {
             if nodes.len() > 1 {
                 node = (node + 1) % nodes.len();
                 if failed_this_round < nodes.len() {
-                    tracing::info!(broker = %nodes[node], "trying the next broker node");
+                    // Said once per loss; the rounds of a long outage stay out of the log
+                    // (the "cannot reach" warning above is throttled).
+                    if was_online {
+                        tracing::info!(broker = %nodes[node], "trying the next broker node");
+                    } else {
+                        tracing::debug!(broker = %nodes[node], "trying the next broker node");
+                    }
                     continue;
                 }
             }
