@@ -71,6 +71,45 @@ fn daemon(config: &Path) -> Daemon {
     Daemon::start_with_env(config, &[("TRACEGATE_LOG", "warn")])
 }
 
+/// A gateway under measurement: the daemon with a serial scanner on a pty, publishing to the
+/// broker on `port` (with `mqtt_extra` in `[mqtt]`), and a subscriber to its events on
+/// `sub_port`.
+struct Gateway {
+    pty: VirtualSerialPort,
+    sub: Subscriber,
+    daemon: Daemon,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts it and returns once its scanner is up and it is connected.
+    async fn start(port: u16, sub_port: u16, mqtt_extra: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let pty = VirtualSerialPort::new().unwrap();
+        let config = write_config(
+            dir.path(),
+            "gw-bench",
+            port,
+            mqtt_extra,
+            &serial_scanner(&pty),
+        );
+        let sub = Subscriber::connect(sub_port, &["tracegate/gw-bench/events"]).await;
+        let daemon = daemon(&config);
+        daemon.wait_devices_up().await;
+        daemon
+            .wait_status(Duration::from_secs(30), "connected", |s| {
+                s["broker"]["connected"] == true
+            })
+            .await;
+        Gateway {
+            pty,
+            sub,
+            daemon,
+            _dir: dir,
+        }
+    }
+}
+
 /// CPU seconds (user + system) process `pid` has used.
 fn cpu_s(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -175,23 +214,14 @@ async fn pty_alone(n: usize) -> f64 {
 /// Reads/s end to end and the CPU per read.
 async fn end_to_end(n: usize) {
     let broker = Broker::start();
-    let dir = tempfile::tempdir().unwrap();
-    let mut pty = VirtualSerialPort::new().unwrap();
-    let config = write_config(
-        dir.path(),
-        "gw-bench",
-        broker.port,
-        "",
-        &serial_scanner(&pty),
-    );
-    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-bench/events"]).await;
-    let daemon = daemon(&config);
-    daemon.wait_devices_up().await;
+    // Bound whole: dropping the gateway stops its daemon.
+    let mut gateway = Gateway::start(broker.port, broker.port, "").await;
+    let (pty, sub, daemon) = (&mut gateway.pty, &mut gateway.sub, &gateway.daemon);
     let cpu_before = cpu_s(daemon.pid());
     let started = Instant::now();
-    let writer = write_scans(&mut pty, 0, n, None);
+    let writer = write_scans(&mut *pty, 0, n, None);
     let mut arrived = HashMap::new();
-    let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(600), |a| {
+    let receiver = receive_until(&mut *sub, &mut arrived, Duration::from_secs(600), |a| {
         a.len() >= n
     });
     tokio::join!(writer, receiver);
@@ -228,23 +258,13 @@ async fn end_to_end(n: usize) {
 /// Scan → subscriber latency at `rates`, `seconds` each.
 async fn latency(rates: &[(f64, f64)]) {
     let broker = Broker::start();
-    let dir = tempfile::tempdir().unwrap();
-    let mut pty = VirtualSerialPort::new().unwrap();
-    let config = write_config(
-        dir.path(),
-        "gw-bench",
-        broker.port,
-        "",
-        &serial_scanner(&pty),
-    );
-    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-bench/events"]).await;
-    let daemon = daemon(&config);
-    daemon.wait_devices_up().await;
+    let mut gateway = Gateway::start(broker.port, broker.port, "").await;
+    let (pty, sub) = (&mut gateway.pty, &mut gateway.sub);
     // Warm up: the first scans open the outbox's statements and the session's buffers.
     let mut arrived = HashMap::new();
     let mut first = 0;
-    write_scans(&mut pty, first, 100, Some(1000.0)).await;
-    receive_until(&mut sub, &mut arrived, Duration::from_secs(30), |a| {
+    write_scans(&mut *pty, first, 100, Some(1000.0)).await;
+    receive_until(&mut *sub, &mut arrived, Duration::from_secs(30), |a| {
         a.len() >= 100
     })
     .await;
@@ -253,8 +273,8 @@ async fn latency(rates: &[(f64, f64)]) {
         let n = (rate * seconds).ceil() as usize;
         arrived.clear();
         let start = first;
-        let writer = write_scans(&mut pty, start, n, Some(rate));
-        let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(120), |a| {
+        let writer = write_scans(&mut *pty, start, n, Some(rate));
+        let receiver = receive_until(&mut *sub, &mut arrived, Duration::from_secs(120), |a| {
             a.len() >= n
         });
         let (sent, ()) = tokio::join!(writer, receiver);
@@ -471,41 +491,31 @@ async fn cluster(n: usize) {
 
     // Failover: scans at 500/s, the gateway's node killed, the longest silence at the
     // subscriber and the time until the gateway is connected to another node.
-    let dir = tempfile::tempdir().unwrap();
-    let mut pty = VirtualSerialPort::new().unwrap();
-    let config = write_config(
-        dir.path(),
-        "gw-bench",
-        ports[0],
-        &failover,
-        &serial_scanner(&pty),
-    );
-    let mut sub = Subscriber::connect(ports[2], &["tracegate/gw-bench/events"]).await;
-    let daemon = daemon(&config);
-    daemon.wait_devices_up().await;
+    let mut gateway = Gateway::start(ports[0], ports[2], &failover).await;
     let total = 10_000;
-    let writer = tokio::spawn(async move {
-        write_scans(&mut pty, 0, total, Some(500.0)).await;
-        pty
-    });
     let mut arrived = HashMap::new();
-    receive_until(&mut sub, &mut arrived, Duration::from_secs(60), |a| {
-        a.len() >= 2_000
-    })
-    .await;
-    cluster.kill(0);
-    let killed = Instant::now();
-    daemon
-        .wait_status(Duration::from_secs(60), "on another node", |s| {
-            s["broker"]["connected"] == true && s["broker"]["port"] != ports[0]
+    let (pty, sub, daemon) = (&mut gateway.pty, &mut gateway.sub, &gateway.daemon);
+    let writer = write_scans(pty, 0, total, Some(500.0));
+    let failover = async {
+        receive_until(sub, &mut arrived, Duration::from_secs(60), |a| {
+            a.len() >= 2_000
         })
         .await;
-    let reconnected = killed.elapsed().as_secs_f64();
-    receive_until(&mut sub, &mut arrived, Duration::from_secs(120), |a| {
-        a.len() >= total
-    })
-    .await;
-    writer.await.unwrap();
+        cluster.kill(0);
+        let killed = Instant::now();
+        daemon
+            .wait_status(Duration::from_secs(60), "on another node", |s| {
+                s["broker"]["connected"] == true && s["broker"]["port"] != ports[0]
+            })
+            .await;
+        let reconnected = killed.elapsed().as_secs_f64();
+        receive_until(sub, &mut arrived, Duration::from_secs(120), |a| {
+            a.len() >= total
+        })
+        .await;
+        reconnected
+    };
+    let (_, reconnected) = tokio::join!(writer, failover);
     let mut times: Vec<Instant> = arrived.values().copied().collect();
     times.sort();
     let silence = times
@@ -535,27 +545,12 @@ async fn cluster(n: usize) {
 
 /// Scans `n` reads through a gateway on `port` to a subscriber on `sub_port`; events/s.
 async fn stream_through(port: u16, sub_port: u16, mqtt_extra: &str, n: usize) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let mut pty = VirtualSerialPort::new().unwrap();
-    let config = write_config(
-        dir.path(),
-        "gw-bench",
-        port,
-        mqtt_extra,
-        &serial_scanner(&pty),
-    );
-    let mut sub = Subscriber::connect(sub_port, &["tracegate/gw-bench/events"]).await;
-    let daemon = daemon(&config);
-    daemon.wait_devices_up().await;
-    daemon
-        .wait_status(Duration::from_secs(30), "connected", |s| {
-            s["broker"]["connected"] == true
-        })
-        .await;
+    let mut gateway = Gateway::start(port, sub_port, mqtt_extra).await;
+    let (pty, sub) = (&mut gateway.pty, &mut gateway.sub);
     let started = Instant::now();
     let mut arrived = HashMap::new();
-    let writer = write_scans(&mut pty, 0, n, None);
-    let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(600), |a| {
+    let writer = write_scans(&mut *pty, 0, n, None);
+    let receiver = receive_until(&mut *sub, &mut arrived, Duration::from_secs(600), |a| {
         a.len() >= n
     });
     tokio::join!(writer, receiver);
