@@ -278,7 +278,8 @@ async fn packing_line_prints_serialised_labels_once_with_their_commissioning_eve
     let mut daemon = Daemon::start(&config);
     daemon.wait_devices_up().await;
     daemon
-        .wait_status(Duration::from_secs(20), "the waiting job printed", |s| {
+        // The worker retries with backoff (up to 10 s) until the printer answers faultless.
+        .wait_status(Duration::from_secs(60), "the waiting job printed", |s| {
             s["print"]["confirmed"] == 3
         })
         .await;
