@@ -44,7 +44,9 @@ fn serial_of(event: &Value) -> Option<usize> {
     raw.get(raw.len().checked_sub(12)?..)?.parse().ok()
 }
 
-/// Writes a gateway config: `gateway` on the broker at `port`, its outbox in `dir`.
+/// Writes a gateway config: `gateway` on the broker at `port`, its outbox in `dir`. Not the
+/// tests' `TestConfig`: that one names every gateway `gw-test` and publishes its status every
+/// second (tests wait on it), which a fleet and an idle-CPU figure cannot have.
 fn write_config(dir: &Path, gateway: &str, port: u16, mqtt_extra: &str, devices: &str) -> PathBuf {
     let path = dir.join(format!("{gateway}.toml"));
     let text = format!(
@@ -59,11 +61,9 @@ fn write_config(dir: &Path, gateway: &str, port: u16, mqtt_extra: &str, devices:
     path
 }
 
-fn serial_scanner(pty: &VirtualSerialPort) -> String {
-    format!(
-        "[[devices]]\nid = \"scanner-1\"\nkind = \"serial-scanner\"\nport = \"{}\"\nbaud = 115200\n",
-        pty.path().display()
-    )
+/// The gateway's scanner on `pty`.
+fn scanner_on(pty: &VirtualSerialPort) -> String {
+    support::serial_scanner("scanner-1", pty.path())
 }
 
 /// The daemon, logging warnings only (a bench measures the daemon, not its debug log).
@@ -86,13 +86,7 @@ impl Gateway {
     async fn start(port: u16, sub_port: u16, mqtt_extra: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let pty = VirtualSerialPort::new().unwrap();
-        let config = write_config(
-            dir.path(),
-            "gw-bench",
-            port,
-            mqtt_extra,
-            &serial_scanner(&pty),
-        );
+        let config = write_config(dir.path(), "gw-bench", port, mqtt_extra, &scanner_on(&pty));
         let sub = Subscriber::connect(sub_port, &["tracegate/gw-bench/events"]).await;
         let daemon = daemon(&config);
         daemon.wait_devices_up().await;
@@ -321,7 +315,7 @@ async fn footprint(backlog: usize, idle_s: u64) {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let mut pty = VirtualSerialPort::new().unwrap();
-    let config = write_config(dir.path(), "gw-bench", port, "", &serial_scanner(&pty));
+    let config = write_config(dir.path(), "gw-bench", port, "", &scanner_on(&pty));
     let daemon = daemon(&config);
     daemon.wait_devices_up().await;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -28,7 +28,7 @@ pub use error::{ConfigError, line_column};
 pub use feedback::{FeedbackRule, Outcome, ScannerFeedback};
 pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
 pub use metrics::MetricsConfig;
-pub use values::{GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
+pub use values::{BrokerNode, GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -192,68 +192,6 @@ impl MqttConfig {
     pub fn nodes_text(&self) -> String {
         let nodes: Vec<String> = self.nodes().iter().map(|n| n.to_string()).collect();
         nodes.join(", ")
-    }
-}
-
-/// One node of the broker (cluster) the uplink may connect to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerNode {
-    /// Host name or address.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-}
-
-impl std::fmt::Display for BrokerNode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
-impl BrokerNode {
-    /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`; without a port, `default_port`.
-    pub fn parse(text: &str, default_port: u16) -> Result<BrokerNode, String> {
-        let text = text.trim();
-        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("{text:?}: an IPv6 address needs its closing `]`"))?;
-            match after {
-                "" => (host, None),
-                _ => match after.strip_prefix(':') {
-                    Some(port) => (host, Some(port)),
-                    None => return Err(format!("{text:?}: write [address]:port")),
-                },
-            }
-        } else {
-            match text.split_once(':') {
-                Some((host, port)) if !port.contains(':') => (host, Some(port)),
-                Some(_) => {
-                    return Err(format!(
-                        "{text:?}: write an IPv6 address in brackets, [address]:port"
-                    ));
-                }
-                None => (text, None),
-            }
-        };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(format!("{text:?}: not a host name or address"));
-        }
-        let port = match port {
-            None => default_port,
-            Some(p) => match p.parse::<u16>() {
-                Ok(p) if p > 0 => p,
-                _ => return Err(format!("{text:?}: the port must be 1 to 65535")),
-            },
-        };
-        Ok(BrokerNode {
-            host: host.to_string(),
-            port,
-        })
     }
 }
 
@@ -952,16 +890,16 @@ impl RawMqtt {
     ) -> Result<MqttConfig, ConfigError> {
         let port = self.port.unwrap_or(if tls.is_some() { 8883 } else { 1883 });
         let mut failover = Vec::with_capacity(self.failover_hosts.len());
-        for node in &self.failover_hosts {
-            let node = BrokerNode::parse(node.get_ref(), port).map_err(|why| {
+        for entry in &self.failover_hosts {
+            let node = BrokerNode::parse(entry.get_ref(), port).map_err(|why| {
                 ctx.error(
-                    Some(node.span()),
+                    Some(entry.span()),
                     format!("mqtt.failover_hosts: {why} (each entry is \"host\" or \"host:port\"; without a port, mqtt.port)"),
                 )
             })?;
             if node.host == self.host && node.port == port || failover.contains(&node) {
                 return Err(ctx.error(
-                    None,
+                    Some(entry.span()),
                     format!("mqtt.failover_hosts: {node} is listed twice (mqtt.host and port are the first node)"),
                 ));
             }

@@ -155,6 +155,69 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// One node of the broker (cluster) the uplink may connect to (`mqtt.host` / `port`, or an
+/// entry of `mqtt.failover_hosts`, checked once `port` is known, since it is the default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerNode {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for BrokerNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl BrokerNode {
+    /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`; without a port, `default_port`.
+    pub fn parse(text: &str, default_port: u16) -> Result<BrokerNode, String> {
+        let text = text.trim();
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("{text:?}: an IPv6 address needs its closing `]`"))?;
+            match after {
+                "" => (host, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(format!("{text:?}: write [address]:port")),
+                },
+            }
+        } else {
+            match text.split_once(':') {
+                Some((host, port)) if !port.contains(':') => (host, Some(port)),
+                Some(_) => {
+                    return Err(format!(
+                        "{text:?}: write an IPv6 address in brackets, [address]:port"
+                    ));
+                }
+                None => (text, None),
+            }
+        };
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(format!("{text:?}: not a host name or address"));
+        }
+        let port = match port {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err(format!("{text:?}: the port must be 1 to 65535")),
+            },
+        };
+        Ok(BrokerNode {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
