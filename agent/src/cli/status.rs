@@ -54,6 +54,11 @@ pub fn render(report: &StatusReport) -> String {
     let b = &report.broker;
     let broker = if b.connected {
         format!("connected to {}:{}", b.host, b.port)
+    } else if let Some(refused) = b.refused.as_ref().filter(|_| report.daemon.running) {
+        format!(
+            "NOT connected to {}:{}: {}",
+            b.host, b.port, refused.explanation
+        )
     } else if report.daemon.running {
         format!(
             "NOT connected to {}:{}{}",

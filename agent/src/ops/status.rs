@@ -29,6 +29,9 @@ pub struct BrokerStatus {
     offline_since: Mutex<Option<std::time::Instant>>,
     /// The node in use or being tried (with `mqtt.failover_hosts`, not always `mqtt.host`).
     node: Mutex<Option<(String, u16)>>,
+    /// The broker's latest refusal of CONNECT (name, explanation), until the next CONNACK.
+    refusal: Mutex<Option<(&'static str, &'static str)>>,
+    refusals_total: AtomicU64,
     changes: tokio::sync::Notify,
 }
 
@@ -57,6 +60,7 @@ impl BrokerStatus {
     /// A CONNACK was received.
     pub fn connected(&self) {
         *self.offline_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.connected_since_ms
             .store(Timestamp::now().as_millisecond(), Ordering::Relaxed);
         self.connects_total.fetch_add(1, Ordering::Relaxed);
@@ -74,6 +78,15 @@ impl BrokerStatus {
         if let Some(e) = error {
             *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
         }
+    }
+
+    /// The broker refused the session (a CONNACK return code): reachable, but it will not
+    /// take this gateway until a credential or its ACL changes.
+    pub fn refused(&self, refusal: crate::capture::sync::Refusal, error: String) {
+        self.refusals_total.fetch_add(1, Ordering::Relaxed);
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((refusal.name(), refusal.explain()));
+        self.disconnected(Some(error));
     }
 
     /// A connection attempt failed.
@@ -137,6 +150,13 @@ impl BrokerStatus {
                 })
                 .map(|t| format!("{t:.3}")),
             offline_s: offline.map(|d| d.as_secs()),
+            refused: self.refusal.lock().unwrap_or_else(|p| p.into_inner()).map(
+                |(reason, explanation)| RefusalReport {
+                    reason: reason.to_string(),
+                    explanation: explanation.to_string(),
+                },
+            ),
+            connect_refusals_total: self.refusals_total.load(Ordering::Relaxed),
         }
     }
 }
@@ -758,6 +778,22 @@ pub struct BrokerReport {
     /// For how long, seconds.
     #[serde(default)]
     pub offline_s: Option<u64>,
+    /// The broker refuses this gateway's CONNECT (absent unless the latest try was refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<RefusalReport>,
+    /// CONNECTs the broker refused since start.
+    #[serde(default)]
+    pub connect_refusals_total: u64,
+}
+
+/// The broker's refusal of CONNECT: not an outage, a credential or ACL to fix.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RefusalReport {
+    /// `not_authorized`, `bad_user_name_or_password`, `client_id`, `protocol_version` or
+    /// `server_unavailable`.
+    pub reason: String,
+    /// What it means and which settings to check.
+    pub explanation: String,
 }
 
 /// One device.

@@ -36,6 +36,9 @@ use crate::ops::systemd;
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    // The store directory first: on a first start it does not exist yet, and the default key
+    // file lives in it (a key written before the directory is made fails on a fresh machine).
+    crate::capture::store::prepare_directory(&config.store.path)?;
     let (key, created) =
         GatewayKey::load_or_create_for(&config.integrity.key_file, &config.integrity.algorithm)?;
     if created {
@@ -245,7 +248,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
-    tracing::info!("stopped");
+    tracing::info!("stopped cleanly: every read committed, the outbox closed");
     Ok(())
 }
 

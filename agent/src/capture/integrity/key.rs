@@ -58,7 +58,7 @@ pub enum KeyError {
     },
     /// A new key could not be written.
     #[error(
-        "cannot create the gateway key {path}: {cause}; check that its directory exists and is writable by the tracegate user (integrity.key_file)"
+        "cannot create the gateway key {path}: {cause}; check that its directory exists and is writable by the tracegate user (integrity.key_file; nothing was written)"
     )]
     Create {
         /// The key file.
@@ -159,17 +159,8 @@ impl GatewayKey {
                         break key;
                     }
                 };
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(create)?;
-                file.write_all(
-                    format!("{}:{}\n", key.algorithm(), hex::encode(key.secret_bytes())).as_bytes(),
-                )
-                .and_then(|()| file.sync_all())
-                .map_err(create)?;
+                let line = format!("{}:{}\n", key.algorithm(), hex::encode(key.secret_bytes()));
+                write_new(path, line.as_bytes()).map_err(create)?;
                 Ok((key, true))
             }
             Err(cause) => Err(KeyError::Read {
@@ -205,6 +196,42 @@ impl GatewayKey {
             }
         }
     }
+}
+
+/// Writes `bytes` as the new file `path` (mode `0600`) so that it is either whole or absent:
+/// into a temporary file beside it, synced, then linked to `path` (which fails rather than
+/// overwrite a key that appeared meanwhile) and the directory synced, so a crash or power cut
+/// never leaves a half-written or vanished key behind an outbox signed with it.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("its directory {} does not exist", dir.display()),
+        ));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.new-{}", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::hard_link(&temporary, path)?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    let _ = std::fs::remove_file(&temporary);
+    written
 }
 
 fn parse(text: &str) -> Option<GatewayKey> {

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use chain::ChainSigner;
-pub use open::{OpenError, OutboxLock, open_for_reading};
+pub use open::{OpenError, OutboxLock, open_for_reading, prepare_directory};
 pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts, SetAsideRow};
 pub use schema::LATEST as SCHEMA_VERSION;
 

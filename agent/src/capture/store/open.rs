@@ -32,6 +32,26 @@ pub enum OpenError {
         /// The OS error.
         cause: std::io::Error,
     },
+    /// The outbox's directory does not exist and cannot be made.
+    #[error(
+        "cannot create the store directory {dir}: {cause}; create it (owned by the tracegate user) or set store.path to a directory that can be created"
+    )]
+    CreateDirectory {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error.
+        cause: std::io::Error,
+    },
+    /// The outbox's directory exists but this process cannot write in it.
+    #[error(
+        "the store directory {dir} is not writable by this user: {cause}; make it writable by the tracegate user (chown / chmod) or set store.path elsewhere"
+    )]
+    NotWritable {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error.
+        cause: std::io::Error,
+    },
     /// SQLite refused for a reason that moving the file aside would not fix (permissions, disk).
     #[error("cannot open the outbox {path}: {cause}")]
     Sqlite {
@@ -186,6 +206,42 @@ fn create_parent(path: &Path) -> Result<(), OpenError> {
         }),
         None => Ok(()),
     }
+}
+
+/// Makes the directory of the outbox at `path` ready before anything is written in it: created
+/// when absent (mode `0750`, parents too), then proven writable by creating and removing a
+/// probe file — so a first start on a fresh machine works, and a directory the tracegate user
+/// cannot write in is named as such instead of surfacing as SQLite's "unable to open".
+/// A directory made by systemd (`StateDirectory=`, the .deb's `/var/lib/tracegate`) is used as
+/// it is.
+pub fn prepare_directory(path: &Path) -> Result<(), OpenError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(dir)
+            .map_err(|cause| OpenError::CreateDirectory {
+                dir: dir.to_path_buf(),
+                cause,
+            })?;
+        tracing::info!(dir = %dir.display(), "created the store directory");
+    }
+    let probe = dir.join(format!(".tracegate-write-probe-{}", std::process::id()));
+    File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|cause| OpenError::NotWritable {
+            dir: dir.to_path_buf(),
+            cause,
+        })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Opens an existing outbox for reading only (CLI tools, the publisher's reader).

@@ -28,6 +28,7 @@
 //! The broker's Last Will (retained, QoS 1) says offline if the session dies without a goodbye.
 
 mod inflight;
+mod refusal;
 mod tls;
 mod topics;
 
@@ -46,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use tracegate_drivers::backoff::Reconnect;
 
 pub use inflight::{Inflight, Publish};
+pub use refusal::Refusal;
 pub use tls::{TlsError, client_config};
 pub use topics::Topics;
 
@@ -85,6 +87,9 @@ struct Offline<'a> {
     at: Option<String>,
 }
 
+/// The shortest wait before trying a broker again that refused the connection.
+const REFUSAL_RETRY_FLOOR: Duration = Duration::from_secs(5);
+
 /// Requests the MQTT client queues beyond the publish window (status, command replies).
 const REQUEST_QUEUE_SPARE: usize = 1024;
 
@@ -108,7 +113,12 @@ pub struct Sync {
 /// How a session ended.
 enum SessionEnd {
     Shutdown,
-    Failed { error: String, was_online: bool },
+    Failed {
+        error: String,
+        was_online: bool,
+        /// The broker answered CONNECT with a refusal (not an outage).
+        refused: Option<Refusal>,
+    },
 }
 
 /// One step of the online loop, decided inside `select!` and carried out after it.
@@ -157,9 +167,11 @@ impl Sync {
             Duration::from_secs(mqtt.reconnect_max_s),
         );
         let nodes = mqtt.nodes();
+        let longest_backoff = Duration::from_secs(mqtt.reconnect_max_s);
         let mut node = 0;
         let mut failed_this_round = 0;
         let mut failures_in_a_row = 0u32;
+        let mut refusals_in_a_row = 0u32;
         loop {
             if cancel.is_cancelled() {
                 break;
@@ -182,11 +194,44 @@ impl Sync {
                 Err(e) => SessionEnd::Failed {
                     error: e.to_string(),
                     was_online: false,
+                    refused: None,
                 },
             };
-            let SessionEnd::Failed { error, was_online } = end else {
+            let SessionEnd::Failed {
+                error,
+                was_online,
+                refused,
+            } = end
+            else {
                 break;
             };
+            if let Some(refusal) = refused {
+                // Reachable, but refused: say so as what it is, and try again only slowly
+                // (a password or an ACL does not change by itself).
+                self.status.broker().refused(refusal, error.clone());
+                refusals_in_a_row += 1;
+                let wait = Refusal::retry_after(longest_backoff, REFUSAL_RETRY_FLOOR);
+                if refusals_in_a_row == 1 || refusals_in_a_row.is_multiple_of(60) {
+                    tracing::warn!(
+                        broker = %address,
+                        attempts = refusals_in_a_row,
+                        reason = refusal.name(),
+                        "{}; trying again every {} s; events stay in the outbox",
+                        refusal.explain(),
+                        wait.as_secs()
+                    );
+                } else {
+                    tracing::debug!(broker = %address, "connect refused: {error}");
+                }
+                node = (node + 1) % nodes.len();
+                failed_this_round = 0;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => break,
+                }
+                continue;
+            }
+            refusals_in_a_row = 0;
             self.status.broker().disconnected(Some(error.clone()));
             if was_online {
                 failures_in_a_row = 0;
@@ -287,12 +332,14 @@ impl Sync {
                 return SessionEnd::Failed {
                     error: format!("unexpected first packet {other:?}"),
                     was_online: false,
+                    refused: None,
                 };
             }
             Err(e) => {
                 return SessionEnd::Failed {
                     error: e.to_string(),
                     was_online: false,
+                    refused: Refusal::of(&e),
                 };
             }
         }
@@ -312,6 +359,7 @@ impl Sync {
             return SessionEnd::Failed {
                 error: format!("subscribe: {e}"),
                 was_online: true,
+                refused: None,
             };
         }
         // Acks of the previous session may still be queued in the writer: commit them first so
@@ -367,6 +415,7 @@ impl Sync {
                     return SessionEnd::Failed {
                         error: e.to_string(),
                         was_online: true,
+                        refused: None,
                     };
                 }
                 Step::ReadDone(done) => {

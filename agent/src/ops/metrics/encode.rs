@@ -542,6 +542,19 @@ impl Collector for ReportCollector {
         )?;
         counter(
             e,
+            "tracegate_mqtt_connect_refusals",
+            "CONNECTs the broker refused (bad credentials, not authorised, client id) since start.",
+            b.connect_refusals_total,
+        )?;
+        gauge(
+            e,
+            "tracegate_mqtt_refused",
+            "1 while the broker refuses this gateway's CONNECT (check mqtt.username, mqtt.password_file, the broker's ACL).",
+            None,
+            f64::from(u8::from(b.refused.is_some())),
+        )?;
+        counter(
+            e,
             "tracegate_mqtt_reconnects",
             "MQTT sessions established after the first since start.",
             b.reconnects_total,
