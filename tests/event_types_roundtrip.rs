@@ -14,11 +14,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate::capture::event::build::EventBuilder;
 use tracegate::capture::event::ids::IdMapper;
-use tracegate::capture::event::model::Event;
 use tracegate::capture::store::Store;
 use tracegate::capture::sync::Sync;
 use tracegate::config::Config;
 use tracegate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
+use tracegate_epcis::model::Event;
 
 /// One event of each type, as the model reads them.
 fn events() -> Vec<Event> {

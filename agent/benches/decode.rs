@@ -15,7 +15,7 @@ mod report;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use tracegate::capture::identify::{Epc, Mode, Rules, decode};
+use tracegate_identifiers::{Epc, Mode, Rules, decode};
 
 const GS1: &[&[u8]] = &[
     b"]d2010950600013435217271231102612345\x1d21000000123456",

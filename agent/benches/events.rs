@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracegate::capture::event::build::EventBuilder;
-use tracegate::capture::event::context::{BizContext, TransactionRef};
 use tracegate::capture::event::ids::IdMapper;
 use tracegate::capture::pipeline::verdict::{Verdict, judge};
 use tracegate::config::{CaptureSettings, IdentifiersConfig};
 use tracegate_drivers::{RawRead, ReadMeta};
+use tracegate_epcis::context::{BizContext, TransactionRef};
 
 fn rate(budget: Duration, mut f: impl FnMut(usize)) -> f64 {
     let mut best = 0f64;

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tracegate::capture::event::build::EventBuilder;
-use tracegate::capture::event::context::BizContext;
 use tracegate::capture::event::ids::IdMapper;
-use tracegate::capture::identify::Mode;
 use tracegate::capture::pipeline::verdict::{Verdict, judge};
 use tracegate::capture::store::{NewEvent, Store};
 use tracegate::config::{CaptureSettings, Config};
 use tracegate_drivers::{RawRead, ReadMeta};
+use tracegate_epcis::context::BizContext;
+use tracegate_identifiers::Mode;
 
 const EVENTS: u64 = 200_000;
 

@@ -40,7 +40,7 @@ fn sample_events(n: usize) -> Vec<NewEvent> {
         IdMapper::from_config(&config.identifiers).unwrap(),
         jiff::tz::TimeZone::UTC,
     );
-    let context = tracegate::capture::event::context::BizContext::default();
+    let context = tracegate_epcis::context::BizContext::default();
     (0..n)
         .map(|i| {
             let read = RawRead {
@@ -355,10 +355,8 @@ fn one_event_documents(events: &[NewEvent]) -> Vec<Vec<u8>> {
     events
         .iter()
         .map(|e| {
-            let mut doc = tracegate::capture::event::DocumentWriter::new(
-                jiff::Timestamp::now(),
-                e.body.len(),
-            );
+            let mut doc =
+                tracegate_epcis::DocumentWriter::new(jiff::Timestamp::now(), e.body.len());
             doc.push(&e.body);
             doc.finish()
         })

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::capture::identify::{Mode, Rules, decode};
+use tracegate_identifiers::{Mode, Rules, decode};
 
 fuzz_target!(|data: &[u8]| {
     for mode in [

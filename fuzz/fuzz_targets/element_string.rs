@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::capture::identify::gs1;
+use tracegate_identifiers::gs1;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(ais) = gs1::parse_element_string(data, 0) {

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::capture::identify::Epc;
+use tracegate_identifiers::Epc;
 
 fuzz_target!(|data: &[u8]| {
     // As hex of the raw bytes (reaches every header and layout), and as text.

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use tracegate::capture::event::hash::{self, Namespaces, dl};
+use tracegate_epcis::hash::{self, Namespaces, dl};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::capture::identify::gcp::GcpTable;
+use tracegate_identifiers::gcp::GcpTable;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(table) = GcpTable::parse(data) {

@@ -10,9 +10,9 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value};
 
-use crate::capture::event::context::BizContext;
 use crate::capture::store::Store;
 use crate::config::Config;
+use tracegate_epcis::context::BizContext;
 
 /// Setting name under which a device's changed context is kept.
 fn setting_name(device: &str) -> String {

@@ -13,7 +13,6 @@ pub mod contexts;
 pub mod devices;
 pub mod event;
 pub mod feedback;
-pub mod identify;
 pub mod integrity;
 pub mod pipeline;
 pub mod print;

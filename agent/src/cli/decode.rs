@@ -12,7 +12,7 @@ use std::io::{BufRead, Write};
 
 use serde::Serialize;
 
-use crate::capture::identify::{self, DecodeError, Decoding, Mode, Rules};
+use tracegate_identifiers::{self as identify, DecodeError, Decoding, Mode, Rules};
 
 /// Arguments of `decode`.
 #[derive(Debug, clap::Args)]

@@ -10,8 +10,8 @@ use std::io::{Read, Write};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
-use crate::capture::event::document::CONTEXT;
-use crate::capture::event::hash::{self, Namespaces};
+use tracegate_epcis::document::CONTEXT;
+use tracegate_epcis::hash::{self, Namespaces};
 
 /// Arguments of `epcis hash`.
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::capture::event::document::write_document;
 use crate::capture::store::salvage;
 use crate::capture::store::{EventRow, OutboxReader};
+use tracegate_epcis::document::write_document;
 
 /// Arguments of `events tail`.
 #[derive(Debug, clap::Args)]

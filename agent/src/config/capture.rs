@@ -14,7 +14,7 @@
 
 use serde::Deserialize;
 
-use crate::capture::identify::{Kind, Mode, Rules};
+use tracegate_identifiers::{Kind, Mode, Rules};
 
 /// What a device's reads must be, and what happens to those that are not.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -21,7 +21,7 @@ use super::fields::field_names;
 use super::values::check_topic_level;
 use super::{ConfigError, Ctx};
 use crate::capture::devices::{DeviceSettings, KindSpec, Registry, Roles};
-use crate::capture::event::context::BizContext;
+use tracegate_epcis::context::BizContext;
 
 /// One configured device.
 #[derive(Debug, Clone)]

@@ -78,7 +78,7 @@ pub trait KindSpec: Send + Sync + 'static {
     /// How this kind's reads are decoded when the device table has no `decode_as`: a kind
     /// whose reads are only ever one kind of identifier (an LF stick reader's animal ids)
     /// says so, so an integrator need not.
-    fn default_decode_as(&self) -> Option<crate::capture::identify::Mode> {
+    fn default_decode_as(&self) -> Option<tracegate_identifiers::Mode> {
         None
     }
 }

@@ -4,7 +4,7 @@
 use tracegate_drivers::sim::SimFrame;
 
 use crate::capture::devices::kinds::sim_scanner::{SimCodeSource, SimScannerSettings};
-use crate::capture::identify::gs1_check_digit;
+use tracegate_identifiers::gs1_check_digit;
 
 /// GS1's own example GTINs (prefix 950 60001 is reserved for GS1 examples, §1.4.4 of the General
 /// Specifications) with their check digits computed.
@@ -88,7 +88,7 @@ pub fn frames(settings: &SimScannerSettings) -> Box<dyn Iterator<Item = SimFrame
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::identify::has_valid_check_digit;
+    use tracegate_identifiers::has_valid_check_digit;
 
     #[test]
     fn generated_codes_carry_valid_gtins_and_unique_serials() {

@@ -203,8 +203,8 @@ async fn commands_reach_a_running_test_kind_and_its_reads_come_back() {
 fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
     use crate::capture::devices::kinds::lf_reader::LfReaderConfig;
     use crate::capture::devices::kinds::uhf_module::{ModuleSettings, UhfModuleConfig};
-    use crate::capture::identify::Mode;
     use tracegate_drivers::rfid::chafon::Band;
+    use tracegate_identifiers::Mode;
     let registry = Registry::builtin();
     let c = config(
         "[[devices]]\nid = \"stick\"\nkind = \"lf-reader\"\nport = \"/dev/ttyUSB1\"\n\

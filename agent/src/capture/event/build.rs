@@ -13,15 +13,15 @@ use jiff::tz::TimeZone;
 use serde_json::{Map, Number, Value, json};
 use tracegate_drivers::RawRead;
 
-use super::context::{BizContext, EventKind};
-use super::hash::{self, Namespaces};
 use super::ids::{IdMapper, Mapped, Subject};
-use super::model::{
+use crate::capture::store::NewEvent;
+use tracegate_epcis::context::{BizContext, EventKind};
+use tracegate_epcis::hash::{self, Namespaces};
+use tracegate_epcis::model::{
     Action, AggregationEvent, AssociationEvent, Event, Location, ObjectEvent, SensorElement,
     SensorMetadata, SensorReport, TimeZoneOffset, When, Why,
 };
-use crate::capture::identify::{DecodeError, Identified, Kind};
-use crate::capture::store::NewEvent;
+use tracegate_identifiers::{DecodeError, Identified, Kind};
 
 /// Builds and finishes events.
 #[derive(Debug, Clone)]
@@ -89,8 +89,8 @@ pub const CHILDREN_PER_EVENT: usize = 500;
 impl EventBuilder {
     /// A builder mapping identifiers with `mapper`, writing offsets for `time_zone`.
     pub fn new(mapper: IdMapper, time_zone: TimeZone) -> Self {
-        let context: Value =
-            serde_json::from_str(super::document::CONTEXT).expect("document context is JSON");
+        let context: Value = serde_json::from_str(tracegate_epcis::document::CONTEXT)
+            .expect("document context is JSON");
         EventBuilder {
             mapper,
             time_zone,
@@ -338,7 +338,7 @@ impl EventBuilder {
         };
         let mut ilmd = Map::new();
         for data in label.gs1 {
-            let Ok(ais) = crate::capture::identify::gs1::parse_bracketed(data, 0) else {
+            let Ok(ais) = tracegate_identifiers::gs1::parse_bracketed(data, 0) else {
                 continue; // checked when the job was rendered; a changed AI table skips it
             };
             let id = Identified {

@@ -25,11 +25,11 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use serde_json::{Map, Number, Value, json};
 
-use super::model::QuantityElement;
-use crate::capture::identify::epc::uri_escape;
-use crate::capture::identify::gcp::{GcpTable, GcpTableError};
-use crate::capture::identify::{AiValue, Identified, Kind, National, digital_link};
 use crate::config::{IdentifiersConfig, UriForm};
+use tracegate_epcis::model::QuantityElement;
+use tracegate_identifiers::epc::uri_escape;
+use tracegate_identifiers::gcp::{GcpTable, GcpTableError};
+use tracegate_identifiers::{AiValue, Identified, Kind, National, digital_link};
 
 /// Namespace for identifiers no standard URN scheme covers (national codes), under the
 /// project's own domain.

@@ -1,15 +1,8 @@
-//! EPCIS 2.0 events: building them from reads, their deterministic ids, and the documents that
-//! carry them.
+//! EPCIS 2.0 events from reads: building them, and the identifiers they carry. The event model,
+//! vocabulary, documents and the CBV 2.0 hash are the `tracegate-epcis` library crate.
 
 pub mod build;
-pub mod context;
-pub mod document;
-pub mod hash;
 pub mod ids;
-pub mod model;
-pub mod vocab;
-
-pub use document::DocumentWriter;
 
 /// Validation against GS1's EPCIS 2.0 JSON schema, for the tests.
 #[cfg(test)]

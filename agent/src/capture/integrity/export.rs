@@ -300,7 +300,7 @@ fn close_file(
     let name = format!("events-{:06}.json", files.len() + 1);
     let events = pending.len() as u64;
     let mut bytes = Vec::new();
-    crate::capture::event::document::write_document(&mut bytes, created, pending.drain(..).map(Ok))
+    tracegate_epcis::document::write_document(&mut bytes, created, pending.drain(..).map(Ok))
         .map_err(|e| e.to_string())?;
     write_atomically(dir, &name, &bytes)
         .map_err(|e| format!("writing {}: {e}", dir.join(&name).display()))?;

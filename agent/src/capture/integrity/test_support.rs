@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::capture::event::hash::{self, Namespaces};
 use crate::capture::integrity::key::GatewayKey;
 use crate::capture::store::{ChainSigner, NewEvent, Store};
 use crate::config::{StoreConfig, WhenFull};
+use tracegate_epcis::hash::{self, Namespaces};
 
 pub fn config(dir: &Path, keep_delivered_s: u64, max_events: u64) -> StoreConfig {
     StoreConfig {
@@ -32,7 +32,7 @@ pub fn gateway_signer() -> Arc<ChainSigner> {
 
 /// A real event: its eventID is the CBV 2.0 hash of its content.
 pub fn event(n: u32) -> NewEvent {
-    let context: Value = serde_json::from_str(crate::capture::event::document::CONTEXT).unwrap();
+    let context: Value = serde_json::from_str(tracegate_epcis::document::CONTEXT).unwrap();
     let mut body = json!({
         "type": "ObjectEvent",
         "eventTime": format!("2026-12-01T10:{:02}:{:02}Z", n / 60 % 60, n % 60),

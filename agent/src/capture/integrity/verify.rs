@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::chain::{self, Link};
 use super::key;
-use crate::capture::event::hash::{self, Namespaces};
+use tracegate_epcis::hash::{self, Namespaces};
 
 /// Where a verifier finds an item (a file and an index, an outbox row).
 pub type Place = String;
@@ -62,7 +62,7 @@ impl Walker {
     /// A walk checking signatures with `signer` (none: an unsigned chain, said as a problem
     /// at each statement that should have been signed).
     pub fn new(signer: Option<Signer>) -> Walker {
-        let context: Value = serde_json::from_str(crate::capture::event::document::CONTEXT)
+        let context: Value = serde_json::from_str(tracegate_epcis::document::CONTEXT)
             .expect("the document context is JSON");
         Walker {
             signer,

@@ -33,9 +33,7 @@ use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
 use crate::capture::devices::kinds::gpio_input::InputLineConfig;
 use crate::capture::event::build::{EventBuilder, InputEdge, Outcome};
-use crate::capture::event::context::EventKind;
 use crate::capture::event::ids::Mapped;
-use crate::capture::event::model::Event;
 use crate::capture::feedback::{SignalLine, Signals};
 use crate::capture::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use crate::config::Outcome as Told;
@@ -43,6 +41,8 @@ use crate::config::{CaptureSettings, Config, LocationConfig, OnReject};
 use crate::ops::health::{self, Responder};
 use crate::ops::logging::{Throttle, Throttled, Throttles};
 use crate::ops::status::{DeviceRegistry, DeviceStatus};
+use tracegate_epcis::context::EventKind;
+use tracegate_epcis::model::Event;
 use verdict::Verdict;
 
 /// The next liveness question, if a watchdog asks any.

@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::capture::clock::{self, Clock};
 use crate::capture::event::build::EventBuilder;
-use crate::capture::event::model::Event;
 use crate::capture::store::{HeldRow, NewEvent, Released, Store};
 use crate::config::ClockConfig;
+use tracegate_epcis::model::Event;
 
 /// Setting holding the last time the clock was known good, Unix ms.
 pub const LAST_GOOD: &str = "clock.last_good_ms";

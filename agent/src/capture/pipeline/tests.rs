@@ -9,7 +9,7 @@ use tracegate_drivers::ReadMeta;
 use super::*;
 use crate::capture::clock::TestClock;
 use crate::capture::event::ids::IdMapper;
-use crate::capture::identify::gcp::GcpTable;
+use tracegate_identifiers::gcp::GcpTable;
 
 struct Rig {
     _dir: tempfile::TempDir,

@@ -3,8 +3,8 @@
 //! A read is rejected when it does not decode (bad check digit, unknown AI, …) or decodes to a
 //! kind the device does not accept (an EPC on a line that only takes GS1 DataMatrix codes).
 
-use crate::capture::identify::{self, DecodeError, Identified, Kind};
 use crate::config::CaptureSettings;
+use tracegate_identifiers::{self as identify, DecodeError, Identified, Kind};
 
 /// The pipeline's decision about one read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub fn judge(payload: &[u8], settings: &CaptureSettings) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::identify::Mode;
+    use tracegate_identifiers::Mode;
 
     fn settings(accept: &[Kind]) -> CaptureSettings {
         CaptureSettings {

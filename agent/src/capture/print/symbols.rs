@@ -23,9 +23,9 @@
 use std::sync::Arc;
 
 use super::templates::TemplateLanguage;
-use crate::capture::identify::gcp::GcpTable;
-use crate::capture::identify::gs1::{AiValue, parse_bracketed, to_bracketed, validate};
-use crate::capture::identify::{Epc, Rules, digital_link};
+use tracegate_identifiers::gcp::GcpTable;
+use tracegate_identifiers::gs1::{AiValue, parse_bracketed, to_bracketed, validate};
+use tracegate_identifiers::{Epc, Rules, digital_link};
 
 /// What the helpers need beyond the data: the GS1 Company Prefix lengths (for EPC encoding)
 /// and the Digital Link domain.
@@ -426,10 +426,10 @@ mod tests {
 #[cfg(all(test, feature = "preview"))]
 mod scanned {
     use super::*;
-    use crate::capture::identify::{Kind, Mode, decode};
     use crate::capture::print::preview::{PreviewSize, png};
     use crate::capture::print::templates::Rendered;
     use rxing::{BarcodeFormat, DecodeHints, RXingResultMetadataType, RXingResultMetadataValue};
+    use tracegate_identifiers::{Kind, Mode, decode};
 
     const AT: Placement = Placement {
         x: 40,

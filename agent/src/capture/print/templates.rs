@@ -120,7 +120,7 @@ fn add_symbol_helpers(
     encoded: &Arc<Mutex<Vec<String>>>,
 ) {
     type Helper = fn(
-        &[crate::capture::identify::AiValue],
+        &[tracegate_identifiers::AiValue],
         TemplateLanguage,
         Placement,
         &SymbolSettings,
@@ -573,7 +573,7 @@ mod tests {
              PRINT 1\r\n"
         );
 
-        let mut gcp = crate::capture::identify::gcp::GcpTable::default();
+        let mut gcp = tracegate_identifiers::gcp::GcpTable::default();
         gcp.set("9506000", 7).unwrap();
         let with_prefix = SymbolSettings {
             gcp: std::sync::Arc::new(gcp),
@@ -596,7 +596,7 @@ mod tests {
             .and_then(|rest| rest.split("^FS").next())
             .unwrap();
         assert_eq!(
-            crate::capture::identify::Epc::from_hex(hex)
+            tracegate_identifiers::Epc::from_hex(hex)
                 .unwrap()
                 .pure_uri(),
             "urn:epc:id:sscc:9506000.0134352840"
@@ -610,7 +610,7 @@ mod tests {
                 false,
                 TemplateLanguage::Zpl,
                 &SymbolSettings {
-                    gcp: std::sync::Arc::new(crate::capture::identify::gcp::GcpTable::default()),
+                    gcp: std::sync::Arc::new(tracegate_identifiers::gcp::GcpTable::default()),
                     ..SymbolSettings::default()
                 },
             )

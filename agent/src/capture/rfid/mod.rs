@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::capture::event::vocab::{self, Field};
 use smoothing::{SmoothingRules, ZoneId};
+use tracegate_epcis::vocab::{self, Field};
 
 /// The reader keys of a `[[devices]]` table: zones, smoothing, direction, filters.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

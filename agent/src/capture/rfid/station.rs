@@ -16,8 +16,8 @@ use tracegate_drivers::RawRead;
 use super::RfidSettings;
 use super::direction::Crossing;
 use super::smoothing::{Movement, Seen, Sighting, TagSmoother};
-use crate::capture::identify::Identified;
 use crate::ops::status::RfidCounters;
+use tracegate_identifiers::Identified;
 
 /// What a tag is, decided at its first sighting.
 #[derive(Debug, Clone)]

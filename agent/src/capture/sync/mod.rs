@@ -51,11 +51,11 @@ pub use refusal::Refusal;
 pub use tls::{TlsError, client_config};
 pub use topics::Topics;
 
-use crate::capture::event::DocumentWriter;
 use crate::capture::store::{OutboxReader, OutboxRow, Store};
 use crate::config::{BrokerNode, Config};
 use crate::ops::logging::{Throttle, Throttled};
 use crate::ops::status::StatusCollector;
+use tracegate_epcis::DocumentWriter;
 
 /// A command received on `{prefix}/{gateway}/cmd/{name}`.
 #[derive(Debug, Clone)]

@@ -29,10 +29,10 @@ use tracegate_drivers::gpio::pi::PiInputs;
 use tracegate_drivers::gpio::{InputDriver, InputSpec, MAX_DEBOUNCE, Pull};
 
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
-use crate::capture::event::context::MAX_VALUE_CHARS;
-use crate::capture::event::vocab::{self, Field};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys, check_topic_level};
+use tracegate_epcis::context::MAX_VALUE_CHARS;
+use tracegate_epcis::vocab::{self, Field};
 
 /// Highest BCM GPIO number on the Pi's 40-pin header.
 pub const MAX_PIN: u8 = 27;

@@ -24,10 +24,10 @@ use tracegate_drivers::serial::SerialSettings;
 
 use super::llrp_reader::parse_rfid;
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
-use crate::capture::identify::Mode;
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
+use tracegate_identifiers::Mode;
 
 /// The kind.
 pub static KIND: LfReaderKind = LfReaderKind;

@@ -4,11 +4,11 @@ use serde_json::Value;
 use tracegate_drivers::ReadMeta;
 
 use super::*;
-use crate::capture::event::DocumentWriter;
-use crate::capture::event::context::TransactionRef;
-use crate::capture::identify::gcp::GcpTable;
-use crate::capture::identify::{Mode, Rules, decode};
 use crate::config::UriForm;
+use tracegate_epcis::DocumentWriter;
+use tracegate_epcis::context::TransactionRef;
+use tracegate_identifiers::gcp::GcpTable;
+use tracegate_identifiers::{Mode, Rules, decode};
 
 use crate::capture::event::epcis_schema;
 
@@ -101,7 +101,7 @@ fn commissioning_carries_lot_and_expiry_as_ilmd() {
 fn finished_events_carry_their_hash_as_id_and_are_valid_epcis() {
     let b = builder();
     let flagged_error =
-        crate::capture::identify::DecodeError::at("bad_check_digit", 17, "check digit");
+        tracegate_identifiers::DecodeError::at("bad_check_digit", 17, "check digit");
     let events = vec![
         accepted(&b, "]d20180614141123458216789", &dock()),
         b.object_event(
@@ -141,7 +141,7 @@ fn finished_events_carry_their_hash_as_id_and_are_valid_epcis() {
         let mut without = v.as_object().unwrap().clone();
         without.remove("eventID");
         let ns = Namespaces::from_context(
-            &serde_json::from_str(super::super::document::CONTEXT).unwrap(),
+            &serde_json::from_str(tracegate_epcis::document::CONTEXT).unwrap(),
         );
         assert_eq!(hash::event_hash(&without, &ns), stored.event_id);
         doc.push(&stored.body);

@@ -2,7 +2,7 @@ use jiff::civil::date;
 use serde_json::json;
 
 use super::*;
-use crate::capture::identify::{Mode, Rules, decode};
+use tracegate_identifiers::{Mode, Rules, decode};
 
 fn table() -> Arc<GcpTable> {
     let mut t = GcpTable::default();

@@ -10,7 +10,7 @@
 //! carried over as written (its TDS escapes are already Digital Link escapes), as the reference
 //! implementation does. Anything else is not an identifier and is left alone (`None`).
 
-use crate::capture::identify::gs1_check_digit;
+use tracegate_identifiers::gs1_check_digit;
 
 /// The canonical Digital Link URI of `value`, when it is a GS1 identifier.
 pub fn normalise(value: &str) -> Option<String> {

@@ -4,7 +4,7 @@
 //! Specifications §4.14 "Invalid pairs" and "Mandatory associations").
 
 use super::element::AiValue;
-use crate::capture::identify::DecodeError;
+use crate::DecodeError;
 
 /// Which message rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,7 @@ fn one_of(options: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::identify::gs1::element::parse_bracketed;
+    use crate::gs1::element::parse_bracketed;
 
     fn check_str(s: &str, rules: Rules) -> Result<(), DecodeError> {
         check(&parse_bracketed(s, 0).unwrap(), rules)

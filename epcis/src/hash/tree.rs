@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::canon;
-use crate::capture::event::vocab::{self, Field};
+use crate::vocab::{self, Field};
 
 /// Prefix → namespace IRI, from a document's `@context`, used to write extension keys as
 /// `{namespace}local` (rule 20) and to expand standard CURIEs in values (rule 15).

@@ -394,7 +394,7 @@ mod tests {
 
     #[test]
     fn canonical_uri_orders_path_and_query() {
-        let ais = crate::capture::identify::gs1::parse_bracketed(
+        let ais = crate::gs1::parse_bracketed(
             "(10)ABC&1(3103)000500(01)09506000134352(21)S/1(17)201231",
             0,
         )
@@ -407,7 +407,7 @@ mod tests {
             to_uri(&ais, Some("https://brand.example/")).unwrap(),
             "https://brand.example/01/09506000134352/10/ABC%261/21/S%2F1?3103=000500&17=201231"
         );
-        let no_key = crate::capture::identify::gs1::parse_bracketed("(10)ABC", 0).unwrap();
+        let no_key = crate::gs1::parse_bracketed("(10)ABC", 0).unwrap();
         assert_eq!(to_uri(&no_key, None).unwrap_err().kind, "not_digital_link");
         let round = parse(&to_uri(&ais, None).unwrap(), 0).unwrap();
         let mut got: Vec<_> = round

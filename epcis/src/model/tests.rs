@@ -1,9 +1,9 @@
 use serde_json::json;
 
 use super::*;
-use crate::capture::event::document::DocumentWriter;
+use crate::document::DocumentWriter;
 
-use crate::capture::event::epcis_schema;
+use crate::epcis_schema;
 
 fn when(t: &str) -> When {
     When {

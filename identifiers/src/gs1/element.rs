@@ -10,7 +10,7 @@
 
 use super::linters::{self, describe};
 use super::table::{AiEntry, TABLE};
-use crate::capture::identify::DecodeError;
+use crate::DecodeError;
 
 /// ASCII GS, which carries FNC1 in transmitted data.
 pub const GS: u8 = 0x1D;

@@ -4,7 +4,7 @@
 
 use super::codelists::{self, ISO3166_ALPHA2, ISO3166_NUMERIC, ISO4217_NUMERIC, PACKAGE_TYPES};
 use super::table::Cset;
-use crate::capture::identify::check_digit::gs1_check_digit;
+use crate::check_digit::gs1_check_digit;
 
 /// A failed check.
 #[derive(Debug, Clone, PartialEq, Eq)]

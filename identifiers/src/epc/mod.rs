@@ -240,7 +240,7 @@ fn err(kind: &'static str, bit: usize, message: impl Into<String>) -> DecodeErro
 }
 
 /// Characters escaped in EPC URIs (TDS Table I.3.1-1 / §5: `"`, `%`, `&`, `/`, `<`, `>`, `?`).
-pub(crate) fn uri_escape(s: &str) -> String {
+pub fn uri_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -836,7 +836,7 @@ fn key_digits<'a>(key: &'a str, len: usize, what: &str) -> Result<&'a str, Decod
             format!("{what} must be {len} digits"),
         ));
     }
-    if !crate::capture::identify::has_valid_check_digit(key.as_bytes()) {
+    if !crate::has_valid_check_digit(key.as_bytes()) {
         return Err(DecodeError::at(
             "bad_check_digit",
             len - 1,
