@@ -17,7 +17,8 @@ use tracegate::capture::event::ids::IdMapper;
 use tracegate::capture::store::Store;
 use tracegate::capture::sync::Sync;
 use tracegate::config::Config;
-use tracegate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
+use tracegate::ops::status::StatusCollector;
+use tracegate::telemetry::{BrokerStatus, DeviceRegistry};
 use tracegate_epcis::model::Event;
 
 /// One event of each type, as the model reads them.
@@ -90,7 +91,7 @@ async fn every_event_type_arrives_byte_identical() {
     let status = Arc::new(StatusCollector::new(
         &config,
         store.clone(),
-        DeviceRegistry::new(&config),
+        DeviceRegistry::new(config.device_kinds()),
         Arc::new(BrokerStatus::default()),
     ));
     let (cmd_tx, _cmd_rx) = mpsc::channel(8);

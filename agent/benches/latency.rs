@@ -25,7 +25,7 @@ use tracegate::capture::event::ids::IdMapper;
 use tracegate::capture::pipeline::Pipeline;
 use tracegate::capture::store::Store;
 use tracegate::config::{Config, SyncCheck};
-use tracegate::ops::status::DeviceRegistry;
+use tracegate::telemetry::DeviceRegistry;
 use tracegate_drivers::Commands;
 use tracegate_drivers::scanner::{FrameSettings, SerialScanner, SerialScannerSettings};
 use tracegate_drivers::serial::SerialSettings;
@@ -96,7 +96,7 @@ async fn scan_to_commit() -> Vec<Duration> {
     );
     let config = Config::parse(&dir.path().join("t.toml"), &text).unwrap();
     let (store, thread) = Store::open(&config.store).unwrap();
-    let registry = DeviceRegistry::new(&config);
+    let registry = DeviceRegistry::new(config.device_kinds());
     let builder = EventBuilder::new(
         IdMapper::from_config(&config.identifiers).unwrap(),
         jiff::tz::TimeZone::UTC,

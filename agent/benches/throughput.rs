@@ -31,7 +31,8 @@ use tracegate::capture::pipeline::verdict::{Verdict, judge};
 use tracegate::capture::store::{ChainSigner, NewEvent, Store};
 use tracegate::capture::sync::Sync;
 use tracegate::config::{CaptureSettings, Config};
-use tracegate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
+use tracegate::ops::status::StatusCollector;
+use tracegate::telemetry::{BrokerStatus, DeviceRegistry};
 use tracegate_drivers::{RawRead, ReadMeta};
 
 fn sample_events(n: usize) -> Vec<NewEvent> {
@@ -221,7 +222,7 @@ async fn deliver_backlog(events: &[NewEvent], live: Option<(&[NewEvent], f64)>) 
     let status = Arc::new(StatusCollector::new(
         &config,
         store.clone(),
-        DeviceRegistry::new(&config),
+        DeviceRegistry::new(config.device_kinds()),
         Arc::new(BrokerStatus::default()),
     ));
     let (cmd_tx, _cmd_rx) = mpsc::channel(8);

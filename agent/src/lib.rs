@@ -14,3 +14,4 @@ pub mod cli;
 pub mod config;
 pub mod ops;
 pub mod runtime;
+pub mod telemetry;

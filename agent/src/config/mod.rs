@@ -615,6 +615,16 @@ impl Config {
     pub fn device_ids(&self) -> Vec<Arc<str>> {
         self.devices.iter().map(|d| d.id.clone()).collect()
     }
+
+    /// Each device's id and kind, in file order (what the live device figures are kept by).
+    pub fn device_kinds(&self) -> impl Iterator<Item = (&Arc<str>, &'static str)> {
+        device_kinds(&self.devices)
+    }
+}
+
+/// Each of `devices`' id and kind, in order.
+pub fn device_kinds(devices: &[DeviceConfig]) -> impl Iterator<Item = (&Arc<str>, &'static str)> {
+    devices.iter().map(|d| (&d.id, d.kind))
 }
 
 /// No two GPIO devices may use one header pin.

@@ -2,8 +2,7 @@
 //! and the control socket local tools talk to.
 
 pub mod control;
-pub mod health;
-pub mod latency;
+
 pub mod logging;
 pub mod memory;
 pub mod metrics;

@@ -31,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 use tracegate_drivers::DeviceState;
 
 use crate::capture::store::Store;
-use crate::ops::health::Probe;
-use crate::ops::status::DeviceRegistry;
+use crate::telemetry::DeviceRegistry;
+use crate::telemetry::health::Probe;
 
 /// Longest wait for the devices' first connection attempts before READY=1 is sent anyway:
 /// a scanner unplugged at boot must not keep the service from starting (it is reported
@@ -208,7 +208,7 @@ pub fn round_period(watchdog: Option<Duration>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::health;
+    use crate::telemetry::health;
 
     #[tokio::test]
     async fn a_stalled_loop_withholds_the_ping_until_it_answers_again() {

@@ -28,10 +28,11 @@ use crate::capture::store::{ChainSigner, Store};
 use crate::capture::sync::Sync;
 use crate::config::Config;
 use crate::ops::control::ControlServer;
-use crate::ops::health;
 use crate::ops::metrics::MetricsServer;
-use crate::ops::status::{BrokerStatus, DeviceRegistry, StatusCollector};
+use crate::ops::status::StatusCollector;
 use crate::ops::systemd;
+use crate::telemetry::health;
+use crate::telemetry::{BrokerStatus, DeviceRegistry};
 
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -61,7 +62,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         "outbox open"
     );
 
-    let registry = DeviceRegistry::new(&config);
+    let registry = DeviceRegistry::new(config.device_kinds());
     let broker = Arc::new(BrokerStatus::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
     let status = Arc::new(

@@ -28,7 +28,7 @@ use crate::capture::devices::Devices;
 use crate::capture::pipeline::Reconfigure;
 use crate::capture::store::Store;
 use crate::config::Config;
-use crate::ops::status::DeviceRegistry;
+use crate::telemetry::DeviceRegistry;
 
 /// A request to reload, answered with what was done or why nothing was.
 #[derive(Debug)]
@@ -140,7 +140,7 @@ impl Reloader {
             self.devices.stop(id).await;
         }
         let next = Arc::new(next);
-        self.registry.set(&next.devices);
+        self.registry.set(next.device_kinds());
         self.contexts.set_devices(&next).await;
         let (done, applied) = oneshot::channel();
         if self

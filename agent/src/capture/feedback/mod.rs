@@ -30,8 +30,8 @@ use tracegate_drivers::{CommandRequest, DeviceCommand};
 
 use crate::capture::devices::Routes;
 use crate::config::{FeedbackRule, Outcome};
-use crate::ops::logging::{SharedThrottle, Throttled};
-use crate::ops::status::{BrokerStatus, DeviceStatus};
+use crate::telemetry::throttle::{SharedThrottle, Throttled};
+use crate::telemetry::{BrokerStatus, DeviceStatus};
 
 pub use scanner::{LATE, SignalLine};
 

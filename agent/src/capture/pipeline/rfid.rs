@@ -17,8 +17,8 @@ use crate::capture::rfid::direction::Crossing;
 use crate::capture::rfid::station::{Judged, Recorded};
 use crate::capture::rfid::{Emit, EpcFilter, RfidSettings};
 use crate::config::CaptureSettings;
-use crate::ops::logging::{Throttle, Throttled};
-use crate::ops::status::DeviceStatus;
+use crate::telemetry::DeviceStatus;
+use crate::telemetry::throttle::{Throttle, Throttled};
 
 /// How often departures are looked for: well inside any `depart_after_ms` (at least 100 ms).
 pub const TICK: Duration = Duration::from_millis(100);

@@ -52,7 +52,7 @@ impl Rig {
 
     /// As [`scan`](Self::scan), with an out-of-band symbology (HID POS) per read.
     async fn scan_with(&self, clock: &Arc<TestClock>, reads: &[(&str, &str, Option<&str>)]) {
-        let registry = DeviceRegistry::new(&self.config);
+        let registry = DeviceRegistry::new(self.config.device_kinds());
         let contexts = ContextRegistry::load(&self.config, Some(self.store.clone()));
         let pipeline = Pipeline::new(
             &self.config,

@@ -16,7 +16,7 @@ use tracegate_drivers::RawRead;
 use super::RfidSettings;
 use super::direction::Crossing;
 use super::smoothing::{Movement, Seen, Sighting, TagSmoother};
-use crate::ops::status::RfidCounters;
+use crate::telemetry::RfidCounters;
 use tracegate_identifiers::Identified;
 
 /// What a tag is, decided at its first sighting.

@@ -32,7 +32,7 @@ pub use reader::{EventRow, OutboxReader, OutboxRow, QueueCounts, SetAsideRow};
 pub use schema::LATEST as SCHEMA_VERSION;
 
 use crate::config::{StoreConfig, WhenFull};
-use crate::ops::latency::LatencyHistogram;
+use crate::telemetry::latency::LatencyHistogram;
 use writer::{Op, Writer};
 
 /// An event to store.

@@ -37,8 +37,8 @@ use super::high_water::{self, HighWater};
 use super::open;
 use super::{AppendOutcome, ImportCounts, Limits, NewEvent, NewHeld, Released, StoreStats};
 use crate::config::WhenFull;
-use crate::ops::latency::LatencyHistogram;
-use crate::ops::logging::{Throttle, Throttled};
+use crate::telemetry::latency::LatencyHistogram;
+use crate::telemetry::throttle::{Throttle, Throttled};
 
 /// What the writer's wait for work ended with.
 enum Next {

@@ -53,8 +53,8 @@ pub use topics::Topics;
 
 use crate::capture::store::{OutboxReader, OutboxRow, Store};
 use crate::config::{BrokerNode, Config};
-use crate::ops::logging::{Throttle, Throttled};
 use crate::ops::status::StatusCollector;
+use crate::telemetry::throttle::{Throttle, Throttled};
 use tracegate_epcis::DocumentWriter;
 
 /// A command received on `{prefix}/{gateway}/cmd/{name}`.
@@ -208,7 +208,9 @@ impl Sync {
             if let Some(refusal) = refused {
                 // Reachable, but refused: say so as what it is, and try again only slowly
                 // (a password or an ACL does not change by itself).
-                self.status.broker().refused(refusal, error.clone());
+                self.status
+                    .broker()
+                    .refused(refusal.name(), refusal.explain(), error.clone());
                 refusals_in_a_row += 1;
                 let wait = Refusal::retry_after(longest_backoff, REFUSAL_RETRY_FLOOR);
                 if refusals_in_a_row == 1 || refusals_in_a_row.is_multiple_of(60) {

@@ -8,8 +8,8 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::ops::latency::LatencySnapshot;
 use crate::ops::status::StatusReport;
+use crate::telemetry::latency::LatencySnapshot;
 
 /// The Content-Type of the body.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -63,7 +63,7 @@ fn per_device(
     name: &str,
     help: &str,
     metric_type: MetricType,
-    value: impl Fn(&crate::ops::status::DeviceReport) -> u64,
+    value: impl Fn(&crate::telemetry::DeviceReport) -> u64,
 ) -> Fmt {
     let mut family = e.encode_descriptor(name, help, None, metric_type)?;
     for d in &report.devices {
@@ -84,7 +84,7 @@ fn per_reader(
     name: &str,
     help: &str,
     metric_type: MetricType,
-    value: impl Fn(&crate::ops::status::RfidReport) -> u64,
+    value: impl Fn(&crate::telemetry::RfidReport) -> u64,
 ) -> Fmt {
     per_section(
         e,
@@ -104,7 +104,7 @@ fn per_printer(
     name: &str,
     help: &str,
     metric_type: MetricType,
-    value: impl Fn(&crate::ops::status::PrinterReport) -> u64,
+    value: impl Fn(&crate::telemetry::PrinterReport) -> u64,
 ) -> Fmt {
     per_section(
         e,
@@ -124,7 +124,7 @@ fn per_section<T>(
     name: &str,
     help: &str,
     metric_type: MetricType,
-    section: impl Fn(&crate::ops::status::DeviceReport) -> Option<&T>,
+    section: impl Fn(&crate::telemetry::DeviceReport) -> Option<&T>,
     value: impl Fn(&T) -> u64,
 ) -> Fmt {
     let mut family = e.encode_descriptor(name, help, None, metric_type)?;

@@ -3,7 +3,7 @@
 //! A heartbeat timer beside a loop proves only that the timer runs. A probe is answered by
 //! the loop, between two pieces of its real work, so a loop stuck in one of them (a blocked
 //! channel, a call that never returns) leaves the probe unanswered. The systemd watchdog
-//! ([`crate::ops::systemd`]) pings only when every probe is answered in time.
+//! (the systemd module of `ops`) pings only when every probe is answered in time.
 
 use std::time::Duration;
 
