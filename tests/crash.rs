@@ -14,7 +14,7 @@ use support::{
     Broker, Daemon, Proxy, Received, Subscriber, TestConfig, codes, scan_in_background,
     serial_scanner,
 };
-use tracegate::capture::store::OutboxReader;
+use tracegate::outbox::store::OutboxReader;
 use tracegate_drivers::sim::VirtualSerialPort;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

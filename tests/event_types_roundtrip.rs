@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate::capture::event::build::EventBuilder;
 use tracegate::capture::event::ids::IdMapper;
-use tracegate::capture::store::Store;
 use tracegate::capture::sync::Sync;
 use tracegate::config::Config;
 use tracegate::ops::status::StatusCollector;
+use tracegate::outbox::store::Store;
 use tracegate::telemetry::{BrokerStatus, DeviceRegistry};
 use tracegate_epcis::model::Event;
 

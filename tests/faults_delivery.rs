@@ -12,7 +12,7 @@ use support::{
     Broker, Daemon, Proxy, Received, Subscriber, TestConfig, codes, scan_in_background,
     serial_scanner,
 };
-use tracegate::capture::store::OutboxReader;
+use tracegate::outbox::store::OutboxReader;
 use tracegate_drivers::sim::VirtualSerialPort;
 
 /// Every scan has one eventID however often it arrived.

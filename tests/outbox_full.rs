@@ -10,7 +10,7 @@ use support::{
     Broker, Daemon, Proxy, Received, Subscriber, TestConfig, codes, free_port, scan_in_background,
     serial_scanner, tracegate,
 };
-use tracegate::capture::store::OutboxReader;
+use tracegate::outbox::store::OutboxReader;
 use tracegate_drivers::sim::VirtualSerialPort;
 
 /// The uplink: the gateway talks to the broker's future port through a proxy that starts cut,

@@ -8,8 +8,8 @@
 #[path = "support/reference.rs"]
 mod reference;
 
-use tracegate::capture::integrity::chain;
-use tracegate::capture::integrity::key::{self, GatewayKey, SM2};
+use tracegate::outbox::signing::chain;
+use tracegate::outbox::signing::key::{self, GatewayKey, SM2};
 
 fn gmssl(args: &[&str]) -> String {
     reference::run("gmssl", "gmssl_sm2.py", args)

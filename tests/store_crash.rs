@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::target_command;
-use tracegate::capture::store::{AppendOutcome, NewEvent, OutboxReader, Store};
 use tracegate::config::{StoreConfig, WhenFull};
+use tracegate::outbox::store::{AppendOutcome, NewEvent, OutboxReader, Store};
 
 const CHILD: &str = "TRACEGATE_STORE_CRASH_CHILD";
 

@@ -17,14 +17,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracegate::capture::clock::{Clock, SystemClock};
 use tracegate::capture::contexts::ContextRegistry;
 use tracegate::capture::devices::kinds::serial_scanner::SerialScannerConfig;
 use tracegate::capture::event::build::EventBuilder;
 use tracegate::capture::event::ids::IdMapper;
 use tracegate::capture::pipeline::Pipeline;
-use tracegate::capture::store::Store;
+use tracegate::clock::{Clock, SystemClock};
 use tracegate::config::{Config, SyncCheck};
+use tracegate::outbox::store::Store;
 use tracegate::telemetry::DeviceRegistry;
 use tracegate_drivers::Commands;
 use tracegate_drivers::scanner::{FrameSettings, SerialScanner, SerialScannerSettings};

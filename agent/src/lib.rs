@@ -11,7 +11,11 @@
 
 pub mod capture;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod labels;
 pub mod ops;
+pub mod outbox;
+pub mod print;
 pub mod runtime;
 pub mod telemetry;

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::capture::integrity::export;
-use tracegate::capture::integrity::verify::{Signer, Walker};
+use tracegate::outbox::integrity::export;
+use tracegate::outbox::integrity::verify::{Signer, Walker};
 
 fuzz_target!(|data: &[u8]| {
     // The first half as a manifest, the second as an events file.

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::capture::print::symbols::{self, Placement, SymbolSettings};
-use tracegate::capture::print::templates::TemplateLanguage;
+use tracegate::labels::symbols::{self, Placement, SymbolSettings};
+use tracegate::labels::templates::TemplateLanguage;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

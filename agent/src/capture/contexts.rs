@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value};
 
-use crate::capture::store::Store;
 use crate::config::Config;
+use crate::outbox::store::Store;
 use tracegate_epcis::context::BizContext;
 
 /// Setting name under which a device's changed context is kept.

@@ -7,15 +7,11 @@
 //!     └──── commands ◀──── event, feedback) ◀──── commands ◀───┘
 //! ```
 
-pub mod clock;
 pub mod commands;
 pub mod contexts;
 pub mod devices;
 pub mod event;
 pub mod feedback;
-pub mod integrity;
 pub mod pipeline;
-pub mod print;
 pub mod rfid;
-pub mod store;
 pub mod sync;

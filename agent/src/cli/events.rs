@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::capture::store::salvage;
-use crate::capture::store::{EventRow, OutboxReader};
+use crate::outbox::store::salvage;
+use crate::outbox::store::{EventRow, OutboxReader};
 use tracegate_epcis::document::write_document;
 
 /// Arguments of `events tail`.

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::capture::integrity::export::{self, Range};
-use crate::capture::integrity::key::GatewayKey;
-use crate::capture::integrity::verify::Problem;
 use crate::config::Config;
+use crate::outbox::integrity::export::{self, Range};
+use crate::outbox::integrity::verify::Problem;
+use crate::outbox::signing::key::GatewayKey;
 
 /// `tracegate export` arguments.
 #[derive(Debug, clap::Args)]
@@ -131,11 +131,11 @@ fn mark_exported(config: &Config, key: &GatewayKey, first: i64, last: i64) -> an
     if let Ok(reply) = runtime.block_on(crate::ops::control::request(&socket, &request)) {
         return Ok(reply["marked"].as_u64().unwrap_or(0));
     }
-    let signer = std::sync::Arc::new(crate::capture::store::ChainSigner {
+    let signer = std::sync::Arc::new(crate::outbox::store::ChainSigner {
         key: key.clone(),
         gateway: config.gateway.id.to_string(),
     });
-    let (store, thread) = crate::capture::store::Store::open_signed(&config.store, Some(signer))
+    let (store, thread) = crate::outbox::store::Store::open_signed(&config.store, Some(signer))
         .context(
             "no daemon answered and the outbox cannot be opened to mark the exported events",
         )?;
@@ -193,7 +193,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verdict> {
         }
         None => {
             anyhow::ensure!(path.exists(), "{} does not exist", path.display());
-            let r = crate::capture::integrity::outbox::verify(path, args.key.as_deref())
+            let r = crate::outbox::integrity::outbox::verify(path, args.key.as_deref())
                 .map_err(anyhow::Error::msg)?;
             Verdict {
                 kind: "outbox",

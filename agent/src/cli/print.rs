@@ -17,10 +17,10 @@ use anyhow::Context;
 use serde_json::{Map, Value, json};
 
 use crate::capture::event::ids::IdMapper;
-use crate::capture::print::preview::{self, PreviewSize};
-use crate::capture::print::symbols::SymbolSettings;
-use crate::capture::print::templates::TemplateLanguage;
 use crate::config::Config;
+use crate::labels::preview::{self, PreviewSize};
+use crate::labels::symbols::SymbolSettings;
+use crate::labels::templates::TemplateLanguage;
 
 /// `tracegate print` arguments.
 #[derive(Debug, clap::Args)]

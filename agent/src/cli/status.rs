@@ -2,9 +2,9 @@
 
 use jiff::Timestamp;
 
-use crate::capture::store::OutboxReader;
 use crate::config::Config;
 use crate::ops::status::{StatusReport, offline_report};
+use crate::outbox::store::OutboxReader;
 
 /// The report from the running daemon, or from the outbox file.
 pub async fn collect(config: &Config) -> anyhow::Result<StatusReport> {

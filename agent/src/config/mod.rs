@@ -238,6 +238,11 @@ struct RawIntegrity {
     deliver_exported: Option<bool>,
 }
 
+/// `integrity.algorithm` for Ed25519 signatures (RFC 8032), the default.
+pub const ED25519: &str = "ed25519";
+/// `integrity.algorithm` for SM2 signatures over SM3 hashes (GB/T 32918, GB/T 32905).
+pub const SM2: &str = "sm2";
+
 /// `[integrity]`: where the gateway's signing key is (made on first start when absent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrityConfig {
@@ -266,7 +271,7 @@ pub struct PrintingConfig {
     /// The templates directory (relative paths from the config file's directory).
     pub templates_dir: Option<PathBuf>,
     /// The templates, read and syntax-checked at load.
-    pub templates: crate::capture::print::templates::Templates,
+    pub templates: crate::labels::templates::Templates,
     /// The domain and path under which `gs1_qr` / `digital_link` write GS1 Digital Link URIs
     /// (`https://id.example.com`); none: GS1's canonical `https://id.gs1.org`.
     pub digital_link_stem: Option<String>,
@@ -477,7 +482,7 @@ impl Config {
             Some(p) => {
                 let span = p.templates.span();
                 let dir = base.join(p.templates.into_inner());
-                let templates = crate::capture::print::templates::Templates::load(&dir)
+                let templates = crate::labels::templates::Templates::load(&dir)
                     .map_err(|m| ctx.error(Some(span), m))?;
                 let digital_link_stem = match p.digital_link_stem {
                     None => None,
@@ -511,16 +516,8 @@ impl Config {
             None => (None, None, true),
         };
         let algorithm = match algorithm {
-            None => crate::capture::integrity::key::ED25519.to_string(),
-            Some(a)
-                if [
-                    crate::capture::integrity::key::ED25519,
-                    crate::capture::integrity::key::SM2,
-                ]
-                .contains(&a.get_ref().as_str()) =>
-            {
-                a.into_inner()
-            }
+            None => ED25519.to_string(),
+            Some(a) if [ED25519, SM2].contains(&a.get_ref().as_str()) => a.into_inner(),
             Some(a) => {
                 return Err(ctx.error(
                     Some(a.span()),

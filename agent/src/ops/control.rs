@@ -139,7 +139,7 @@ async fn answer(stream: UnixStream, status: Arc<StatusCollector>, router: Router
 async fn import(status: &Arc<StatusCollector>, dir: PathBuf, key: Option<String>) -> Vec<u8> {
     let own = status.gateway().to_string();
     let read = tokio::task::spawn_blocking(move || {
-        crate::capture::integrity::import::read(&dir, key.as_deref(), &own)
+        crate::outbox::integrity::import::read(&dir, key.as_deref(), &own)
     })
     .await;
     let export = match read {

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::capture::clock::Clock;
-use crate::capture::store::{OutboxReader, Store};
+use crate::clock::Clock;
 use crate::config::{ClockConfig, Config};
+use crate::outbox::store::{OutboxReader, Store};
 use crate::telemetry::latency::LatencySnapshot;
 use crate::telemetry::rate::{RateWindow, ms_to_rfc3339};
 pub use crate::telemetry::{
@@ -43,13 +43,13 @@ pub struct StatusReport {
     pub clock: Option<ClockReport>,
     /// The print queue (a config with label printers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub print: Option<crate::capture::store::print_jobs::PrintSummary>,
+    pub print: Option<crate::outbox::store::print_jobs::PrintSummary>,
     /// The gateway's signing key and the outbox chain's head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<IntegrityReport>,
     /// Exports of other gateways imported here, by origin gateway (since the daemon started).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub imports: BTreeMap<String, crate::capture::store::ImportCounts>,
+    pub imports: BTreeMap<String, crate::outbox::store::ImportCounts>,
 }
 
 /// The key that signs the outbox's hash chain and exports: a platform or an auditor pins it
@@ -79,21 +79,6 @@ pub struct ClockReport {
     pub holding_since: Option<String>,
     /// What to do, while reads are held.
     pub advice: Option<String>,
-}
-
-/// What to tell the operator of a gateway whose clock is not trusted.
-pub fn clock_advice(config: &ClockConfig) -> String {
-    format!(
-        "the clock is not known to be synchronised ([clock] sync_check = \"{}\"), so reads are \
-         held and not published{}. Run an NTP client (systemd-timesyncd, chrony); or, if this \
-         clock is right (a battery-backed RTC), set sync_check = \"trust\" in [clock]",
-        config.sync_check.as_str(),
-        match config.max_hold_s {
-            Some(s) =>
-                format!(" for up to {s} s (max_hold_s), then published flagged as estimated"),
-            None => " until it is".to_string(),
-        }
-    )
 }
 
 /// The daemon process.
@@ -200,16 +185,16 @@ pub struct StatusCollector {
     /// event), for the capacity estimate.
     capture_rate: RateWindow,
     /// The print queue, once started.
-    print: std::sync::OnceLock<crate::capture::print::queue::PrintQueue>,
+    print: std::sync::OnceLock<crate::print::queue::PrintQueue>,
     /// The gateway key's algorithm and public key.
     key: Option<(String, String)>,
     /// Imports by origin gateway.
-    imports: Mutex<BTreeMap<String, crate::capture::store::ImportCounts>>,
+    imports: Mutex<BTreeMap<String, crate::outbox::store::ImportCounts>>,
 }
 
 impl StatusCollector {
     /// Includes the print queue's counts in the report.
-    pub fn set_print_queue(&self, queue: crate::capture::print::queue::PrintQueue) {
+    pub fn set_print_queue(&self, queue: crate::print::queue::PrintQueue) {
         let _ = self.print.set(queue);
     }
 
@@ -252,7 +237,7 @@ impl StatusCollector {
     }
 
     /// Counts an import of `origin`'s export.
-    pub fn imported(&self, origin: &str, counts: crate::capture::store::ImportCounts) {
+    pub fn imported(&self, origin: &str, counts: crate::outbox::store::ImportCounts) {
         let mut imports = self.imports.lock().unwrap_or_else(|p| p.into_inner());
         let total = imports.entry(origin.to_string()).or_default();
         total.new += counts.new;
@@ -261,7 +246,7 @@ impl StatusCollector {
     }
 
     /// Reports `key`'s public half.
-    pub fn with_key(mut self, key: &crate::capture::integrity::key::GatewayKey) -> Self {
+    pub fn with_key(mut self, key: &crate::outbox::signing::key::GatewayKey) -> Self {
         self.key = Some((key.algorithm().to_string(), key.public_hex()));
         self
     }
@@ -346,7 +331,7 @@ impl StatusCollector {
                     max_hold_s: config.max_hold_s,
                     held: stats.held,
                     holding_since: oldest_held_ms.and_then(ms_to_rfc3339),
-                    advice: (!synced || stats.held > 0).then(|| clock_advice(config)),
+                    advice: (!synced || stats.held > 0).then(|| crate::clock::advice(config)),
                 }
             }),
             print: self.print.get().map(|q| q.summary()),

@@ -30,7 +30,7 @@ use sd_notify::NotifyState;
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::DeviceState;
 
-use crate::capture::store::Store;
+use crate::outbox::store::Store;
 use crate::telemetry::DeviceRegistry;
 use crate::telemetry::health::Probe;
 

@@ -16,21 +16,21 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::clock::{Clock, SystemClock};
 use crate::capture::commands::{self, Router};
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Devices;
 use crate::capture::event::build::EventBuilder;
 use crate::capture::event::ids::IdMapper;
-use crate::capture::integrity::key::GatewayKey;
 use crate::capture::pipeline::Pipeline;
-use crate::capture::store::{ChainSigner, Store};
 use crate::capture::sync::Sync;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::ops::control::ControlServer;
 use crate::ops::metrics::MetricsServer;
 use crate::ops::status::StatusCollector;
 use crate::ops::systemd;
+use crate::outbox::signing::key::GatewayKey;
+use crate::outbox::store::{ChainSigner, Store};
 use crate::telemetry::health;
 use crate::telemetry::{BrokerStatus, DeviceRegistry};
 
@@ -39,7 +39,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let config = Arc::new(config);
     // The store directory first: on a first start it does not exist yet, and the default key
     // file lives in it (a key written before the directory is made fails on a fresh machine).
-    crate::capture::store::prepare_directory(&config.store.path)?;
+    crate::outbox::store::prepare_directory(&config.store.path)?;
     let (key, created) =
         GatewayKey::load_or_create_for(&config.integrity.key_file, &config.integrity.algorithm)?;
     if created {
@@ -90,10 +90,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .collect();
     let builder = event_builder(&config)?;
     if !printers.is_empty() {
-        let labels =
-            crate::capture::print::queue::LabelEvents::new(builder.clone(), &config.location);
+        let labels = crate::print::queue::LabelEvents::new(builder.clone(), &config.location);
         let symbols = labels.symbol_settings(config.printing.digital_link_stem.clone());
-        let queue = crate::capture::print::queue::PrintQueue::start(
+        let queue = crate::print::queue::PrintQueue::start(
             store.clone(),
             devices.routes(),
             config.printing.templates.clone(),

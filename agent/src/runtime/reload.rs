@@ -26,8 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Devices;
 use crate::capture::pipeline::Reconfigure;
-use crate::capture::store::Store;
 use crate::config::Config;
+use crate::outbox::store::Store;
 use crate::telemetry::DeviceRegistry;
 
 /// A request to reload, answered with what was done or why nothing was.

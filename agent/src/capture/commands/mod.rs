@@ -33,10 +33,10 @@ use tracegate_drivers::{CommandDone, CommandRequest, DeviceCommand};
 
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
-use crate::capture::print::queue::{PrintQueue, PrintRequest};
-use crate::capture::store::print_jobs::PrintJob;
 use crate::capture::sync::{IncomingCommand, Reply};
 use crate::ops::status::StatusCollector;
+use crate::outbox::store::print_jobs::PrintJob;
+use crate::print::queue::{PrintQueue, PrintRequest};
 use crate::runtime::reload::ReloadRequest;
 use crate::telemetry::CommandStats;
 use crate::telemetry::throttle::{SharedThrottle, Throttled};

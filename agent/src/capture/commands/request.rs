@@ -99,7 +99,7 @@ pub enum Command {
         /// The idempotency key.
         key: String,
         /// `reprint` (marked as a reprint) or `void`.
-        decision: crate::capture::print::queue::Decision,
+        decision: crate::print::queue::Decision,
     },
 }
 
@@ -245,16 +245,16 @@ fn check(command: Command) -> Result<Command, String> {
             ..
         } => {
             check_topic_level(device, "device")?;
-            if !(1..=crate::capture::print::templates::MAX_COPIES).contains(copies) {
+            if !(1..=crate::labels::templates::MAX_COPIES).contains(copies) {
                 return Err(format!(
                     "copies must be 1 to {}",
-                    crate::capture::print::templates::MAX_COPIES
+                    crate::labels::templates::MAX_COPIES
                 ));
             }
-            if key.is_empty() || key.len() > crate::capture::print::queue::MAX_KEY_LEN {
+            if key.is_empty() || key.len() > crate::print::queue::MAX_KEY_LEN {
                 return Err(format!(
                     "key must be 1 to {} characters: the requester's idempotency key",
-                    crate::capture::print::queue::MAX_KEY_LEN
+                    crate::print::queue::MAX_KEY_LEN
                 ));
             }
         }

@@ -113,7 +113,7 @@ pub trait DeviceSettings: Debug + Send + Sync + Any {
     /// The language of a label printer (none: not a printer). Printers take print jobs
     /// rendered from templates in that language, and their faults drive `printer-fault`
     /// rules.
-    fn printer_language(&self) -> Option<crate::capture::print::templates::TemplateLanguage> {
+    fn printer_language(&self) -> Option<crate::labels::templates::TemplateLanguage> {
         None
     }
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Number, Value, json};
 use tracegate_drivers::RawRead;
 
 use super::ids::{IdMapper, Mapped, Subject};
-use crate::capture::store::NewEvent;
+use crate::outbox::store::NewEvent;
 use tracegate_epcis::context::{BizContext, EventKind};
 use tracegate_epcis::hash::{self, Namespaces};
 use tracegate_epcis::model::{

@@ -28,16 +28,16 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tracegate_drivers::{DeviceEvent, RawRead};
 
-use crate::capture::clock::Clock;
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
 use crate::capture::devices::kinds::gpio_input::InputLineConfig;
 use crate::capture::event::build::{EventBuilder, InputEdge, Outcome};
 use crate::capture::event::ids::Mapped;
 use crate::capture::feedback::{SignalLine, Signals};
-use crate::capture::store::{AppendOutcome, NewHeld, PendingAppend, Store};
+use crate::clock::Clock;
 use crate::config::Outcome as Told;
 use crate::config::{CaptureSettings, Config, LocationConfig, OnReject};
+use crate::outbox::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use crate::telemetry::health::{self, Responder};
 use crate::telemetry::throttle::{Throttle, Throttled, Throttles};
 use crate::telemetry::{DeviceRegistry, DeviceStatus};

@@ -1,4 +1,4 @@
-//! Releasing held reads once the clock can be trusted (see [`crate::capture::clock`]), and remembering
+//! Releasing held reads once the clock can be trusted (see [`crate::clock`]), and remembering
 //! the last time it could, so that reads of a later boot without sync get a floor.
 //!
 //! The pipeline decides what a held read becomes — its corrected time, its event, its eventID
@@ -19,10 +19,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::clock::{self, Clock};
 use crate::capture::event::build::EventBuilder;
-use crate::capture::store::{HeldRow, NewEvent, Released, Store};
+use crate::clock::{self, Clock};
 use crate::config::ClockConfig;
+use crate::outbox::store::{HeldRow, NewEvent, Released, Store};
 use tracegate_epcis::model::Event;
 
 /// Setting holding the last time the clock was known good, Unix ms.
@@ -66,7 +66,7 @@ pub async fn run(
                 now = %clock.now(),
                 held = store.stats().held,
                 "wall clock NOT synchronised: {}",
-                crate::ops::status::clock_advice(&config)
+                crate::clock::advice(&config)
             );
             last_warned = Some(tokio::time::Instant::now());
         }

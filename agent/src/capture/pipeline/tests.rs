@@ -7,15 +7,15 @@ use serde_json::Value;
 use tracegate_drivers::ReadMeta;
 
 use super::*;
-use crate::capture::clock::TestClock;
 use crate::capture::event::ids::IdMapper;
+use crate::clock::TestClock;
 use tracegate_identifiers::gcp::GcpTable;
 
 struct Rig {
     _dir: tempfile::TempDir,
     config: Config,
     store: Store,
-    thread: Option<crate::capture::store::StoreThread>,
+    thread: Option<crate::outbox::store::StoreThread>,
     builder: EventBuilder,
 }
 

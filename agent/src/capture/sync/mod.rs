@@ -51,9 +51,9 @@ pub use refusal::Refusal;
 pub use tls::{TlsError, client_config};
 pub use topics::Topics;
 
-use crate::capture::store::{OutboxReader, OutboxRow, Store};
 use crate::config::{BrokerNode, Config};
 use crate::ops::status::StatusCollector;
+use crate::outbox::store::{OutboxReader, OutboxRow, Store};
 use crate::telemetry::throttle::{Throttle, Throttled};
 use tracegate_epcis::DocumentWriter;
 

@@ -28,9 +28,9 @@ use tracegate_drivers::printer::driver::{Language, PollTimes, PrinterDevice, Tra
 use tracegate_drivers::serial::SerialSettings;
 
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
-use crate::capture::print::templates::TemplateLanguage;
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
+use crate::labels::templates::TemplateLanguage;
 
 /// The kind.
 pub static KIND: LabelPrinterKind = LabelPrinterKind;

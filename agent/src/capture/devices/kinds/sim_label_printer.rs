@@ -23,9 +23,9 @@ use tracegate_drivers::sim::{SimPrinter, SimPrinterConfig};
 
 use super::label_printer::{PrinterKeys, PrinterLanguage, parse_printer, poll_times};
 use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
-use crate::capture::print::templates::TemplateLanguage;
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
+use crate::labels::templates::TemplateLanguage;
 
 /// The kind.
 pub static KIND: SimLabelPrinterKind = SimLabelPrinterKind;

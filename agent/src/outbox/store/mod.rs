@@ -77,7 +77,7 @@ pub struct ImportCounts {
     pub refused: u64,
 }
 
-/// A read held while the clock cannot be trusted (see `crate::capture::clock`).
+/// A read held while the clock cannot be trusted (see `crate::clock`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewHeld {
     /// The device that read it.

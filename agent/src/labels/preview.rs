@@ -143,7 +143,7 @@ mod tests {
 #[cfg(all(test, not(feature = "preview")))]
 mod tests {
     use super::*;
-    use crate::capture::print::templates::TemplateLanguage;
+    use crate::labels::templates::TemplateLanguage;
 
     #[test]
     fn a_build_without_the_renderer_says_so() {

@@ -1,5 +1,5 @@
 //! The outbox's hash chain in the database (schema version 6), kept by the outbox writer in
-//! its transactions (the links themselves: `crate::capture::integrity::chain`).
+//! its transactions (the links themselves: `crate::outbox::signing::chain`).
 //!
 //! ```text
 //!  open: chain_head? ── none ──▶ start(after the newest seq, "new outbox" / "upgraded")
@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::capture::integrity::chain::{self, Link};
-use crate::capture::integrity::key::GatewayKey;
+use crate::outbox::signing::chain::{self, Link};
+use crate::outbox::signing::key::GatewayKey;
 
 /// Who signs the chain: the gateway's key and its id (named in every statement).
 #[derive(Debug, Clone)]

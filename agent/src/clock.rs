@@ -216,7 +216,22 @@ pub fn corrected_time(clock: &dyn Clock, boot_id: &str, boottime_ns: i64) -> Opt
 pub fn estimated_time(wall_ms: i64, last_good_ms: Option<i64>) -> Timestamp {
     let floor = floor().as_millisecond();
     let ms = wall_ms.max(last_good_ms.unwrap_or(floor)).max(floor);
-    Timestamp::from_millisecond(ms).unwrap_or_else(|_| crate::capture::clock::floor())
+    Timestamp::from_millisecond(ms).unwrap_or_else(|_| crate::clock::floor())
+}
+
+/// What to tell the operator of a gateway whose clock is not trusted.
+pub fn advice(config: &crate::config::ClockConfig) -> String {
+    format!(
+        "the clock is not known to be synchronised ([clock] sync_check = \"{}\"), so reads are \
+         held and not published{}. Run an NTP client (systemd-timesyncd, chrony); or, if this \
+         clock is right (a battery-backed RTC), set sync_check = \"trust\" in [clock]",
+        config.sync_check.as_str(),
+        match config.max_hold_s {
+            Some(s) =>
+                format!(" for up to {s} s (max_hold_s), then published flagged as estimated"),
+            None => " until it is".to_string(),
+        }
+    )
 }
 
 #[cfg(test)]

@@ -16,10 +16,8 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sm2::dsa::signature::Verifier as _;
 
-/// Ed25519 (the default).
-pub const ED25519: &str = "ed25519";
-/// SM2 signatures over SM3 hashes.
-pub const SM2: &str = "sm2";
+/// The algorithms' names, as `integrity.algorithm` spells them (the config accepts these).
+pub use crate::config::{ED25519, SM2};
 /// The SM2 distinguishing identifier (GM/T 0009-2012's default user id).
 pub const SM2_DISTID: &str = "1234567812345678";
 

@@ -12,8 +12,8 @@
 
 use serde_json::Value;
 
-use super::chain::{self, Link};
-use super::key;
+use crate::outbox::signing::chain::{self, Link};
+use crate::outbox::signing::key;
 use tracegate_epcis::hash::{self, Namespaces};
 
 /// Where a verifier finds an item (a file and an index, an outbox row).
@@ -151,7 +151,7 @@ impl Walker {
     }
 
     /// A stored gap record, named `{prefix}gap FIRST..=LAST` in problems.
-    pub fn gap_record(&mut self, prefix: &str, g: &crate::capture::store::chain::GapRow) {
+    pub fn gap_record(&mut self, prefix: &str, g: &crate::outbox::store::chain::GapRow) {
         self.gap(
             &format!("{prefix}gap {}..={}", g.first, g.last),
             g.first,

@@ -426,8 +426,8 @@ mod tests {
 #[cfg(all(test, feature = "preview"))]
 mod scanned {
     use super::*;
-    use crate::capture::print::preview::{PreviewSize, png};
-    use crate::capture::print::templates::Rendered;
+    use crate::labels::preview::{PreviewSize, png};
+    use crate::labels::templates::Rendered;
     use rxing::{BarcodeFormat, DecodeHints, RXingResultMetadataType, RXingResultMetadataValue};
     use tracegate_identifiers::{Kind, Mode, decode};
 
@@ -590,7 +590,7 @@ mod scanned {
     #[test]
     fn the_shipped_case_label_reads_back_symbol_by_symbol() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/labels");
-        let templates = crate::capture::print::templates::Templates::load(&dir).unwrap();
+        let templates = crate::labels::templates::Templates::load(&dir).unwrap();
         let vars = serde_json::json!({"gtin": "09506000134352", "lot": "A17", "expiry": "271231", "serial": "1001"});
         let rendered = templates
             .render(

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::verify::{Problem, Signer, Walker};
-use crate::capture::store::chain::{self as stored, ChainEvent, GapRow, StartRow};
+use crate::outbox::store::chain::{self as stored, ChainEvent, GapRow, StartRow};
 
 /// What a check of an outbox found.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -37,7 +37,7 @@ fn signer(recorded: Option<&str>, pinned: Option<&str>) -> Result<Option<Signer>
     let Some(gateway) = gateway else {
         return Err("the outbox records no gateway id for its chain: was it ever written by a daemon with a key?".into());
     };
-    let (algorithm, public) = super::key::split_public(key);
+    let (algorithm, public) = crate::outbox::signing::key::split_public(key);
     Ok(Some(Signer {
         gateway: gateway.to_string(),
         algorithm: algorithm.to_string(),
@@ -48,7 +48,7 @@ fn signer(recorded: Option<&str>, pinned: Option<&str>) -> Result<Option<Signer>
 /// Checks the outbox at `path`; `pinned` is the public key it must be signed with (else the
 /// key the file records, which an editor of the file could have replaced: say so).
 pub fn verify(path: &Path, pinned: Option<&str>) -> Result<Report, String> {
-    let conn = crate::capture::store::open_for_reading(path)
+    let conn = crate::outbox::store::open_for_reading(path)
         .map_err(|e| format!("cannot open {} as an outbox: {e}", path.display()))?;
     // One read transaction: a daemon committing meanwhile cannot move the head past the
     // events read.
@@ -148,9 +148,9 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
-    use crate::capture::integrity::key::GatewayKey;
-    use crate::capture::integrity::test_support::*;
-    use crate::capture::store::Store;
+    use crate::outbox::integrity::test_support::*;
+    use crate::outbox::signing::key::GatewayKey;
+    use crate::outbox::store::Store;
 
     fn places(report: &Report) -> Vec<String> {
         report
@@ -299,8 +299,8 @@ mod move_aside {
     use rusqlite::params;
 
     use super::*;
-    use crate::capture::integrity::test_support::*;
-    use crate::capture::store::Store;
+    use crate::outbox::integrity::test_support::*;
+    use crate::outbox::store::Store;
 
     /// An unusable outbox moved aside: the fresh one's chain starts with a record saying so
     /// and why; events carried into it (as a salvage does) are linked into that chain; the
@@ -332,7 +332,7 @@ mod move_aside {
             )
             .unwrap();
         }
-        crate::capture::store::chain::link_unlinked(&conn).unwrap();
+        crate::outbox::store::chain::link_unlinked(&conn).unwrap();
         drop(conn);
         // The next writer signs the head the salvage moved.
         let (store, thread) = Store::open_signed(&cfg, Some(gateway_signer())).unwrap();

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::capture::integrity::key::GatewayKey;
-use crate::capture::store::{ChainSigner, NewEvent, Store};
 use crate::config::{StoreConfig, WhenFull};
+use crate::outbox::signing::key::GatewayKey;
+use crate::outbox::store::{ChainSigner, NewEvent, Store};
 use tracegate_epcis::hash::{self, Namespaces};
 
 pub fn config(dir: &Path, keep_delivered_s: u64, max_events: u64) -> StoreConfig {
@@ -64,7 +64,7 @@ pub async fn append(store: &Store, range: std::ops::Range<u32>) {
     }
 }
 
-pub async fn shutdown(store: Store, thread: crate::capture::store::StoreThread) {
+pub async fn shutdown(store: Store, thread: crate::outbox::store::StoreThread) {
     store.close().await;
     drop(store);
     tokio::task::spawn_blocking(move || thread.join())

@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::chain::{self, Link};
-use super::key::GatewayKey;
 use super::verify::{Problem, Signer, Walker};
-use crate::capture::store::chain::{self as stored, ChainRecords, GapRow};
+use crate::outbox::signing::chain::{self, Link};
+use crate::outbox::signing::key::GatewayKey;
+use crate::outbox::store::chain::{self as stored, ChainRecords, GapRow};
 
 /// The export format this tracegate writes and reads.
 pub const FORMAT: &str = "tracegate-export-v1";
@@ -158,7 +158,7 @@ pub fn write(
     key: &GatewayKey,
     gateway: &str,
 ) -> Result<Written, String> {
-    let conn = crate::capture::store::open_for_reading(outbox)
+    let conn = crate::outbox::store::open_for_reading(outbox)
         .map_err(|e| format!("cannot open the outbox {}: {e}", outbox.display()))?;
     // One read transaction: the daemon may commit meanwhile; the export is one snapshot.
     let conn = conn
@@ -422,7 +422,7 @@ pub fn verify(dir: &Path, pinned: Option<&str>) -> Report {
         })
     };
     if let Some(pinned) = pinned {
-        let (_, pinned) = super::key::split_public(pinned);
+        let (_, pinned) = crate::outbox::signing::key::split_public(pinned);
         if !pinned.eq_ignore_ascii_case(&manifest.public_key) {
             push(
                 &mut problems,
@@ -441,7 +441,7 @@ pub fn verify(dir: &Path, pinned: Option<&str>) -> Report {
         .and_then(|s| hex::decode(s).ok())
     {
         None => push(&mut problems, MANIFEST, "not signed".into()),
-        Some(sig) => match super::key::verify(
+        Some(sig) => match crate::outbox::signing::key::verify(
             &manifest.algorithm,
             &manifest.public_key,
             &manifest.signed_bytes(),
@@ -632,8 +632,8 @@ fn check_file(dir: &Path, file: &FileEntry, walker: &mut Walker, problems: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::integrity::test_support::*;
-    use crate::capture::store::Store;
+    use crate::outbox::integrity::test_support::*;
+    use crate::outbox::store::Store;
 
     /// An outbox with 25 events: 1..=5 delivered and deleted (a gap), the rest undelivered,
     /// 12 set aside; exported with at most 8 events per file.
@@ -809,11 +809,13 @@ mod tests {
     async fn an_sm2_signed_outbox_exports_and_verifies() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), 0, 1000);
-        let key =
-            GatewayKey::load_or_create_for(&dir.path().join("sm2.key"), super::super::key::SM2)
-                .unwrap()
-                .0;
-        let signer = std::sync::Arc::new(crate::capture::store::ChainSigner {
+        let key = GatewayKey::load_or_create_for(
+            &dir.path().join("sm2.key"),
+            crate::outbox::signing::key::SM2,
+        )
+        .unwrap()
+        .0;
+        let signer = std::sync::Arc::new(crate::outbox::store::ChainSigner {
             key: key.clone(),
             gateway: "gw-cn-1".into(),
         });
@@ -823,7 +825,7 @@ mod tests {
         store.flush().await;
         shutdown(store, thread).await;
         let report =
-            crate::capture::integrity::outbox::verify(&cfg.path, Some(&key.public_hex())).unwrap();
+            crate::outbox::integrity::outbox::verify(&cfg.path, Some(&key.public_hex())).unwrap();
         assert!(report.problems.is_empty(), "{:?}", report.problems);
         assert_eq!(
             report.key.as_deref().map(|k| k.starts_with("sm2:04")),

@@ -39,15 +39,15 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::{CommandDone, CommandError, CommandRequest, DeviceCommand};
 
-use super::symbols::SymbolSettings;
-use super::templates::{TemplateLanguage, Templates};
 use crate::capture::devices::Routes;
 use crate::capture::event::build::{EventBuilder, PrintedLabel};
-use crate::capture::store::print_jobs::{
+use crate::config::LocationConfig;
+use crate::labels::symbols::SymbolSettings;
+use crate::labels::templates::{TemplateLanguage, Templates};
+use crate::outbox::store::print_jobs::{
     JobState, NewJob, PrintAnswer, PrintJob, PrintOp, PrintSummary,
 };
-use crate::capture::store::{NewEvent, Store};
-use crate::config::LocationConfig;
+use crate::outbox::store::{NewEvent, Store};
 
 /// Longest idempotency key.
 pub const MAX_KEY_LEN: usize = 128;

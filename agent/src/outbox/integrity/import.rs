@@ -11,8 +11,8 @@
 use std::path::Path;
 
 use super::export;
-use crate::capture::store::ImportedEvent;
 use crate::config::GatewayId;
+use crate::outbox::store::ImportedEvent;
 
 /// An export ready to import.
 #[derive(Debug, Clone)]
