@@ -14,11 +14,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracegate::capture::event::build::EventBuilder;
 use tracegate::capture::event::ids::IdMapper;
-use tracegate::capture::sync::Sync;
 use tracegate::config::Config;
 use tracegate::ops::status::StatusCollector;
 use tracegate::outbox::store::Store;
 use tracegate::telemetry::{BrokerStatus, DeviceRegistry};
+use tracegate::uplink::mqtt::Sync;
 use tracegate_epcis::model::Event;
 
 /// One event of each type, as the model reads them.

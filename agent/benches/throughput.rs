@@ -26,13 +26,13 @@ use tokio_util::sync::CancellationToken;
 use tracegate::capture::event::build::EventBuilder;
 use tracegate::capture::event::ids::IdMapper;
 use tracegate::capture::pipeline::verdict::{Verdict, judge};
-use tracegate::capture::sync::Sync;
 use tracegate::config::{CaptureSettings, Config};
 use tracegate::ops::status::StatusCollector;
 use tracegate::outbox::signing::chain;
 use tracegate::outbox::signing::key::GatewayKey;
 use tracegate::outbox::store::{ChainSigner, NewEvent, Store};
 use tracegate::telemetry::{BrokerStatus, DeviceRegistry};
+use tracegate::uplink::mqtt::Sync;
 use tracegate_drivers::{RawRead, ReadMeta};
 
 fn sample_events(n: usize) -> Vec<NewEvent> {

@@ -12,6 +12,7 @@
 pub mod capture;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod labels;
 pub mod ops;
@@ -19,3 +20,4 @@ pub mod outbox;
 pub mod print;
 pub mod runtime;
 pub mod telemetry;
+pub mod uplink;

@@ -244,7 +244,7 @@ async fn control_command(
     request: &serde_json::Value,
     wait: std::time::Duration,
 ) -> anyhow::Result<()> {
-    let reply = tracegate::ops::control::request_within(socket, request, wait)
+    let reply = tracegate::commands::control::request_within(socket, request, wait)
         .await
         .map_err(|e| {
             anyhow::anyhow!(

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::capture::commands::{reply, request};
+use tracegate::commands::{reply, request};
 
 const NAMES: [&str; 9] = [
     "ping", "status", "context", "reload", "output", "read-window", "send", "", "x/y",

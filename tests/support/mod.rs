@@ -559,7 +559,7 @@ impl Daemon {
     /// The daemon's status report, over its control socket.
     pub async fn status(&self) -> Option<Value> {
         let config = tracegate::config::Config::load_for_tools(&self.config).ok()?;
-        tracegate::ops::control::request(
+        tracegate::commands::control::request(
             &config.control_socket(),
             &serde_json::json!({"cmd": "status"}),
         )

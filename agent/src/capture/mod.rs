@@ -7,11 +7,9 @@
 //!     └──── commands ◀──── event, feedback) ◀──── commands ◀───┘
 //! ```
 
-pub mod commands;
 pub mod contexts;
 pub mod devices;
 pub mod event;
 pub mod feedback;
 pub mod pipeline;
 pub mod rfid;
-pub mod sync;

@@ -128,7 +128,7 @@ fn mark_exported(config: &Config, key: &GatewayKey, first: i64, last: i64) -> an
         .enable_all()
         .build()?;
     let socket = config.control_socket();
-    if let Ok(reply) = runtime.block_on(crate::ops::control::request(&socket, &request)) {
+    if let Ok(reply) = runtime.block_on(crate::commands::control::request(&socket, &request)) {
         return Ok(reply["marked"].as_u64().unwrap_or(0));
     }
     let signer = std::sync::Arc::new(crate::outbox::store::ChainSigner {

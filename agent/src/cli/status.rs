@@ -9,7 +9,7 @@ use crate::outbox::store::OutboxReader;
 /// The report from the running daemon, or from the outbox file.
 pub async fn collect(config: &Config) -> anyhow::Result<StatusReport> {
     let socket = config.control_socket();
-    match crate::ops::control::request(&socket, &serde_json::json!({"cmd": "status"})).await {
+    match crate::commands::control::request(&socket, &serde_json::json!({"cmd": "status"})).await {
         Ok(answer) => {
             if let Some(error) = answer.get("error") {
                 anyhow::bail!("the daemon answered with an error: {error}");

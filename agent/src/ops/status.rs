@@ -366,6 +366,20 @@ impl StatusCollector {
     }
 }
 
+impl crate::uplink::StatusSource for StatusCollector {
+    fn report_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.report()).expect("status serialises")
+    }
+
+    fn broker(&self) -> &BrokerStatus {
+        StatusCollector::broker(self)
+    }
+
+    fn commands(&self) -> &CommandStats {
+        StatusCollector::commands(self)
+    }
+}
+
 /// This process's resident set size, from `VmRSS` in /proc/self/status (Linux; kB there).
 pub fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -15,7 +15,7 @@
 //!   │   one silent   → log which, NO ping: if it lasts WatchdogSec, systemd kills and    │
 //!   │                  restarts the daemon (Restart=on-failure); the outbox is durable   │
 //!   └────────────────────────────────────────────────────────────────────────────────────┘
-//!  SIGTERM ──▶ STOPPING=1, then the ordered shutdown of crate::runtime
+//!  SIGTERM ──▶ STOPPING=1, then the ordered shutdown of the composition root
 //! ```
 //!
 //! Why probes and not a timer: a timer task keeps ticking while the pipeline is wedged

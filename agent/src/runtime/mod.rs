@@ -16,16 +16,15 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::commands::{self, Router};
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Devices;
 use crate::capture::event::build::EventBuilder;
 use crate::capture::event::ids::IdMapper;
 use crate::capture::pipeline::Pipeline;
-use crate::capture::sync::Sync;
 use crate::clock::{Clock, SystemClock};
+use crate::commands::control::ControlServer;
+use crate::commands::{self, Router};
 use crate::config::Config;
-use crate::ops::control::ControlServer;
 use crate::ops::metrics::MetricsServer;
 use crate::ops::status::StatusCollector;
 use crate::ops::systemd;
@@ -33,6 +32,8 @@ use crate::outbox::signing::key::GatewayKey;
 use crate::outbox::store::{ChainSigner, Store};
 use crate::telemetry::health;
 use crate::telemetry::{BrokerStatus, DeviceRegistry};
+use crate::uplink::Uplink;
+use crate::uplink::mqtt::Sync;
 
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -169,16 +170,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (reply_tx, reply_rx) = mpsc::channel(1024);
     let commands_task = tokio::spawn(commands::run(command_rx, reply_tx, router));
     let sync_cancel = CancellationToken::new();
-    let sync = tokio::spawn(
-        Sync::new(
-            config.clone(),
-            store.clone(),
-            status.clone(),
-            command_tx,
-            reply_rx,
-        )
-        .run(sync_cancel.clone()),
-    );
+    let uplink: Box<dyn Uplink> = Box::new(Sync::new(
+        config.clone(),
+        store.clone(),
+        status.clone(),
+        command_tx,
+        reply_rx,
+    ));
+    tracing::debug!(uplink = uplink.name(), "starting the uplink");
+    let sync = tokio::spawn(uplink.run(sync_cancel.clone()));
 
     tracing::info!(
         gateway = %config.gateway.id,

@@ -21,31 +21,29 @@
 //! Nothing a command carries can stop the daemon: every problem is an error reply, counted in
 //! status (`commands`).
 
+pub mod control;
+pub mod reload;
 pub mod request;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tracegate_drivers::{CommandDone, CommandRequest, DeviceCommand};
 
 use crate::capture::contexts::ContextRegistry;
 use crate::capture::devices::Routes;
-use crate::capture::sync::{IncomingCommand, Reply};
 use crate::ops::status::StatusCollector;
 use crate::outbox::store::print_jobs::PrintJob;
 use crate::print::queue::{PrintQueue, PrintRequest};
-use crate::runtime::reload::ReloadRequest;
 use crate::telemetry::CommandStats;
 use crate::telemetry::throttle::{SharedThrottle, Throttled};
+use crate::uplink::wire::{IncomingCommand, Reply, progress, reply};
+use reload::ReloadRequest;
 pub use request::{Command, MAX_COMMAND_BYTES};
 use request::{Level, WindowAction};
 use tracegate_drivers::output::pattern::Pattern;
-
-/// The reply topic level used when a command has no usable id.
-pub const NO_ID: &str = "_";
 
 /// Commands carried out by tasks at once (device commands, reloads); more are refused busy.
 const MAX_RUNNING: usize = 32;
@@ -56,82 +54,6 @@ const DEVICE_ANSWER: Duration = Duration::from_secs(10);
 /// How long a `print` command follows its job before the final reply (a job held by paper
 /// out may wait for hours; `print-status` asks again).
 const PRINT_FOLLOW: Duration = Duration::from_secs(60);
-
-/// Progress of a command, as its replies say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReplyState {
-    /// Taken; the work has started and a final reply follows.
-    Received,
-    /// Not final: what the work has come to so far (a print job's state as it changes).
-    Progress,
-    /// Carried out (final).
-    Done,
-    /// Not carried out (final); `error` says why.
-    Failed,
-}
-
-#[derive(Debug, Serialize)]
-struct ReplyBody<'a> {
-    id: Option<&'a str>,
-    state: ReplyState,
-    ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    command: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// A reply to request `id` (none: unreadable) for `command`.
-pub fn reply(id: Option<&str>, command: &str, outcome: Result<Option<Value>, String>) -> Reply {
-    let (state, result, error) = match outcome {
-        Ok(Some(result)) => (ReplyState::Done, Some(result), None),
-        Ok(None) => (ReplyState::Received, None, None),
-        Err(error) => (ReplyState::Failed, None, Some(error)),
-    };
-    let body = ReplyBody {
-        id,
-        state,
-        ok: state != ReplyState::Failed,
-        command: Some(command),
-        result,
-        error,
-    };
-    Reply {
-        id: id.unwrap_or(NO_ID).to_string(),
-        payload: serde_json::to_vec(&body).expect("replies serialise"),
-        last: state != ReplyState::Received,
-    }
-}
-
-/// A progress reply to request `id`: not final, `result` says how far the work is.
-pub fn progress(id: Option<&str>, command: &str, result: Value) -> Reply {
-    let body = ReplyBody {
-        id,
-        state: ReplyState::Progress,
-        ok: true,
-        command: Some(command),
-        result: Some(result),
-        error: None,
-    };
-    Reply {
-        id: id.unwrap_or(NO_ID).to_string(),
-        payload: serde_json::to_vec(&body).expect("replies serialise"),
-        last: false,
-    }
-}
-
-/// The busy reply for a command that could not even be queued (the sync task sends it).
-pub fn busy(name: &str, payload: &[u8]) -> Reply {
-    let request = request::parse(name, payload);
-    reply(
-        request.id.as_deref(),
-        name,
-        Err("busy: too many commands at once; try again".into()),
-    )
-}
 
 /// Maps commands to what carries them out.
 #[derive(Debug, Clone)]

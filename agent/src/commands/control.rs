@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::commands::Router;
+use crate::commands::Router;
 use crate::ops::status::StatusCollector;
 
 /// A bound control socket.

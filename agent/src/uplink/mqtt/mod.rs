@@ -35,7 +35,6 @@ mod topics;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rumqttc::{
     AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
     Transport,
@@ -52,30 +51,11 @@ pub use tls::{TlsError, client_config};
 pub use topics::Topics;
 
 use crate::config::{BrokerNode, Config};
-use crate::ops::status::StatusCollector;
 use crate::outbox::store::{OutboxReader, OutboxRow, Store};
 use crate::telemetry::throttle::{Throttle, Throttled};
+use crate::uplink::StatusSource;
+use crate::uplink::wire::{self, IncomingCommand, Reply};
 use tracegate_epcis::DocumentWriter;
-
-/// A command received on `{prefix}/{gateway}/cmd/{name}`.
-#[derive(Debug, Clone)]
-pub struct IncomingCommand {
-    /// The last topic level.
-    pub name: String,
-    /// The message payload (JSON by convention).
-    pub payload: Bytes,
-}
-
-/// A reply to publish on `{prefix}/{gateway}/reply/{id}`.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    /// The request id the reply answers (a topic level).
-    pub id: String,
-    /// JSON payload.
-    pub payload: Vec<u8>,
-    /// Whether it is the command's final reply (done or failed).
-    pub last: bool,
-}
 
 /// The offline notice: the Last Will, and the goodbye on clean shutdown.
 #[derive(Debug, Serialize)]
@@ -102,7 +82,7 @@ pub struct Sync {
     config: Arc<Config>,
     topics: Topics,
     store: Store,
-    status: Arc<StatusCollector>,
+    status: Arc<dyn StatusSource>,
     commands: mpsc::Sender<IncomingCommand>,
     replies: mpsc::Receiver<Reply>,
     reader: Option<OutboxReader>,
@@ -139,7 +119,7 @@ impl Sync {
     pub fn new(
         config: Arc<Config>,
         store: Store,
-        status: Arc<StatusCollector>,
+        status: Arc<dyn StatusSource>,
         commands: mpsc::Sender<IncomingCommand>,
         replies: mpsc::Receiver<Reply>,
     ) -> Self {
@@ -466,7 +446,7 @@ impl Sync {
                     let command = e.into_inner();
                     self.status.commands().received();
                     self.status.commands().refused();
-                    let reply = crate::capture::commands::busy(&command.name, &command.payload);
+                    let reply = wire::busy(&command.name, &command.payload);
                     self.publish_reply(online, reply);
                 }
             }
@@ -612,10 +592,9 @@ impl Sync {
 
     async fn publish_status(&mut self, online: &mut Online) {
         let status = self.status.clone();
-        let Ok(report) = tokio::task::spawn_blocking(move || status.report()).await else {
+        let Ok(payload) = tokio::task::spawn_blocking(move || status.report_json()).await else {
             return;
         };
-        let payload = serde_json::to_vec(&report).expect("status serialises");
         if online
             .client
             .try_publish(self.topics.status.clone(), QoS::AtLeastOnce, true, payload)
@@ -666,4 +645,17 @@ struct Online {
     /// Nothing after `cursor` was undelivered at the last read.
     caught_up: bool,
     read: Option<ReadTask>,
+}
+
+impl crate::uplink::Uplink for Sync {
+    fn name(&self) -> &'static str {
+        "mqtt"
+    }
+
+    fn run(
+        self: Box<Self>,
+        cancel: CancellationToken,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(Sync::run(*self, cancel))
+    }
 }
