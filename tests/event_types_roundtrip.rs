@@ -68,7 +68,14 @@ async fn every_event_type_arrives_byte_identical() {
         dir.path().join("outbox.db").display(),
         broker.port
     );
-    let config = Arc::new(Config::parse(&dir.path().join("t.toml"), &text).unwrap());
+    let config = Arc::new(
+        Config::parse(
+            &dir.path().join("t.toml"),
+            &text,
+            &tracegate::capture::devices::builtin(),
+        )
+        .unwrap(),
+    );
     let builder = EventBuilder::new(
         IdMapper::from_config(&config.identifiers).unwrap(),
         jiff::tz::TimeZone::UTC,

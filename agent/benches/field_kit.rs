@@ -32,7 +32,12 @@ fn config(outbox: &std::path::Path) -> Config {
          [store]\npath = \"{}\"\n[mqtt]\nhost = \"127.0.0.1\"\nport = 1\n[clock]\nsync_check = \"trust\"\n",
         outbox.display()
     );
-    Config::parse(std::path::Path::new("/tmp/field-kit.toml"), &text).unwrap()
+    Config::parse(
+        std::path::Path::new("/tmp/field-kit.toml"),
+        &text,
+        &tracegate::capture::devices::builtin(),
+    )
+    .unwrap()
 }
 
 fn animal_events(config: &Config) -> Vec<NewEvent> {

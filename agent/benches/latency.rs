@@ -94,7 +94,12 @@ async fn scan_to_commit() -> Vec<Duration> {
          [[devices]]\nid = \"line-1\"\nkind = \"serial-scanner\"\nport = \"{}\"\nbiz_step = \"commissioning\"\naction = \"ADD\"\n",
         port.path().display()
     );
-    let config = Config::parse(&dir.path().join("t.toml"), &text).unwrap();
+    let config = Config::parse(
+        &dir.path().join("t.toml"),
+        &text,
+        &tracegate::capture::devices::builtin(),
+    )
+    .unwrap();
     let (store, thread) = Store::open(&config.store).unwrap();
     let registry = DeviceRegistry::new(config.device_kinds());
     let builder = EventBuilder::new(

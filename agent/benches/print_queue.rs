@@ -119,7 +119,12 @@ async fn through_the_queue(printer: &SimPrinter) -> f64 {
         dir.path().join("outbox.db").display(),
         printer.addr.unwrap()
     );
-    let config = Config::parse(&dir.path().join("bench.toml"), &text).unwrap();
+    let config = Config::parse(
+        &dir.path().join("bench.toml"),
+        &text,
+        &tracegate::capture::devices::builtin(),
+    )
+    .unwrap();
     let (store, thread) = Store::open(&config.store).unwrap();
     let (events_tx, mut events) = mpsc::channel(256);
     let mut devices = Devices::new(events_tx);

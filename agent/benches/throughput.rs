@@ -68,7 +68,12 @@ fn config_for(port: u16, outbox: &std::path::Path) -> Config {
          [clock]\nsync_check = \"trust\"\n",
         outbox.display()
     );
-    Config::parse(std::path::Path::new("/tmp/bench.toml"), &text).unwrap()
+    Config::parse(
+        std::path::Path::new("/tmp/bench.toml"),
+        &text,
+        &tracegate::capture::devices::builtin(),
+    )
+    .unwrap()
 }
 
 /// What a capture run measured.

@@ -11,22 +11,25 @@ use tracegate::config::Config;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(&file) {
-            Ok(config) => {
-                println!(
-                    "{}: ok (gateway {}, {} device{}, broker {})",
-                    file.display(),
-                    config.gateway.id,
-                    config.devices.len(),
-                    if config.devices.len() == 1 { "" } else { "s" },
-                    config.mqtt.nodes_text()
-                );
-                ExitCode::SUCCESS
+        Command::CheckConfig { file } => {
+            match Config::load(&file, &tracegate::capture::devices::builtin()) {
+                Ok(config) => {
+                    println!(
+                        "{}: ok (gateway {}, {} device{}, broker {})",
+                        file.display(),
+                        config.gateway.id,
+                        config.devices.len(),
+                        if config.devices.len() == 1 { "" } else { "s" },
+                        config.mqtt.nodes_text()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => config_error(e),
             }
-            Err(e) => config_error(e),
-        },
+        }
         Command::Run { config } => {
-            let config = match Config::load(&config.config) {
+            let config = match Config::load(&config.config, &tracegate::capture::devices::builtin())
+            {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
@@ -39,16 +42,19 @@ fn main() -> ExitCode {
             })
         }
         Command::OutputsSafe { config } => {
-            let config = match Config::load_for_tools(&config.config) {
+            let config = match Config::load_for_tools(
+                &config.config,
+                &tracegate::capture::devices::builtin(),
+            ) {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
             let mut failed = false;
             for device in &config.devices {
-                let Some(gpio) = device.settings_as::<tracegate::capture::devices::kinds::gpio_output::GpioOutputSettings>() else {
+                let Some(safe) = &device.capabilities.safe_state else {
                     continue;
                 };
-                match gpio.backend().drive_safe() {
+                match safe.drive_safe() {
                     Ok(()) => println!("{}: every line inactive", device.id),
                     Err(e) => {
                         eprintln!("{}: {e}", device.id);
@@ -63,7 +69,10 @@ fn main() -> ExitCode {
             }
         }
         Command::Status { config, json } => {
-            let config = match Config::load_for_tools(&config.config) {
+            let config = match Config::load_for_tools(
+                &config.config,
+                &tracegate::capture::devices::builtin(),
+            ) {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
@@ -78,7 +87,10 @@ fn main() -> ExitCode {
             })
         }
         Command::Cmd(args) => {
-            let socket = match Config::control_socket_of(&args.config.config) {
+            let socket = match Config::control_socket_of(
+                &args.config.config,
+                &tracegate::capture::devices::builtin(),
+            ) {
                 Ok(socket) => socket,
                 Err(e) => return config_error(e),
             };
@@ -99,7 +111,10 @@ fn main() -> ExitCode {
             if let Some(out) = &args.preview {
                 return report_line(cli::print::write_preview(&args.config.config, &args, out));
             }
-            let socket = match Config::control_socket_of(&args.config.config) {
+            let socket = match Config::control_socket_of(
+                &args.config.config,
+                &tracegate::capture::devices::builtin(),
+            ) {
                 Ok(socket) => socket,
                 Err(e) => return config_error(e),
             };
@@ -114,7 +129,10 @@ fn main() -> ExitCode {
         }
         Command::Export(args) => report_line(cli::integrity::export(&args)),
         Command::Import(args) => {
-            let socket = match Config::control_socket_of(&args.config.config) {
+            let socket = match Config::control_socket_of(
+                &args.config.config,
+                &tracegate::capture::devices::builtin(),
+            ) {
                 Ok(socket) => socket,
                 Err(e) => return config_error(e),
             };
@@ -230,7 +248,8 @@ fn outbox_path(
 ) -> Result<std::path::PathBuf, tracegate::config::ConfigError> {
     match db {
         Some(db) => Ok(db.clone()),
-        None => Config::load_for_tools(config).map(|c| c.store.path),
+        None => Config::load_for_tools(config, &tracegate::capture::devices::builtin())
+            .map(|c| c.store.path),
     }
 }
 

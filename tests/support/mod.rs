@@ -558,7 +558,11 @@ impl Daemon {
 
     /// The daemon's status report, over its control socket.
     pub async fn status(&self) -> Option<Value> {
-        let config = tracegate::config::Config::load_for_tools(&self.config).ok()?;
+        let config = tracegate::config::Config::load_for_tools(
+            &self.config,
+            &tracegate::capture::devices::builtin(),
+        )
+        .ok()?;
         tracegate::commands::control::request(
             &config.control_socket(),
             &serde_json::json!({"cmd": "status"}),

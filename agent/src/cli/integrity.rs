@@ -70,7 +70,7 @@ pub fn import_request(args: &ImportArgs) -> anyhow::Result<serde_json::Value> {
 
 /// Writes the export; a line saying what was written.
 pub fn export(args: &ExportArgs) -> anyhow::Result<String> {
-    let config = Config::load_for_tools(&args.config.config)?;
+    let config = Config::load_for_tools(&args.config.config, &crate::capture::devices::builtin())?;
     let (key, _) = GatewayKey::load_or_create_for(
         &config.integrity.key_file,
         &config.integrity.algorithm,

@@ -100,14 +100,14 @@ pub fn command(args: &PrintArgs) -> Result<Value, String> {
 
 /// Renders the label as `args` says and writes the PNG; returns a line saying what was drawn.
 pub fn write_preview(config_path: &Path, args: &PrintArgs, out: &Path) -> anyhow::Result<String> {
-    let config = Config::load_for_tools(config_path)?;
+    let config = Config::load_for_tools(config_path, &crate::capture::devices::builtin())?;
     let templates = &config.printing.templates;
     let language = match &args.device {
         Some(device) => config
             .devices
             .iter()
             .find(|d| d.id.as_ref() == device.as_str())
-            .and_then(|d| d.settings.printer_language())
+            .and_then(|d| d.capabilities.printing)
             .with_context(|| {
                 format!(
                     "--device {device:?} is not a label printer of {}",

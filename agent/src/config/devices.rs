@@ -1,7 +1,9 @@
 //! `[[devices]]`: a list of tables, each with an `id`, a `kind` and that kind's own keys.
 //!
-//! Which kinds exist, and which keys each takes, is the device registry's business
-//! ([`crate::capture::devices::Registry`]): this module splits a device table's keys among
+//! Which kinds exist, and which keys each takes, is the business of the [`Registry`] handed in
+//! (the daemon's is built by the capture module, which owns the kinds; config imports none of
+//! them). This module defines the device model the kinds implement ([`KindSpec`],
+//! [`DeviceSettings`], [`Capabilities`]) and splits a device table's keys among
 //! the structs that own them — the keys every device has; for a device with an input role its
 //! capture settings and business context; then each settings struct of its kind — and hands
 //! the kind's parts to the kind ([`KindKeys`]), each deserialized with its spans intact, so an
@@ -18,10 +20,155 @@ use toml::de::{DeTable, DeValue};
 
 use super::capture::CaptureSettings;
 use super::fields::field_names;
+use super::gpio::InputLineConfig;
+use super::rfid::RfidSettings;
 use super::values::check_topic_level;
-use super::{ConfigError, Ctx};
-use crate::capture::devices::{DeviceSettings, KindSpec, Registry, Roles};
+use super::{ConfigError, Ctx, ScannerFeedback};
+use crate::labels::templates::TemplateLanguage;
+use std::fmt::Debug;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracegate_drivers::{Commands, DeviceEvent};
 use tracegate_epcis::context::BizContext;
+
+/// What a device does: reads (input), is switched or printed to (output), or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Its reads become events: it has capture settings and a business context.
+    pub input: bool,
+    /// It takes commands that change the world (a light, a label).
+    pub output: bool,
+}
+
+impl Roles {
+    /// A device that only reads.
+    pub const INPUT: Roles = Roles {
+        input: true,
+        output: false,
+    };
+    /// A device that is only driven.
+    pub const OUTPUT: Roles = Roles {
+        input: false,
+        output: true,
+    };
+    /// A device that reports levels, not reads (GPIO inputs): no capture settings, no
+    /// context; its edges feed status and rules.
+    pub const SENSOR: Roles = Roles {
+        input: false,
+        output: false,
+    };
+}
+
+/// A device kind: its name, roles and config keys, and how to parse them.
+pub trait KindSpec: Send + Sync + 'static {
+    /// The `kind = "…"` spelling.
+    fn name(&self) -> &'static str;
+    /// What devices of this kind do.
+    fn roles(&self) -> Roles;
+    /// The key sets of the kind's own settings structs, in the order [`parse`](Self::parse)
+    /// takes them with [`KindKeys::section`].
+    fn sections(&self) -> Vec<&'static [&'static str]>;
+    /// Parses and validates the kind's keys.
+    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError>;
+    /// How this kind's reads are decoded when the device table has no `decode_as`: a kind
+    /// whose reads are only ever one kind of identifier (an LF stick reader's animal ids)
+    /// says so, so an integrator need not.
+    fn default_decode_as(&self) -> Option<tracegate_identifiers::Mode> {
+        None
+    }
+}
+
+/// What a device can do, declared by its kind as data: the pipeline, status, feedback rules,
+/// the print queue and the command router ask this, never a kind by name.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    /// The bytes the scanner takes as operator feedback (scanners that have host commands).
+    pub feedback: Option<ScannerFeedback>,
+    /// Reader settings (zones, smoothing, direction, filters): its reads are RFID tag reports
+    /// that the pipeline smooths into movements, and it may have read windows.
+    pub rfid: Option<Arc<RfidSettings>>,
+    /// Input lines (photo-eyes, buttons, door contacts) with their roles and rules.
+    pub input_lines: Vec<InputLineConfig>,
+    /// Output lines by name (lights, buzzers, relays): feedback rules and `output` commands.
+    pub output_lines: Vec<String>,
+    /// Prints labels rendered from templates in this language; its faults drive
+    /// `printer-fault` rules.
+    pub printing: Option<TemplateLanguage>,
+    /// The header pins a real GPIO device uses (no two devices may share one).
+    pub gpio_pins: Vec<u8>,
+    /// Can be driven to its safe state from outside the daemon (`tracegate outputs-safe`).
+    pub safe_state: Option<Arc<dyn SafeState>>,
+}
+
+/// Drives a device's outputs to their safe state (every line inactive) without the daemon:
+/// the unit's `ExecStopPost=` runs it so a light or relay is never left on.
+pub trait SafeState: Debug + Send + Sync {
+    /// Every line inactive now.
+    fn drive_safe(&self) -> Result<(), String>;
+}
+
+/// A device's validated settings, which know how to start it.
+pub trait DeviceSettings: std::any::Any + Debug + Send + Sync {
+    /// Starts the device's tasks (driver, and simulator for a simulated kind) in
+    /// `start.tasks`; they report into `start.events`, take `start.commands`, stop on
+    /// `start.cancel`.
+    fn start(&self, start: Start<'_>) -> std::io::Result<()>;
+
+    /// What the device can do (none of the optional capabilities by default).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+}
+
+/// What a device's tasks are started with.
+pub struct Start<'a> {
+    /// The device id.
+    pub id: Arc<str>,
+    /// Where its reads and state changes go (the pipeline).
+    pub events: mpsc::Sender<DeviceEvent>,
+    /// Its command inbox.
+    pub commands: Commands,
+    /// Cancelled when the device is to stop (shutdown, removed or changed by a reload).
+    pub cancel: CancellationToken,
+    /// Its tasks; the device counts as stopped once all of them have ended.
+    pub tasks: &'a mut JoinSet<()>,
+}
+
+/// The device kinds a config may name.
+#[derive(Clone)]
+pub struct Registry {
+    kinds: Vec<&'static dyn KindSpec>,
+}
+
+impl Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Registry {
+    /// A registry of `kinds` (the daemon's: `capture::devices::builtin()`).
+    pub fn new(kinds: Vec<&'static dyn KindSpec>) -> Registry {
+        Registry { kinds }
+    }
+
+    /// This registry and `kind` (an integration's own kind, or a test's).
+    pub fn with(mut self, kind: &'static dyn KindSpec) -> Registry {
+        self.kinds.push(kind);
+        self
+    }
+
+    /// The kind called `name`.
+    pub fn get(&self, name: &str) -> Option<&'static dyn KindSpec> {
+        self.kinds.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// Every kind's name, in registry order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.kinds.iter().map(|k| k.name()).collect()
+    }
+}
 
 /// One configured device.
 #[derive(Debug, Clone)]
@@ -36,15 +183,19 @@ pub struct DeviceConfig {
     pub input: Option<InputSettings>,
     /// The kind's own settings, which also know how to start the device.
     pub settings: Arc<dyn DeviceSettings>,
+    /// What it can do, as its kind declared it.
+    pub capabilities: Capabilities,
     /// The device's table as canonical TOML plus its resolved context: equal fingerprints
     /// mean a reload leaves the device running untouched.
     pub fingerprint: String,
 }
 
 impl DeviceConfig {
-    /// The kind's settings as their concrete type (tests, and kinds reading their own).
+    /// The kind's settings as their concrete type, for the tests and benches that check what
+    /// a kind parsed. The daemon never asks this: it asks [`Capabilities`].
     pub fn settings_as<T: 'static>(&self) -> Option<&T> {
-        self.settings.as_any().downcast_ref::<T>()
+        let any: &dyn std::any::Any = &*self.settings;
+        any.downcast_ref::<T>()
     }
 
     /// The capture settings of an input device.
@@ -301,6 +452,7 @@ fn parse_one(
         kind: kind.name(),
         roles,
         input,
+        capabilities: settings.capabilities(),
         settings,
         fingerprint: canonical(item),
     })

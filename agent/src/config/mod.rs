@@ -10,8 +10,10 @@ mod devices;
 mod error;
 mod feedback;
 pub mod fields;
+pub mod gpio;
 mod identifiers;
 mod metrics;
+pub mod rfid;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -20,10 +22,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::capture::devices::Registry;
-
 pub use capture::{CaptureSettings, OnReject};
-pub use devices::{DeviceConfig, InputSettings, KindKeys};
+pub use devices::{
+    Capabilities, DeviceConfig, DeviceSettings, InputSettings, KindKeys, KindSpec, Registry, Roles,
+    SafeState, Start,
+};
 pub use error::{ConfigError, line_column};
 pub use feedback::{FeedbackRule, Outcome, ScannerFeedback};
 pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
@@ -347,39 +350,31 @@ fn default_status_interval_s() -> u64 {
 }
 
 impl Config {
-    /// Reads and validates `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads and validates `path`; its devices may be of the kinds in `registry` (the
+    /// daemon's are `capture::devices::builtin()`).
+    pub fn load(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(path, &text)
+        Config::parse(path, &text, registry)
     }
 
     /// Reads and validates `path` for the tools that do not talk to the broker (`status`,
     /// `events`): the MQTT password and TLS files are not read, so these work for an admin
     /// while the daemon's credentials (`LoadCredential=`) exist only inside its service.
-    pub fn load_for_tools(path: &Path) -> Result<Config, ConfigError> {
+    pub fn load_for_tools(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse_inner(path, &text, false)
+        Config::parse_in(path, &text, false, registry)
     }
 
-    /// Validates `text` as if read from `path` (used for messages and relative paths).
-    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        Config::parse_inner(path, text, true)
-    }
-
-    /// Validates `text` with the device kinds of `registry` (an integration's own kinds, or a
-    /// test's).
-    pub fn parse_with(path: &Path, text: &str, registry: &Registry) -> Result<Config, ConfigError> {
+    /// Validates `text` as if read from `path` (used for messages and relative paths), with
+    /// the device kinds of `registry`.
+    pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<Config, ConfigError> {
         Config::parse_in(path, text, true, registry)
-    }
-
-    fn parse_inner(path: &Path, text: &str, read_secrets: bool) -> Result<Config, ConfigError> {
-        Config::parse_in(path, text, read_secrets, &Registry::builtin())
     }
 
     fn parse_in(
@@ -563,8 +558,8 @@ impl Config {
     /// The control socket of the config file at `path`, read leniently: `tracegate cmd
     /// reload` must reach the daemon even when the file was edited into one that does not
     /// validate (the daemon then refuses the reload and says why).
-    pub fn control_socket_of(path: &Path) -> Result<PathBuf, ConfigError> {
-        if let Ok(config) = Config::load_for_tools(path) {
+    pub fn control_socket_of(path: &Path, registry: &Registry) -> Result<PathBuf, ConfigError> {
+        if let Ok(config) = Config::load_for_tools(path, registry) {
             return Ok(config.control_socket());
         }
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -588,7 +583,7 @@ impl Config {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join("control.sock")),
-            (None, None) => Config::load_for_tools(path).map(|c| c.control_socket()),
+            (None, None) => Config::load_for_tools(path, registry).map(|c| c.control_socket()),
         }
     }
 
@@ -628,7 +623,7 @@ pub fn device_kinds(devices: &[DeviceConfig]) -> impl Iterator<Item = (&Arc<str>
 fn check_shared_pins(ctx: &Ctx<'_>, devices: &[DeviceConfig]) -> Result<(), ConfigError> {
     let mut owners: std::collections::HashMap<u8, &str> = std::collections::HashMap::new();
     for device in devices {
-        for pin in device.settings.gpio_pins() {
+        for &pin in &device.capabilities.gpio_pins {
             if let Some(other) = owners.insert(pin, &device.id)
                 && other != &*device.id
             {
@@ -674,7 +669,7 @@ fn feedback_rules(
                     rule.output
                 ))
             })?;
-        let lines = output.settings.output_lines();
+        let lines = &output.capabilities.output_lines;
         if lines.is_empty() {
             return Err(fail(format!(
                 "device {:?} has no output lines (give a sim-output or gpio-output device)",
@@ -710,7 +705,7 @@ fn feedback_rules(
                 let printer = |id: &str| {
                     devices
                         .iter()
-                        .any(|d| &*d.id == id && d.settings.is_printer())
+                        .any(|d| &*d.id == id && d.capabilities.printing.is_some())
                 };
                 match &watched {
                     Some(ids) => {
@@ -720,7 +715,7 @@ fn feedback_rules(
                             )));
                         }
                     }
-                    None if !devices.iter().any(|d| d.settings.is_printer()) => {
+                    None if !devices.iter().any(|d| d.capabilities.printing.is_some()) => {
                         return Err(fail(
                             "this file has no label printer for printer-fault to watch".into(),
                         ));

@@ -12,7 +12,11 @@ host = "127.0.0.1"
 "#;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::parse(Path::new("/etc/tracegate/tracegate.toml"), text)
+    Config::parse(
+        Path::new("/etc/tracegate/tracegate.toml"),
+        text,
+        &crate::capture::devices::builtin(),
+    )
 }
 
 fn err(text: &str) -> (usize, String) {
@@ -158,7 +162,12 @@ fn password_is_read_without_its_trailing_newline() {
         "host = \"127.0.0.1\"",
         "host = \"127.0.0.1\"\nusername = \"gw\"\npassword_file = \"pw\"",
     );
-    let c = Config::parse(&dir.path().join("t.toml"), &text).unwrap();
+    let c = Config::parse(
+        &dir.path().join("t.toml"),
+        &text,
+        &crate::capture::devices::builtin(),
+    )
+    .unwrap();
     assert_eq!(c.mqtt.password.unwrap().expose(), "s3cret");
 }
 
@@ -190,7 +199,8 @@ fn every_example_config_in_the_repository_loads() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            Config::load(&path, &crate::capture::devices::builtin())
+                .unwrap_or_else(|e| panic!("{e}"));
             loaded += 1;
         }
     }
@@ -226,8 +236,8 @@ fn tools_load_without_reading_secrets() {
         "host = \"127.0.0.1\"\nusername = \"gw\"\npassword_file = \"/nonexistent/tracegate-password\"\n[mqtt.tls]\nca = \"/nonexistent/ca.pem\"",
     );
     std::fs::write(&path, &text).unwrap();
-    assert!(Config::load(&path).is_err());
-    let c = Config::load_for_tools(&path).unwrap();
+    assert!(Config::load(&path, &crate::capture::devices::builtin()).is_err());
+    let c = Config::load_for_tools(&path, &crate::capture::devices::builtin()).unwrap();
     assert!(c.mqtt.password.is_none());
     assert_eq!(c.mqtt.port, 8883, "TLS still decides the default port");
 }
@@ -337,7 +347,7 @@ fn an_input_line_can_record_its_edges() {
     ))
     .unwrap();
     let eye = c.devices.iter().find(|d| &*d.id == "eye").unwrap();
-    let line = &eye.settings.input_lines()[0];
+    let line = &eye.capabilities.input_lines[0];
     assert!(line.record.records(true) && !line.record.records(false));
     assert_eq!(line.biz_step.as_deref(), Some("arriving"));
 }

@@ -87,7 +87,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let printers: std::collections::HashMap<String, _> = config
         .devices
         .iter()
-        .filter_map(|d| d.settings.printer_language().map(|l| (d.id.to_string(), l)))
+        .filter_map(|d| d.capabilities.printing.map(|l| (d.id.to_string(), l)))
         .collect();
     let builder = event_builder(&config)?;
     if !printers.is_empty() {

@@ -51,7 +51,7 @@ impl Reloader {
     /// prints it.
     pub async fn reload(&mut self) -> Result<ReloadReport, String> {
         let path = self.config.source.clone();
-        let mut next = match Config::load(&path) {
+        let mut next = match Config::load(&path, &crate::capture::devices::builtin()) {
             Ok(next) => next,
             Err(e) => {
                 tracing::error!("reload refused, the running configuration carries on: {e}");

@@ -2,7 +2,6 @@
 //! sent commands through the same registry, config parser and running-device code as the
 //! built-in kinds — nothing else in the tree names it.
 
-use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -16,6 +15,7 @@ use tracegate_drivers::{
 use super::*;
 use crate::config::Config;
 use crate::config::fields::field_names;
+use crate::config::{ConfigError, KindKeys};
 
 /// `test-echo`: reads back, as a read, whatever it is sent.
 struct EchoKind;
@@ -89,17 +89,13 @@ impl DeviceSettings for EchoSettings {
         });
         Ok(())
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 const BASE: &str =
     "[gateway]\nid = \"gw\"\n[store]\npath = \"o.db\"\n[mqtt]\nhost = \"127.0.0.1\"\n";
 
 fn config(devices: &str, registry: &Registry) -> Result<Config, ConfigError> {
-    Config::parse_with(
+    Config::parse(
         Path::new("/etc/tracegate/t.toml"),
         &format!("{BASE}{devices}"),
         registry,
@@ -108,7 +104,7 @@ fn config(devices: &str, registry: &Registry) -> Result<Config, ConfigError> {
 
 #[test]
 fn a_kind_registered_in_a_test_is_a_kind_like_any_other() {
-    let registry = Registry::builtin().with(&ECHO);
+    let registry = super::builtin().with(&ECHO);
     let devices = "[[devices]]\nid = \"e1\"\nkind = \"test-echo\"\nprefix = \"E:\"\nbiz_step = \"shipping\"\n";
     let c = config(devices, &registry).unwrap();
     let device = &c.devices[0];
@@ -140,9 +136,7 @@ fn a_kind_registered_in_a_test_is_a_kind_like_any_other() {
     );
 
     // Without the registration it does not exist.
-    let e = config(devices, &Registry::builtin())
-        .unwrap_err()
-        .to_string();
+    let e = config(devices, &super::builtin()).unwrap_err().to_string();
     assert!(
         e.contains("unknown device kind \"test-echo\"") && e.contains("sim-output"),
         "{e}"
@@ -153,7 +147,7 @@ fn a_kind_registered_in_a_test_is_a_kind_like_any_other() {
 fn an_output_only_kind_takes_no_capture_or_context_keys() {
     let e = config(
         "[[devices]]\nid = \"l1\"\nkind = \"sim-output\"\nlines = [\"red\"]\nbiz_step = \"shipping\"\n",
-        &Registry::builtin(),
+        &super::builtin(),
     )
     .unwrap_err()
     .to_string();
@@ -166,7 +160,7 @@ fn an_output_only_kind_takes_no_capture_or_context_keys() {
 
 #[tokio::test]
 async fn commands_reach_a_running_test_kind_and_its_reads_come_back() {
-    let registry = Registry::builtin().with(&ECHO);
+    let registry = super::builtin().with(&ECHO);
     let c = config(
         "[[devices]]\nid = \"e1\"\nkind = \"test-echo\"\nprefix = \"E:\"\n",
         &registry,
@@ -205,7 +199,7 @@ fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
     use crate::capture::devices::kinds::uhf_module::{ModuleSettings, UhfModuleConfig};
     use tracegate_drivers::rfid::chafon::Band;
     use tracegate_identifiers::Mode;
-    let registry = Registry::builtin();
+    let registry = super::builtin();
     let c = config(
         "[[devices]]\nid = \"stick\"\nkind = \"lf-reader\"\nport = \"/dev/ttyUSB1\"\n\
          [[devices]]\nid = \"stick2\"\nkind = \"lf-reader\"\nport = \"/dev/ttyUSB2\"\ndecode_as = \"plain\"\n\
@@ -230,7 +224,7 @@ fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
         panic!("{:?}", uhf.module)
     };
     assert_eq!(r2000.antennas, vec![1, 2]);
-    assert!(c.devices[2].settings.rfid().is_some());
+    assert!(c.devices[2].capabilities.rfid.is_some());
     // A Chafon line runs at 57600 and takes its own keys.
     let chafon = config(
         "[[devices]]\nid = \"desk\"\nkind = \"uhf-module\"\nprotocol = \"chafon\"\nport = \"/dev/ttyUSB0\"\n\
@@ -293,7 +287,7 @@ fn serial_rfid_kinds_take_their_own_defaults_and_refuse_what_cannot_work() {
 fn a_label_printer_takes_one_transport_and_refuses_keys_that_cannot_apply() {
     use crate::capture::devices::kinds::label_printer::LabelPrinterConfig;
     use tracegate_drivers::printer::driver::Transport;
-    let registry = Registry::builtin();
+    let registry = super::builtin();
     let c = config(
         "[[devices]]\nid = \"p1\"\nkind = \"label-printer\"\nlanguage = \"zpl\"\naddress = \"10.0.0.9:9100\"\n\
          [[devices]]\nid = \"p2\"\nkind = \"label-printer\"\nlanguage = \"tspl\"\nport = \"/dev/ttyUSB0\"\nbaud = 115200\n\

@@ -208,8 +208,8 @@ impl Pipeline {
         self.inputs = config
             .devices
             .iter()
-            .filter(|d| !d.settings.input_lines().is_empty())
-            .map(|d| (d.id.clone(), d.settings.input_lines().to_vec()))
+            .filter(|d| !d.capabilities.input_lines.is_empty())
+            .map(|d| (d.id.clone(), d.capabilities.input_lines.clone()))
             .collect();
         for device in &config.devices {
             if let Some(status) = self.devices.get(&device.id)
@@ -224,8 +224,10 @@ impl Pipeline {
                 continue;
             };
             let signal = device
-                .settings
-                .feedback()
+                .capabilities
+                .feedback
+                .as_ref()
+                .filter(|f| !f.is_empty())
                 .map(|f| SignalLine::new(device.id.clone(), self.routes.clone(), f));
             let (session, last, rfid) = match old.remove(&device.id) {
                 Some(station) => (station.session, station.last, station.rfid),
@@ -233,7 +235,7 @@ impl Pipeline {
             };
             // A reader whose settings stay keeps the tags it is following; one whose settings
             // changed starts afresh, and says what it lets go.
-            let rfid = match (device.settings.rfid(), rfid) {
+            let rfid = match (device.capabilities.rfid.as_ref(), rfid) {
                 (Some(new), Some(kept)) if *kept.settings == **new => Some(kept),
                 (new, old_rfid) => {
                     if let Some(old_rfid) = old_rfid.filter(|r| r.population() > 0) {

@@ -26,7 +26,12 @@ impl Rig {
             "[gateway]\nid = \"gw\"\n[location]\nread_point = \"urn:epc:id:sgln:0614141.00777.0\"\n\
              [store]\npath = \"outbox.db\"\n[mqtt]\nhost = \"127.0.0.1\"\n{devices}"
         );
-        let config = Config::parse(&dir.path().join("t.toml"), &text).unwrap();
+        let config = Config::parse(
+            &dir.path().join("t.toml"),
+            &text,
+            &crate::capture::devices::builtin(),
+        )
+        .unwrap();
         let (store, thread) = Store::open(&config.store).unwrap();
         let mut gcp = GcpTable::default();
         gcp.set("0614141", 7).unwrap();

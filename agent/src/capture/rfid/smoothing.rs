@@ -17,31 +17,13 @@
 //! is counted, never silently merged.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
 use super::direction::{self, Crossing, ZoneTrace};
 
-/// Which zone an antenna belongs to: an index into the configured zones.
-pub type ZoneId = usize;
-
-/// What the smoother needs to know.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SmoothingRules {
-    /// Sightings weaker than this (dBm) are ignored.
-    pub rssi_floor_dbm: f32,
-    /// A tag not seen in a zone for this long has left it.
-    pub depart_after: Duration,
-    /// Most tags tracked at once.
-    pub max_tags: usize,
-    /// With two zones `(inside, outside)`: decide a direction per pass instead of reporting
-    /// each zone.
-    pub direction: Option<(ZoneId, ZoneId)>,
-    /// How close to its zone's peak (dB) a sighting must be to count as "strong" for the
-    /// direction rule.
-    pub strong_within_db: f32,
-}
+pub use crate::config::rfid::{SmoothingRules, ZoneId};
 
 /// One sighting of a tag.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -272,6 +254,7 @@ impl<T: Clone> TagSmoother<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn rules(direction: Option<(ZoneId, ZoneId)>) -> SmoothingRules {
         SmoothingRules {

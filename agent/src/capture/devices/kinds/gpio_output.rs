@@ -14,7 +14,6 @@
 //! ]
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -22,7 +21,7 @@ use tracegate_drivers::gpio::pi::{PiOutputLine, PiOutputs};
 use tracegate_drivers::output::OutputDriver;
 
 use super::gpio_input::{ActiveLevel, check_names_and_pins};
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, SafeState, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
@@ -70,6 +69,12 @@ impl GpioOutputSettings {
     }
 }
 
+impl SafeState for GpioOutputSettings {
+    fn drive_safe(&self) -> Result<(), String> {
+        self.backend().drive_safe()
+    }
+}
+
 impl KindSpec for GpioOutputKind {
     fn name(&self) -> &'static str {
         "gpio-output"
@@ -99,15 +104,12 @@ impl DeviceSettings for GpioOutputSettings {
         Ok(())
     }
 
-    fn output_lines(&self) -> Vec<String> {
-        self.lines.iter().map(|l| l.name.clone()).collect()
-    }
-
-    fn gpio_pins(&self) -> Vec<u8> {
-        self.lines.iter().map(|l| l.pin).collect()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            output_lines: self.lines.iter().map(|l| l.name.clone()).collect(),
+            gpio_pins: self.lines.iter().map(|l| l.pin).collect(),
+            safe_state: Some(Arc::new(self.clone())),
+            ..Capabilities::default()
+        }
     }
 }

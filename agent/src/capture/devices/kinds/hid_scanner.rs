@@ -8,7 +8,6 @@
 //! product_id = 0x0b61
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use tracegate_drivers::scanner::{HidScanner, HidScannerSettings};
@@ -55,9 +54,5 @@ impl DeviceSettings for HidScannerConfig {
             .tasks
             .spawn(driver.run(start.events, start.commands, start.cancel));
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -9,7 +9,6 @@
 //! layout = "de"
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use tracegate_drivers::scanner::{KeyboardScanner, KeyboardScannerSettings};
@@ -57,9 +56,5 @@ impl DeviceSettings for KeyboardScannerConfig {
             .tasks
             .spawn(driver.run(start.events, start.commands, start.cancel));
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

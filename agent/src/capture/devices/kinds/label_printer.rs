@@ -18,7 +18,6 @@
 //! status_interval_ms = 10000    # status poll while idle (faster while printing or faulted)
 //! ```
 
-use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +26,7 @@ use serde::Deserialize;
 use tracegate_drivers::printer::driver::{Language, PollTimes, PrinterDevice, Transport};
 use tracegate_drivers::serial::SerialSettings;
 
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 use crate::labels::templates::TemplateLanguage;
@@ -205,11 +204,10 @@ impl DeviceSettings for LabelPrinterConfig {
         Ok(())
     }
 
-    fn printer_language(&self) -> Option<TemplateLanguage> {
-        Some(self.printer.language.into())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            printing: Some(self.printer.language.into()),
+            ..Capabilities::default()
+        }
     }
 }

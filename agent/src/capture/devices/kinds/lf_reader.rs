@@ -16,14 +16,13 @@
 //! depart_after_ms = 10000
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use tracegate_drivers::rfid::lf::LfReader;
 use tracegate_drivers::serial::SerialSettings;
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
@@ -79,11 +78,10 @@ impl DeviceSettings for LfReaderConfig {
         Ok(())
     }
 
-    fn rfid(&self) -> Option<&Arc<RfidSettings>> {
-        Some(&self.rfid)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rfid: Some(&self.rfid).cloned(),
+            ..Capabilities::default()
+        }
     }
 }

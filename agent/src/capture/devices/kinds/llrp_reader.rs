@@ -16,12 +16,11 @@
 //! direction = { inside = "inside", outside = "outside" }
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use tracegate_drivers::rfid::llrp::{LlrpReader, LlrpSettings};
 
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
@@ -82,11 +81,10 @@ impl DeviceSettings for LlrpReaderConfig {
         Ok(())
     }
 
-    fn rfid(&self) -> Option<&Arc<RfidSettings>> {
-        Some(&self.rfid)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rfid: Some(&self.rfid).cloned(),
+            ..Capabilities::default()
+        }
     }
 }

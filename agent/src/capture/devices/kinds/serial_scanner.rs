@@ -11,13 +11,12 @@
 //! on_reject_send = "F"
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use tracegate_drivers::scanner::{FrameSettings, SerialScanner, SerialScannerSettings};
 use tracegate_drivers::serial::SerialSettings;
 
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys, ScannerFeedback};
 
@@ -75,11 +74,12 @@ impl DeviceSettings for SerialScannerConfig {
         Ok(())
     }
 
-    fn feedback(&self) -> Option<&ScannerFeedback> {
-        (!self.feedback.is_empty()).then_some(&self.feedback)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            feedback: (!self.feedback.is_empty())
+                .then_some(&self.feedback)
+                .cloned(),
+            ..Capabilities::default()
+        }
     }
 }

@@ -11,7 +11,6 @@
 //! script = { line = "photo-eye", every_ms = 5000, hold_ms = 1500, bounces = 3 }
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use tracegate_drivers::gpio::InputDriver;
 use tracegate_drivers::sim::SimInputs;
 
 use super::gpio_input::{ActiveLevel, GpioInputSettings, InputLineConfig, check_lines};
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
@@ -165,11 +164,10 @@ impl DeviceSettings for SimGpioInputSettings {
         Ok(())
     }
 
-    fn input_lines(&self) -> &[InputLineConfig] {
-        &self.gpio.lines
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            input_lines: self.gpio.lines.clone(),
+            ..Capabilities::default()
+        }
     }
 }

@@ -2,7 +2,6 @@
 //! reports through the real HID POS driver; an AIM identifier at the start of a code (`]d2…`)
 //! travels in the report's symbology field, as a real HID POS scanner sends it.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,9 +106,5 @@ impl DeviceSettings for SimHidScannerSettings {
             .tasks
             .spawn(driver.run(start.events, start.commands, start.cancel));
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -13,7 +13,6 @@
 //! roll = 500         # labels on a roll; leave out for an endless one
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -22,10 +21,9 @@ use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::{SimPrinter, SimPrinterConfig};
 
 use super::label_printer::{PrinterKeys, PrinterLanguage, parse_printer, poll_times};
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
-use crate::labels::templates::TemplateLanguage;
 
 /// The kind.
 pub static KIND: SimLabelPrinterKind = SimLabelPrinterKind;
@@ -127,11 +125,10 @@ impl DeviceSettings for SimLabelPrinterConfig {
         Ok(())
     }
 
-    fn printer_language(&self) -> Option<TemplateLanguage> {
-        Some(self.printer.language.into())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            printing: Some(self.printer.language.into()),
+            ..Capabilities::default()
+        }
     }
 }

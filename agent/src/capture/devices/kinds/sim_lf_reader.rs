@@ -11,7 +11,6 @@
 //! format = "allflex"   # decimal, spaced, allflex, tiris, wl134
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::lf::{LfFormat, SimStick, wire};
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
@@ -191,11 +190,10 @@ impl DeviceSettings for SimLfReaderConfig {
         Ok(())
     }
 
-    fn rfid(&self) -> Option<&Arc<RfidSettings>> {
-        Some(&self.rfid)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rfid: Some(&self.rfid).cloned(),
+            ..Capabilities::default()
+        }
     }
 }

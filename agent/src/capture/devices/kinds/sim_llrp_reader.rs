@@ -15,7 +15,6 @@
 //! direction = { inside = "inside", outside = "outside" }
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ use tracegate_drivers::rfid::llrp::{LlrpReader, LlrpSettings};
 use tracegate_drivers::sim::llrp::{SimReader, SimReaderConfig, gate_pass, sgtin96};
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
@@ -196,11 +195,10 @@ impl DeviceSettings for SimLlrpReaderConfig {
         Ok(())
     }
 
-    fn rfid(&self) -> Option<&Arc<RfidSettings>> {
-        Some(&self.rfid)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rfid: Some(&self.rfid).cloned(),
+            ..Capabilities::default()
+        }
     }
 }

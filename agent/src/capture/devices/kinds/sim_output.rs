@@ -10,7 +10,6 @@
 //! lines = ["red", "amber", "green", "buzzer"]
 //! ```
 
-use std::any::Any;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -18,7 +17,7 @@ use serde::Deserialize;
 use tracegate_drivers::output::OutputDriver;
 use tracegate_drivers::sim::SimOutputs;
 
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys, check_topic_level};
 
@@ -77,11 +76,10 @@ impl DeviceSettings for SimOutputSettings {
         Ok(())
     }
 
-    fn output_lines(&self) -> Vec<String> {
-        self.lines.clone()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            output_lines: self.lines.clone(),
+            ..Capabilities::default()
+        }
     }
 }

@@ -10,7 +10,6 @@
 //! codes = ["]d20109506000134352\u001d10LOT1"]   # empty: generated GS1 DataMatrix
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -147,9 +146,5 @@ impl DeviceSettings for SimScannerSettings {
             .tasks
             .spawn(driver.run(start.events, start.commands, start.cancel));
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

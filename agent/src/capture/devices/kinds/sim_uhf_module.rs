@@ -27,7 +27,7 @@ use tracegate_drivers::sim::{SimChafon, SimChafonConfig, SimModule, SimModuleCon
 
 use super::llrp_reader::parse_rfid;
 use super::uhf_module::{ModuleKeys, ModuleProtocol, ModuleSettings, ProtocolKey, parse_module};
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
@@ -172,11 +172,10 @@ impl DeviceSettings for SimUhfModuleConfig {
         Ok(())
     }
 
-    fn rfid(&self) -> Option<&Arc<RfidSettings>> {
-        Some(&self.rfid)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rfid: Some(&self.rfid).cloned(),
+            ..Capabilities::default()
+        }
     }
 }

@@ -24,7 +24,6 @@
 //! tx_power_dbm = 20
 //! ```
 
-use std::any::Any;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -33,7 +32,7 @@ use tracegate_drivers::rfid::r2000::{R2000Module, R2000Settings, Target};
 use tracegate_drivers::serial::SerialSettings;
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
@@ -272,11 +271,10 @@ impl DeviceSettings for UhfModuleConfig {
         Ok(())
     }
 
-    fn rfid(&self) -> Option<&Arc<RfidSettings>> {
-        Some(&self.rfid)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rfid: Some(&self.rfid).cloned(),
+            ..Capabilities::default()
+        }
     }
 }
