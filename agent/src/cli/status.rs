@@ -224,10 +224,19 @@ pub fn render(report: &StatusReport) -> String {
             .as_deref()
             .map(|x| format!(" — {x}"))
             .unwrap_or_default();
-        out.push_str(&format!(
-            "  {:<16} {:<16} {:<10} reads {:<8} errors {:<6} rejects {:<6} repeats {:<6} last read {last}{detail}\n",
-            d.id, d.kind, d.state, d.reads_total, d.errors_total, d.rejects_total, d.duplicates_total
-        ));
+        // What a device's capabilities make meaningful: read figures for a device that reads;
+        // a light, a printer or a GPIO input shows its outputs, labels or lines below instead.
+        if d.reads {
+            out.push_str(&format!(
+                "  {:<16} {:<16} {:<10} reads {:<8} errors {:<6} rejects {:<6} repeats {:<6} last read {last}{detail}\n",
+                d.id, d.kind, d.state, d.reads_total, d.errors_total, d.rejects_total, d.duplicates_total
+            ));
+        } else {
+            out.push_str(&format!(
+                "  {:<16} {:<16} {:<10}{detail}\n",
+                d.id, d.kind, d.state
+            ));
+        }
         if let Some(reason) = &d.last_reject {
             out.push_str(&format!("  {:<16} last reject: {reason}\n", ""));
         }

@@ -608,15 +608,18 @@ impl Config {
         self.devices.iter().map(|d| d.id.clone()).collect()
     }
 
-    /// Each device's id and kind, in file order (what the live device figures are kept by).
-    pub fn device_kinds(&self) -> impl Iterator<Item = (&Arc<str>, &'static str)> {
+    /// Each device's id, kind and whether it reads (an input role), in file order: what the
+    /// live device figures are kept by.
+    pub fn device_kinds(&self) -> impl Iterator<Item = (&Arc<str>, &'static str, bool)> {
         device_kinds(&self.devices)
     }
 }
 
-/// Each of `devices`' id and kind, in order.
-pub fn device_kinds(devices: &[DeviceConfig]) -> impl Iterator<Item = (&Arc<str>, &'static str)> {
-    devices.iter().map(|d| (&d.id, d.kind))
+/// Each of `devices`' id, kind and whether it reads, in order.
+pub fn device_kinds(
+    devices: &[DeviceConfig],
+) -> impl Iterator<Item = (&Arc<str>, &'static str, bool)> {
+    devices.iter().map(|d| (&d.id, d.kind, d.roles.input))
 }
 
 /// No two GPIO devices may use one header pin.

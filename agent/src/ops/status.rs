@@ -471,6 +471,7 @@ pub fn offline_report(
             .map(|d| DeviceReport {
                 id: d.id.to_string(),
                 kind: d.kind.to_string(),
+                reads: d.roles.input,
                 state: "unknown".into(),
                 since: None,
                 detail: Some("daemon not running".into()),

@@ -18,6 +18,9 @@ pub struct DeviceStatus {
     pub id: Arc<str>,
     /// Device kind (`kind = "…"`).
     pub kind: &'static str,
+    /// Whether it has the reads capability (its reads become events): status shows read
+    /// figures only for such devices.
+    pub reads: bool,
     state: Mutex<(DeviceState, Option<String>, i64)>,
     outputs: Mutex<BTreeMap<String, bool>>,
     patterns: Mutex<BTreeMap<String, String>>,
@@ -126,10 +129,11 @@ pub struct RfidReport {
 }
 
 impl DeviceStatus {
-    fn new(id: Arc<str>, kind: &'static str) -> Self {
+    fn new(id: Arc<str>, kind: &'static str, reads: bool) -> Self {
         DeviceStatus {
             id,
             kind,
+            reads,
             outputs: Mutex::new(BTreeMap::new()),
             patterns: Mutex::new(BTreeMap::new()),
             inputs: Mutex::new(BTreeMap::new()),
@@ -287,6 +291,7 @@ impl DeviceStatus {
         DeviceReport {
             id: self.id.to_string(),
             kind: self.kind.to_string(),
+            reads: self.reads,
             state: state.as_str().to_string(),
             since: ms_to_rfc3339(since),
             detail,
@@ -335,25 +340,26 @@ impl DeviceStatus {
 pub struct DeviceRegistry(Arc<RwLock<Vec<Arc<DeviceStatus>>>>);
 
 impl DeviceRegistry {
-    /// One entry per device of `devices` (id, kind), in their order.
-    pub fn new<'a>(devices: impl IntoIterator<Item = (&'a Arc<str>, &'static str)>) -> Self {
+    /// One entry per device of `devices` (id, kind, whether it reads), in their order.
+    pub fn new<'a>(devices: impl IntoIterator<Item = (&'a Arc<str>, &'static str, bool)>) -> Self {
         let registry = DeviceRegistry(Arc::new(RwLock::new(Vec::new())));
         registry.set(devices);
         registry
     }
 
-    /// One entry per device of `devices` (id, kind), in their order: a device of the same id
-    /// and kind keeps its entry (and its counters) across a reload; the others start afresh.
-    pub fn set<'a>(&self, devices: impl IntoIterator<Item = (&'a Arc<str>, &'static str)>) {
+    /// One entry per device of `devices` (id, kind, whether it reads), in their order: a
+    /// device of the same id and kind keeps its entry (and its counters) across a reload; the
+    /// others start afresh.
+    pub fn set<'a>(&self, devices: impl IntoIterator<Item = (&'a Arc<str>, &'static str, bool)>) {
         let mut entries = self.0.write().unwrap_or_else(|p| p.into_inner());
         let next = devices
             .into_iter()
-            .map(|(id, kind)| {
+            .map(|(id, kind, reads)| {
                 entries
                     .iter()
                     .find(|e| &e.id == id && e.kind == kind)
                     .cloned()
-                    .unwrap_or_else(|| Arc::new(DeviceStatus::new(id.clone(), kind)))
+                    .unwrap_or_else(|| Arc::new(DeviceStatus::new(id.clone(), kind, reads)))
             })
             .collect();
         *entries = next;
@@ -378,6 +384,9 @@ pub struct DeviceReport {
     pub id: String,
     /// Device kind.
     pub kind: String,
+    /// Whether it reads (its reads become events); the read figures mean something only then.
+    #[serde(default = "reads_by_default")]
+    pub reads: bool,
     /// `connecting`, `up`, `down`, `stopped`, or `unknown` when the daemon is not running.
     pub state: String,
     /// Since when.
@@ -462,4 +471,9 @@ pub struct InputReport {
     pub state: String,
     /// When the edge that started this level began.
     pub since: String,
+}
+
+/// A report from before devices declared their capabilities counted reads for every device.
+fn reads_by_default() -> bool {
+    true
 }
