@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 pub mod epcis_schema;
 pub mod nats;
+pub mod reference;
 
 /// A command that runs `program`, a binary built for the test target, through the runner
 /// in `TRACEGATE_TEST_RUNNER` when one is set (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`
