@@ -19,7 +19,7 @@ pub mod reference;
 /// A command that runs `program`, a binary built for the test target, through the runner
 /// in `TRACEGATE_TEST_RUNNER` when one is set (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`
 /// when the tests themselves run under qemu-user: there is no binfmt_misc to start a foreign
-/// binary directly). `scripts/test-cross` sets it.
+/// binary directly). `scripts/cross` sets it.
 pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     match std::env::var("TRACEGATE_TEST_RUNNER") {
         Ok(runner) if !runner.trim().is_empty() => {
@@ -33,7 +33,7 @@ pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
 }
 
 /// A command running the `tracegate` binary under test: the one cargo built for this test
-/// run, or the one `TRACEGATE_TEST_BINARY` names — `scripts/test-cross` points it at the
+/// run, or the one `TRACEGATE_TEST_BINARY` names — `scripts/cross` points it at the
 /// release binary that is packaged, so the binary that ships is the binary that was tested.
 pub fn tracegate_command() -> Command {
     match std::env::var_os("TRACEGATE_TEST_BINARY") {

@@ -15,8 +15,8 @@
 //!   class device (`/dev/usb/lp0`): sends a job, confirms it printed from the status, holds on
 //!   a fault, polls with backoff.
 //!
-//! Status of issue 12 (label printing): the codecs, the driver and its transports are built;
-//! the templates, the durable queue, commissioning events and preview are not built yet.
+//! What a label says (templates, GS1 symbols, previews) is the agent's `labels` module; the
+//! durable print queue that decides what is printed once is the agent's `print` module.
 
 pub mod driver;
 pub mod tspl;
