@@ -7,6 +7,7 @@ mod support;
 mod chafon_reader;
 mod gpio_inputs;
 mod hid_and_keyboard_scanners;
+mod llrp_captures;
 mod llrp_reader;
 mod output_lines;
 mod printer_driver;
