@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracegate::commands::{reply, request};
+use tracegate::commands::request;
+use tracegate::uplink::wire::reply;
 
 const NAMES: [&str; 9] = [
     "ping", "status", "context", "reload", "output", "read-window", "send", "", "x/y",
