@@ -19,6 +19,7 @@ mod crash;
 mod decode_cli;
 mod delivery;
 mod device_commands;
+mod docs;
 mod epcis_hash;
 mod epcis_stream;
 mod event_types_roundtrip;

@@ -448,3 +448,85 @@ fn a_bad_failover_host_is_refused_with_its_line() {
         }
     }
 }
+
+/// Every key the config accepts — each section's, each device kind's, the nested tables' —
+/// is named in docs/ (in backticks, as the key tables write them), so a key added to a struct
+/// without a line in the documentation fails here.
+#[test]
+fn every_config_key_is_documented() {
+    use super::fields::field_names;
+    let docs_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let mut docs = String::new();
+    for entry in std::fs::read_dir(&docs_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "md") {
+            docs.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    let mut keys: Vec<(String, &'static str)> = Vec::new();
+    let mut add = |owner: &str, names: &'static [&'static str]| {
+        assert!(!names.is_empty(), "{owner}: no field names read");
+        keys.extend(names.iter().map(|n| (owner.to_string(), *n)));
+    };
+    add("the file", field_names::<RawConfig>());
+    add("[gateway]", field_names::<GatewayConfig>());
+    add("[location]", field_names::<LocationConfig>());
+    add("[store]", field_names::<StoreConfig>());
+    add("[mqtt]", field_names::<RawMqtt>());
+    add("[mqtt.tls]", field_names::<RawTls>());
+    add("[identifiers]", field_names::<IdentifiersConfig>());
+    add("[clock]", field_names::<ClockConfig>());
+    add("[metrics]", field_names::<super::metrics::RawMetrics>());
+    add("[printing]", field_names::<RawPrinting>());
+    add("[integrity]", field_names::<RawIntegrity>());
+    add("[[feedback]]", field_names::<super::feedback::RawRule>());
+    add("capture keys", field_names::<CaptureSettings>());
+    add(
+        "business context keys",
+        field_names::<tracegate_epcis::context::BizContext>(),
+    );
+    add("reader keys", field_names::<super::rfid::RfidKeys>());
+    add("zones", field_names::<super::rfid::ZoneKeys>());
+    add("direction", field_names::<super::rfid::DirectionKeys>());
+    add(
+        "gpio input lines",
+        field_names::<super::gpio::InputLineConfig>(),
+    );
+    add(
+        "gpio output lines",
+        field_names::<crate::capture::devices::kinds::gpio_output::OutputLineConfig>(),
+    );
+    let registry = crate::capture::devices::builtin();
+    for name in registry.names() {
+        let kind = registry.get(name).unwrap();
+        for section in kind.sections() {
+            keys.extend(section.iter().map(|k| (format!("kind {name}"), *k)));
+        }
+    }
+    // Documented: named in backticks (a key table), as a section (`[key]`, `[[key]]`,
+    // `[mqtt.key]`), or set in an annotated TOML example (`key = …`, `# key = …`, or inline
+    // `{ key = …`).
+    let documented = |key: &str| {
+        docs.contains(&format!("`{key}`"))
+            || docs.contains(&format!("`{key} ="))
+            || docs.contains(&format!("[{key}]"))
+            || docs.contains(&format!(".{key}]"))
+            || docs.contains(&format!("{{ {key} = "))
+            || docs.contains(&format!(", {key} = "))
+            || docs.lines().any(|line| {
+                let line = line.trim_start().trim_start_matches('#').trim_start();
+                line.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+    };
+    let missing: Vec<String> = keys
+        .iter()
+        .filter(|(_, key)| !documented(key))
+        .map(|(owner, key)| format!("{owner}: `{key}`"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "config keys not documented in docs/:\n{}",
+        missing.join("\n")
+    );
+}
