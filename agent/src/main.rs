@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tracegate::cli::{self, Cli, Command, EXIT_USAGE, EpcisCommand, EventsCommand, SimCommand};
+#[cfg(feature = "sim")]
+use tracegate::cli::SimCommand;
+use tracegate::cli::{self, Cli, Command, EXIT_USAGE, EpcisCommand, EventsCommand};
 use tracegate::config::Config;
 
 fn main() -> ExitCode {
@@ -221,6 +223,7 @@ fn main() -> ExitCode {
                 std::io::stdout().lock(),
             ))
         }
+        #[cfg(feature = "sim")]
         Command::Sim {
             command: SimCommand::Scanner(args),
         } => runtime(async move {
@@ -230,6 +233,7 @@ fn main() -> ExitCode {
             eprintln!("sent {sent} scans");
             Ok(())
         }),
+        #[cfg(feature = "sim")]
         Command::Sim {
             command: SimCommand::LlrpReader(args),
         } => runtime(async move {

@@ -16,6 +16,7 @@ pub mod read;
 pub mod rfid;
 pub mod scanner;
 pub mod serial;
+#[cfg(feature = "sim")]
 pub mod sim;
 
 pub use command::{

@@ -6,6 +6,7 @@ pub mod epcis;
 pub mod events;
 pub mod integrity;
 pub mod print;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod status;
 
@@ -106,7 +107,9 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Simulated devices, for trying a configuration without hardware.
+    /// Simulated devices, for trying a configuration without hardware (not in the gateway
+    /// packages: a build with the `sim` feature).
+    #[cfg(feature = "sim")]
     Sim {
         #[command(subcommand)]
         command: SimCommand,
@@ -134,6 +137,7 @@ pub enum EpcisCommand {
 }
 
 /// `tracegate sim …`
+#[cfg(feature = "sim")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Act as a serial barcode scanner on a serial port or pty (e.g. one end of a socat pair).

@@ -139,6 +139,8 @@ pub struct Start<'a> {
 #[derive(Clone)]
 pub struct Registry {
     kinds: Vec<&'static dyn KindSpec>,
+    /// Simulated kinds this build was made without.
+    left_out: Vec<&'static str>,
 }
 
 impl Debug for Registry {
@@ -150,7 +152,22 @@ impl Debug for Registry {
 impl Registry {
     /// A registry of `kinds` (the daemon's: `capture::devices::builtin()`).
     pub fn new(kinds: Vec<&'static dyn KindSpec>) -> Registry {
-        Registry { kinds }
+        Registry {
+            kinds,
+            left_out: Vec::new(),
+        }
+    }
+
+    /// This registry in a build without the simulated kinds `names`: a config naming one is
+    /// refused with the reason.
+    pub fn without_simulators(mut self, names: &[&'static str]) -> Registry {
+        self.left_out.extend_from_slice(names);
+        self
+    }
+
+    /// Whether `name` is a simulated kind this build was made without.
+    pub fn is_left_out(&self, name: &str) -> bool {
+        self.left_out.contains(&name)
     }
 
     /// This registry and `kind` (an integration's own kind, or a test's).
@@ -359,6 +376,18 @@ fn parse_one(
     check_topic_level(&id, &format!("devices[{index}].id"))
         .map_err(|m| ctx.error(Some(id_span), m))?;
     let (kind_name, kind_span) = string_key("kind")?;
+    if registry.is_left_out(&kind_name) {
+        return Err(ctx.error(
+            Some(kind_span),
+            format!(
+                "devices[{index}] (id {id:?}): kind {kind_name:?} is a simulated device, and this \
+                 build of tracegate has no simulators (the gateway packages are built without \
+                 the `sim` feature); configure the real device ({}), or run a workstation \
+                 build for the demo",
+                registry.names().join(", ")
+            ),
+        ));
+    }
     let kind: &'static dyn KindSpec = registry.get(&kind_name).ok_or_else(|| {
         ctx.error(
             Some(kind_span),

@@ -157,7 +157,7 @@ mod libc_flags {
     pub use nix::libc::{O_NOCTTY, O_NONBLOCK};
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sim"))]
 mod tests {
     use super::*;
     use nix::sys::termios::{LocalFlags, OutputFlags, cfgetospeed};

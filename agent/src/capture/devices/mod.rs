@@ -21,6 +21,7 @@
 
 pub mod kinds;
 pub mod running;
+#[cfg(feature = "sim")]
 pub mod sim_codes;
 
 pub use crate::config::{
@@ -31,7 +32,7 @@ pub use running::{Devices, Routes};
 
 /// Every kind tracegate ships — one line per kind.
 pub fn builtin() -> Registry {
-    Registry::new(vec![
+    let registry = Registry::new(vec![
         &kinds::serial_scanner::KIND,
         &kinds::hid_scanner::KIND,
         &kinds::keyboard_scanner::KIND,
@@ -41,14 +42,37 @@ pub fn builtin() -> Registry {
         &kinds::gpio_input::KIND,
         &kinds::gpio_output::KIND,
         &kinds::label_printer::KIND,
-        &kinds::sim_scanner::KIND,
-        &kinds::sim_hid_scanner::KIND,
-        &kinds::sim_llrp_reader::KIND,
-        &kinds::sim_uhf_module::KIND,
-        &kinds::sim_lf_reader::KIND,
-        &kinds::sim_output::KIND,
-        &kinds::sim_gpio_input::KIND,
-        &kinds::sim_label_printer::KIND,
+    ]);
+    with_simulators(registry)
+}
+
+/// The simulated kinds, in a build with them (feature `sim`).
+#[cfg(feature = "sim")]
+fn with_simulators(registry: Registry) -> Registry {
+    registry
+        .with(&kinds::sim_scanner::KIND)
+        .with(&kinds::sim_hid_scanner::KIND)
+        .with(&kinds::sim_llrp_reader::KIND)
+        .with(&kinds::sim_uhf_module::KIND)
+        .with(&kinds::sim_lf_reader::KIND)
+        .with(&kinds::sim_output::KIND)
+        .with(&kinds::sim_gpio_input::KIND)
+        .with(&kinds::sim_label_printer::KIND)
+}
+
+/// A build without simulators (the gateway packages) names them, so that a config that asks
+/// for one is told why it is not there rather than that the kind is unknown.
+#[cfg(not(feature = "sim"))]
+fn with_simulators(registry: Registry) -> Registry {
+    registry.without_simulators(&[
+        "sim-scanner",
+        "sim-hid-scanner",
+        "sim-llrp-reader",
+        "sim-uhf-module",
+        "sim-lf-reader",
+        "sim-output",
+        "sim-gpio-input",
+        "sim-label-printer",
     ])
 }
 

@@ -103,6 +103,25 @@ fn config(devices: &str, registry: &Registry) -> Result<Config, ConfigError> {
 }
 
 #[test]
+fn a_simulated_kind_in_a_build_without_simulators_is_refused_with_the_reason() {
+    // What the gateway packages (no `sim` feature) answer for the demo's config.
+    let registry = Registry::new(vec![&ECHO]).without_simulators(&["sim-scanner"]);
+    let devices = "[[devices]]\nid = \"s1\"\nkind = \"sim-scanner\"\n";
+    let e = config(devices, &registry).unwrap_err().to_string();
+    assert!(e.contains("t.toml:9:"), "names the line: {e}");
+    assert!(
+        e.contains("\"sim-scanner\" is a simulated device")
+            && e.contains("without the `sim` feature")
+            && e.contains("test-echo"),
+        "says why and what to use instead: {e}"
+    );
+    // A kind that is neither known nor left out is still simply unknown.
+    let devices = "[[devices]]\nid = \"s1\"\nkind = \"sim-nothing\"\n";
+    let e = config(devices, &registry).unwrap_err().to_string();
+    assert!(e.contains("unknown device kind"), "{e}");
+}
+
+#[test]
 fn a_kind_registered_in_a_test_is_a_kind_like_any_other() {
     let registry = super::builtin().with(&ECHO);
     let devices = "[[devices]]\nid = \"e1\"\nkind = \"test-echo\"\nprefix = \"E:\"\nbiz_step = \"shipping\"\n";
