@@ -95,6 +95,16 @@ fn pieces(ais: &[AiValue]) -> Vec<Piece> {
     out
 }
 
+/// The most data characters a GS1-128 symbol may hold (GS1 General Specifications §5.4.1):
+/// longer symbols exceed the specified width and scanners are not required to read them.
+pub const GS1_128_MAX_DATA: usize = 48;
+
+/// The data characters GS1 counts against that limit: every AI and value character and each
+/// separator FNC1, but not the leading FNC1 nor the check character.
+fn gs1_128_data_characters(ais: &[AiValue]) -> usize {
+    pieces(ais).len() - 1
+}
+
 /// How a language spells Code 128's special codewords.
 struct Code128Spelling {
     start_c: &'static str,
@@ -189,6 +199,15 @@ pub fn gs1_128(
     language: TemplateLanguage,
     at: Placement,
 ) -> Result<String, String> {
+    let data = gs1_128_data_characters(ais);
+    if data > GS1_128_MAX_DATA {
+        return Err(format!(
+            "a GS1-128 symbol holds at most {GS1_128_MAX_DATA} data characters (GS1 General \
+             Specifications §5.4.1: AIs, values and separator FNC1s); {} has {data}: print it \
+             as a GS1 DataMatrix (gs1_datamatrix) or split the AIs over two GS1-128 symbols",
+            to_bracketed(ais)
+        ));
+    }
     match language {
         TemplateLanguage::Zpl => Ok(format!(
             "^BY{m}^BCN,{h},N,N,N,N^FD{data}^FS",
@@ -616,10 +635,38 @@ mod scanned {
         }
     }
 
+    #[test]
+    fn a_gs1_128_holds_48_data_characters_and_refuses_the_49th() {
+        // (01) + 14 digits, (10) + 12, FNC1, (21) + 15: 2 + 14 + 2 + 12 + 1 + 2 + 15 = 48.
+        let fits = parse("(01)09506000134352(10)ABCDEFGHIJKL(21)123456789012345").unwrap();
+        let zpl = format!(
+            "^XA^FO60,60{}^XZ",
+            gs1_128(&fits, TemplateLanguage::Zpl, AT).unwrap()
+        );
+        assert_eq!(
+            scan(
+                zpl.as_bytes(),
+                TemplateLanguage::Zpl,
+                BarcodeFormat::CODE_128
+            ),
+            expected("(01)09506000134352(10)ABCDEFGHIJKL(21)123456789012345")
+        );
+        let over = parse("(01)09506000134352(10)ABCDEFGHIJKL(21)1234567890123456").unwrap();
+        for language in [TemplateLanguage::Zpl, TemplateLanguage::Tspl] {
+            let e = gs1_128(&over, language, AT).unwrap_err();
+            assert!(
+                e.contains("at most 48 data characters") && e.contains("has 49"),
+                "{e}"
+            );
+            assert!(e.contains("gs1_datamatrix"), "says what to do instead: {e}");
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
         /// Any lot and serial (GS1's character set 82, digit runs of every length, letters
-        /// between them) reads back from the GS1-128 and the DataMatrix as printed.
+        /// between them) reads back from the GS1-128 and the DataMatrix as printed; a GS1-128
+        /// of more than 48 data characters is refused, never printed too wide to scan.
         #[test]
         fn any_lot_and_serial_read_back_as_printed(
             lot in "[0-9A-Za-z!%&'()*+,./:;<=?_-]{1,20}",
@@ -628,12 +675,23 @@ mod scanned {
             let data = format!("(01)09506000134352(10){}(21){serial}", lot.replace('(', "\\("));
             let ais = parse(&data).unwrap();
             let want = expected(&data);
-            let zpl = format!("^XA^FO60,60{}^XZ", gs1_128(&ais, TemplateLanguage::Zpl, AT).unwrap());
-            proptest::prop_assert_eq!(
-                scan(zpl.as_bytes(), TemplateLanguage::Zpl, BarcodeFormat::CODE_128),
-                want.clone(),
-                "{}", zpl
-            );
+            // (01) + 14, (10) + lot, FNC1, (21) + serial.
+            let characters = 2 + 14 + 2 + lot.len() + 1 + 2 + serial.len();
+            match gs1_128(&ais, TemplateLanguage::Zpl, AT) {
+                Ok(symbol) => {
+                    proptest::prop_assert!(characters <= GS1_128_MAX_DATA, "{characters} printed");
+                    let zpl = format!("^XA^FO60,60{symbol}^XZ");
+                    proptest::prop_assert_eq!(
+                        scan(zpl.as_bytes(), TemplateLanguage::Zpl, BarcodeFormat::CODE_128),
+                        want.clone(),
+                        "{}", zpl
+                    );
+                }
+                Err(e) => {
+                    proptest::prop_assert!(characters > GS1_128_MAX_DATA, "{characters}: {e}");
+                    proptest::prop_assert!(e.contains("at most 48 data characters"), "{e}");
+                }
+            }
             let dm = format!(
                 "^XA^FO60,60{}^XZ",
                 gs1_datamatrix(&ais, TemplateLanguage::Zpl, Placement { module: 6, ..AT }).unwrap()

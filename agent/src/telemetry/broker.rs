@@ -68,6 +68,9 @@ impl BrokerStatus {
             *self.offline_since.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(std::time::Instant::now());
         }
+        // Whatever ends a session now, a refusal said before is no longer the news: a broker
+        // that refused and is now unreachable reads as unreachable.
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.changes.notify_waiters();
         if let Some(e) = error {
             *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -79,8 +82,8 @@ impl BrokerStatus {
     /// `reason` is the refusal's short name, `explanation` what it means and what to check.
     pub fn refused(&self, reason: &'static str, explanation: &'static str, error: String) {
         self.refusals_total.fetch_add(1, Ordering::Relaxed);
-        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some((reason, explanation));
         self.disconnected(Some(error));
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some((reason, explanation));
     }
 
     /// A connection attempt failed.
@@ -206,4 +209,31 @@ pub struct RefusalReport {
     pub reason: String,
     /// What it means and which settings to check.
     pub explanation: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_shown_until_the_next_session_ends_otherwise() {
+        let broker = BrokerStatus::default();
+        broker.refused(
+            "not_authorized",
+            "check mqtt.password_file",
+            "refused".into(),
+        );
+        let report = broker.report("127.0.0.1", 1883);
+        assert_eq!(report.refused.unwrap().reason, "not_authorized");
+        assert_eq!(report.connect_refusals_total, 1);
+        // Then the broker goes away altogether: that is what status says now.
+        broker.disconnected(Some("Connection refused (os error 111)".into()));
+        let report = broker.report("127.0.0.1", 1883);
+        assert!(report.refused.is_none());
+        assert_eq!(report.connect_refusals_total, 1);
+        // And a session clears it too.
+        broker.refused("not_authorized", "check", "refused".into());
+        broker.connected();
+        assert!(broker.report("127.0.0.1", 1883).refused.is_none());
+    }
 }

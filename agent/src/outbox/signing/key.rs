@@ -225,7 +225,18 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::hard_link(&temporary, path)?;
+        match std::fs::hard_link(&temporary, path) {
+            Ok(()) => {}
+            // A file system without hard links (a key on a FAT stick): rename, which cannot
+            // refuse to overwrite, but the key was absent a moment ago.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::Unsupported
+                    || e.raw_os_error() == Some(libc::EPERM) =>
+            {
+                std::fs::rename(&temporary, path)?
+            }
+            Err(e) => return Err(e),
+        }
         std::fs::File::open(&dir)?.sync_all()
     })();
     let _ = std::fs::remove_file(&temporary);
