@@ -9,3 +9,4 @@ pub mod chafon;
 pub mod lf;
 pub mod llrp;
 pub mod r2000;
+mod serial_link;

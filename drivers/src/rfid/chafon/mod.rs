@@ -32,7 +32,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio_serial::SerialStream;
 use tokio_util::codec::Framed;
@@ -45,6 +45,14 @@ use crate::command::Commands;
 use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::{DeviceEvent, RawRead, ReadMeta};
 use crate::serial::SerialSettings;
+
+use super::serial_link::{self, LineWords};
+
+/// How a silent Chafon reader is named.
+const LINE: LineWords = LineWords {
+    what: "reader",
+    baud_hint: "Chafon readers default to 57600",
+};
 
 /// The line speed UHFReader18-family readers ship with (§8.4.5).
 pub const DEFAULT_BAUD: u32 = 57_600;
@@ -153,14 +161,7 @@ impl ChafonPort {
         events: &mpsc::Sender<DeviceEvent>,
         message: String,
     ) -> Result<(), SessionEnd> {
-        let event = DeviceEvent::FrameError {
-            device: self.id.clone(),
-            message,
-        };
-        events
-            .send(event)
-            .await
-            .map_err(|_| SessionEnd::ChannelClosed)
+        serial_link::report_frame_error(&self.id, events, message).await
     }
 
     /// Sends `request` and reads the answer to it, reporting noise, damaged and unexpected
@@ -193,23 +194,7 @@ impl ChafonPort {
         cancel: &CancellationToken,
     ) -> Result<Reply, SessionEnd> {
         loop {
-            let item = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(SessionEnd::Cancelled),
-                item = tokio::time::timeout(limit, link.next()) => item,
-            };
-            let item = match item {
-                Err(_) => {
-                    return Err(SessionEnd::Lost(format!(
-                        "reader stopped answering ({doing}: nothing for {} ms); check its power \
-                         and cable, and the port's baud rate (Chafon readers default to 57600)",
-                        limit.as_millis()
-                    )));
-                }
-                Ok(None) => return Err(SessionEnd::Lost("port closed (reader unplugged?)".into())),
-                Ok(Some(Err(e))) => return Err(SessionEnd::Lost(format!("read error: {e}"))),
-                Ok(Some(Ok(item))) => item,
-            };
+            let item = serial_link::next_item(link, limit, doing, LINE, cancel).await?;
             let message = match item {
                 ChafonItem::Frame(response) if response.command == code => {
                     match Reply::parse(&response) {

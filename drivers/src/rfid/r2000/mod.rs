@@ -30,7 +30,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_serial::SerialStream;
@@ -44,6 +44,14 @@ use crate::command::Commands;
 use crate::lifecycle::{Device, Driver, SessionEnd};
 use crate::read::{DeviceEvent, RawRead, ReadMeta};
 use crate::serial::SerialSettings;
+
+use super::serial_link::{self, LineWords};
+
+/// How a silent R2000 module is named.
+const LINE: LineWords = LineWords {
+    what: "module",
+    baud_hint: "R2000 modules default to 115200",
+};
 
 /// How to drive one module. Keys as in `[[devices]]` (beside the serial line's).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -220,14 +228,7 @@ impl R2000Port {
         events: &mpsc::Sender<DeviceEvent>,
         message: String,
     ) -> Result<(), SessionEnd> {
-        let event = DeviceEvent::FrameError {
-            device: self.id.clone(),
-            message,
-        };
-        events
-            .send(event)
-            .await
-            .map_err(|_| SessionEnd::ChannelClosed)
+        serial_link::report_frame_error(&self.id, events, message).await
     }
 
     async fn send(&self, link: &mut Link, request: Request) -> Result<(), SessionEnd> {
@@ -248,27 +249,7 @@ impl R2000Port {
     ) -> Result<Reply, SessionEnd> {
         let limit = Duration::from_millis(self.settings.answer_timeout_ms);
         loop {
-            let item = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(SessionEnd::Cancelled),
-                item = tokio::time::timeout(limit, link.next()) => item,
-            };
-            let item = match item {
-                Err(_) => {
-                    return Err(SessionEnd::Lost(format!(
-                        "module stopped answering ({doing}: nothing for {} ms); check its power \
-                         and cable, and the port's baud rate (R2000 modules default to 115200)",
-                        limit.as_millis()
-                    )));
-                }
-                Ok(None) => {
-                    return Err(SessionEnd::Lost("port closed (module unplugged?)".into()));
-                }
-                Ok(Some(Err(e))) => {
-                    return Err(SessionEnd::Lost(format!("read error: {e}")));
-                }
-                Ok(Some(Ok(item))) => item,
-            };
+            let item = serial_link::next_item(link, limit, doing, LINE, cancel).await?;
             match item {
                 R2000Item::Frame(frame) if frame.command == command => {
                     match Reply::parse(&frame) {
