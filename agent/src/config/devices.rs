@@ -83,7 +83,8 @@ pub trait KindSpec: Send + Sync + 'static {
 /// the print queue and the command router ask this, never a kind by name.
 #[derive(Debug, Clone, Default)]
 pub struct Capabilities {
-    /// The bytes the scanner takes as operator feedback (scanners that have host commands).
+    /// The bytes the scanner takes as operator feedback (scanners that have host commands;
+    /// `None` when none are configured, so the pipeline need not check again).
     pub feedback: Option<ScannerFeedback>,
     /// Reader settings (zones, smoothing, direction, filters): its reads are RFID tag reports
     /// that the pipeline smooths into movements, and it may have read windows.

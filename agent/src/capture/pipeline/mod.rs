@@ -227,7 +227,6 @@ impl Pipeline {
                 .capabilities
                 .feedback
                 .as_ref()
-                .filter(|f| !f.is_empty())
                 .map(|f| SignalLine::new(device.id.clone(), self.routes.clone(), f));
             let (session, last, rfid) = match old.remove(&device.id) {
                 Some(station) => (station.session, station.last, station.rfid),
