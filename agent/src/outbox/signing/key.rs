@@ -158,8 +158,16 @@ impl GatewayKey {
                     }
                 };
                 let line = format!("{}:{}\n", key.algorithm(), hex::encode(key.secret_bytes()));
-                write_new(path, line.as_bytes()).map_err(create)?;
-                Ok((key, true))
+                match write_new(path, line.as_bytes()) {
+                    Ok(()) => Ok((key, true)),
+                    // Another process sharing the key (a second daemon started at the same
+                    // moment, `tracegate verify`) made it first: the linked file is whole, so
+                    // it is the key; this one's draw is thrown away.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        GatewayKey::load_or_create_for(path, algorithm)
+                    }
+                    Err(e) => Err(create(e)),
+                }
             }
             Err(cause) => Err(KeyError::Read {
                 path: path.to_path_buf(),
@@ -215,7 +223,11 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.new-{}", std::process::id()));
+    // Unique per process and per call: two threads (or daemons) making the key at once must
+    // not write into each other's temporary file.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = dir.join(format!(".{name}.new-{}-{call}", std::process::id()));
     let written = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -324,6 +336,38 @@ mod tests {
         std::fs::write(&path, "not a key").unwrap();
         let e = GatewayKey::load_or_create(&path).unwrap_err().to_string();
         assert!(e.contains("not a tracegate gateway key"), "{e}");
+    }
+
+    #[test]
+    fn makers_racing_for_one_key_all_get_the_one_that_was_linked() {
+        // Daemons sharing a key file start together (a fleet on one host, the bench's fleet):
+        // one links its key, the others must read that one, not fail on "File exists".
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("gateway.key");
+            let start = std::sync::Barrier::new(8);
+            let keys: Vec<String> = std::thread::scope(|s| {
+                let makers: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            GatewayKey::load_or_create_for(&path, ED25519)
+                                .unwrap()
+                                .0
+                                .public_hex()
+                        })
+                    })
+                    .collect();
+                makers.into_iter().map(|m| m.join().unwrap()).collect()
+            });
+            let on_disk = GatewayKey::load_or_create(&path).unwrap().0.public_hex();
+            assert!(
+                keys.iter().all(|k| *k == on_disk),
+                "round {round}: {keys:?}"
+            );
+            let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert_eq!(left.len(), 1, "round {round}: temporary files left behind");
+        }
     }
 
     #[test]
