@@ -79,6 +79,64 @@ pub trait KindSpec: Send + Sync + 'static {
     }
 }
 
+/// A kind, said by its settings type: the name, the roles, the key sets and how the keys
+/// become the settings. [`KindOf`] makes a [`KindSpec`] of it, so a kind module is its
+/// settings, this impl, and `pub static KIND: KindOf<Settings> = KindOf::new();` — the
+/// registry's object-safe skeleton is written once, here.
+pub trait DeviceKind: DeviceSettings + Sized {
+    /// The `kind = "…"` spelling.
+    const NAME: &'static str;
+    /// What devices of this kind do.
+    const ROLES: Roles;
+    /// The key sets of the kind's settings structs, in the order [`parse`](Self::parse) takes
+    /// them with [`KindKeys::section`].
+    fn sections() -> Vec<&'static [&'static str]>;
+    /// Parses and validates the kind's keys.
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError>;
+    /// See [`KindSpec::default_decode_as`].
+    fn default_decode_as() -> Option<tracegate_identifiers::Mode> {
+        None
+    }
+}
+
+/// The [`KindSpec`] of the kind whose settings are `S`: what a kind module registers.
+pub struct KindOf<S>(std::marker::PhantomData<fn() -> S>);
+
+impl<S> KindOf<S> {
+    /// The kind (a `static` in its module).
+    pub const fn new() -> KindOf<S> {
+        KindOf(std::marker::PhantomData)
+    }
+}
+
+impl<S> Default for KindOf<S> {
+    fn default() -> KindOf<S> {
+        KindOf::new()
+    }
+}
+
+impl<S: DeviceKind> KindSpec for KindOf<S> {
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+
+    fn roles(&self) -> Roles {
+        S::ROLES
+    }
+
+    fn sections(&self) -> Vec<&'static [&'static str]> {
+        S::sections()
+    }
+
+    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+        Ok(Arc::new(S::parse(keys)?))
+    }
+
+    fn default_decode_as(&self) -> Option<tracegate_identifiers::Mode> {
+        S::default_decode_as()
+    }
+}
+
 /// What a device can do, declared by its kind as data: the pipeline, status, feedback rules,
 /// the print queue and the command router ask this, never a kind by name.
 #[derive(Debug, Clone, Default)]

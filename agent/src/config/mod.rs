@@ -24,8 +24,8 @@ use toml::Spanned;
 
 pub use capture::{CaptureSettings, OnReject};
 pub use devices::{
-    Capabilities, DeviceConfig, DeviceSettings, InputSettings, KindKeys, KindSpec, Registry, Roles,
-    SafeState, Start,
+    Capabilities, DeviceConfig, DeviceKind, DeviceSettings, InputSettings, KindKeys, KindOf,
+    KindSpec, Registry, Roles, SafeState, Start,
 };
 pub use error::{ConfigError, line_column};
 pub use feedback::{FeedbackRule, Outcome, ScannerFeedback};

@@ -1,7 +1,8 @@
 //! The device model: what a device kind is, the registry of kinds, and the running devices.
 //!
 //! A kind is one module under [`kinds`]: its config struct (serde, unknown keys are errors),
-//! how it is parsed ([`KindSpec`]), and how it starts — its driver and, for a simulated kind,
+//! its name, roles and how it is parsed ([`DeviceKind`], which [`KindOf`] turns into the
+//! registry's [`KindSpec`]), and how it starts — its driver and, for a simulated kind,
 //! the simulator beside it ([`DeviceSettings::start`]). The [`Registry`] lists the kinds;
 //! adding a kind is its module plus one line there.
 //!
@@ -25,7 +26,7 @@ pub mod running;
 pub mod sim_codes;
 
 pub use crate::config::{
-    Capabilities, DeviceSettings, KindSpec, Registry, Roles, SafeState, Start,
+    Capabilities, DeviceKind, DeviceSettings, KindOf, KindSpec, Registry, Roles, SafeState, Start,
 };
 
 pub use running::{Devices, Routes};

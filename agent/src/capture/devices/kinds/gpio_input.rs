@@ -19,24 +19,18 @@
 //! built by the pipeline): `"active"`, `"inactive"` or `"both"`; by default (`"none"`) an edge
 //! is status, log and rules only.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use tracegate_drivers::gpio::InputDriver;
 use tracegate_drivers::gpio::pi::PiInputs;
 
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 pub use crate::config::gpio::*;
 
 /// The kind.
-pub static KIND: GpioInputKind = GpioInputKind;
-
-/// `gpio-input`.
-#[derive(Debug)]
-pub struct GpioInputKind;
+pub static KIND: KindOf<GpioInputSettings> = KindOf::new();
 
 /// A GPIO input device's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -46,23 +40,19 @@ pub struct GpioInputSettings {
     pub lines: Vec<InputLineConfig>,
 }
 
-impl KindSpec for GpioInputKind {
-    fn name(&self) -> &'static str {
-        "gpio-input"
-    }
+impl DeviceKind for GpioInputSettings {
+    const NAME: &'static str = "gpio-input";
 
-    fn roles(&self) -> Roles {
-        Roles::SENSOR
-    }
+    const ROLES: Roles = Roles::SENSOR;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<GpioInputSettings>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let settings: GpioInputSettings = keys.section()?;
         check_lines(keys, &settings.lines, true)?;
-        Ok(Arc::new(settings))
+        Ok(settings)
     }
 }
 

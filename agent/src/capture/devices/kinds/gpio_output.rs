@@ -21,16 +21,14 @@ use tracegate_drivers::gpio::pi::{PiOutputLine, PiOutputs};
 use tracegate_drivers::output::OutputDriver;
 
 use super::gpio_input::{ActiveLevel, check_names_and_pins};
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, SafeState, Start};
+use crate::capture::devices::{
+    Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, SafeState, Start,
+};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: GpioOutputKind = GpioOutputKind;
-
-/// `gpio-output`.
-#[derive(Debug)]
-pub struct GpioOutputKind;
+pub static KIND: KindOf<GpioOutputSettings> = KindOf::new();
 
 /// One output line.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -75,23 +73,19 @@ impl SafeState for GpioOutputSettings {
     }
 }
 
-impl KindSpec for GpioOutputKind {
-    fn name(&self) -> &'static str {
-        "gpio-output"
-    }
+impl DeviceKind for GpioOutputSettings {
+    const NAME: &'static str = "gpio-output";
 
-    fn roles(&self) -> Roles {
-        Roles::OUTPUT
-    }
+    const ROLES: Roles = Roles::OUTPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<GpioOutputSettings>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let settings: GpioOutputSettings = keys.section()?;
         check_names_and_pins(keys, settings.lines.iter().map(|l| (&l.name, l.pin)), true)?;
-        Ok(Arc::new(settings))
+        Ok(settings)
     }
 }
 

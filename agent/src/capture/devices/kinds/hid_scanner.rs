@@ -8,38 +8,28 @@
 //! product_id = 0x0b61
 //! ```
 
-use std::sync::Arc;
-
 use tracegate_drivers::scanner::{HidScanner, HidScannerSettings};
 
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: HidScannerKind = HidScannerKind;
+pub static KIND: KindOf<HidScannerConfig> = KindOf::new();
 
-/// `hid-scanner`.
-#[derive(Debug)]
-pub struct HidScannerKind;
+impl DeviceKind for HidScannerConfig {
+    const NAME: &'static str = "hid-scanner";
 
-impl KindSpec for HidScannerKind {
-    fn name(&self) -> &'static str {
-        "hid-scanner"
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
-
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<HidScannerSettings>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let hid: HidScannerSettings = keys.section()?;
         keys.check_max_len(hid.max_frame_len)?;
-        Ok(Arc::new(HidScannerConfig(hid)))
+        Ok(HidScannerConfig(hid))
     }
 }
 

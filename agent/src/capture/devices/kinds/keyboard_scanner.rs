@@ -9,39 +9,29 @@
 //! layout = "de"
 //! ```
 
-use std::sync::Arc;
-
 use tracegate_drivers::scanner::{KeyboardScanner, KeyboardScannerSettings};
 
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: KeyboardScannerKind = KeyboardScannerKind;
+pub static KIND: KindOf<KeyboardScannerConfig> = KindOf::new();
 
-/// `keyboard-scanner`.
-#[derive(Debug)]
-pub struct KeyboardScannerKind;
+impl DeviceKind for KeyboardScannerConfig {
+    const NAME: &'static str = "keyboard-scanner";
 
-impl KindSpec for KeyboardScannerKind {
-    fn name(&self) -> &'static str {
-        "keyboard-scanner"
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
-
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<KeyboardScannerSettings>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let mut kbd: KeyboardScannerSettings = keys.section()?;
         keys.check_max_len(kbd.max_frame_len)?;
         kbd.path = keys.config_dir().join(&kbd.path);
-        Ok(Arc::new(KeyboardScannerConfig(kbd)))
+        Ok(KeyboardScannerConfig(kbd))
     }
 }
 

@@ -19,24 +19,19 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use tracegate_drivers::printer::driver::{Language, PollTimes, PrinterDevice, Transport};
 use tracegate_drivers::serial::SerialSettings;
 
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 use crate::labels::templates::TemplateLanguage;
 
 /// The kind.
-pub static KIND: LabelPrinterKind = LabelPrinterKind;
-
-/// `label-printer`.
-#[derive(Debug)]
-pub struct LabelPrinterKind;
+pub static KIND: KindOf<LabelPrinterConfig> = KindOf::new();
 
 /// The printer language key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -132,16 +127,12 @@ pub fn spawn(start: Start<'_>, device: PrinterDevice) {
     );
 }
 
-impl KindSpec for LabelPrinterKind {
-    fn name(&self) -> &'static str {
-        "label-printer"
-    }
+impl DeviceKind for LabelPrinterConfig {
+    const NAME: &'static str = "label-printer";
 
-    fn roles(&self) -> Roles {
-        Roles::OUTPUT
-    }
+    const ROLES: Roles = Roles::OUTPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![
             field_names::<PrinterKeys>(),
             field_names::<TransportKeys>(),
@@ -149,7 +140,7 @@ impl KindSpec for LabelPrinterKind {
         ]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let printer = parse_printer(keys)?;
         let where_: TransportKeys = keys.section()?;
         let serial_keys = ["baud", "data_bits", "parity", "stop_bits", "flow_control"];
@@ -188,7 +179,7 @@ impl KindSpec for LabelPrinterKind {
                 format!("{key} is a serial line setting; this printer is not on port = …"),
             ));
         }
-        Ok(Arc::new(LabelPrinterConfig { printer, transport }))
+        Ok(LabelPrinterConfig { printer, transport })
     }
 }
 

@@ -22,18 +22,14 @@ use tracegate_drivers::rfid::lf::LfReader;
 use tracegate_drivers::serial::SerialSettings;
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 use tracegate_identifiers::Mode;
 
 /// The kind.
-pub static KIND: LfReaderKind = LfReaderKind;
-
-/// `lf-reader`.
-#[derive(Debug)]
-pub struct LfReaderKind;
+pub static KIND: KindOf<LfReaderConfig> = KindOf::new();
 
 /// An LF reader's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,27 +40,23 @@ pub struct LfReaderConfig {
     pub rfid: Arc<RfidSettings>,
 }
 
-impl KindSpec for LfReaderKind {
-    fn name(&self) -> &'static str {
-        "lf-reader"
-    }
+impl DeviceKind for LfReaderConfig {
+    const NAME: &'static str = "lf-reader";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<SerialSettings>(), field_names::<RfidKeys>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let serial: SerialSettings = keys.section()?;
         serial.validate().map_err(|e| keys.error(e.key(), &e))?;
         let rfid = parse_rfid(keys)?;
-        Ok(Arc::new(LfReaderConfig { serial, rfid }))
+        Ok(LfReaderConfig { serial, rfid })
     }
 
-    fn default_decode_as(&self) -> Option<Mode> {
+    fn default_decode_as() -> Option<Mode> {
         Some(Mode::Iso11784)
     }
 }

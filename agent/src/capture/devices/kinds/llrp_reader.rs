@@ -20,17 +20,13 @@ use std::sync::Arc;
 
 use tracegate_drivers::rfid::llrp::{LlrpReader, LlrpSettings};
 
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: LlrpReaderKind = LlrpReaderKind;
-
-/// `llrp-reader`.
-#[derive(Debug)]
-pub struct LlrpReaderKind;
+pub static KIND: KindOf<LlrpReaderConfig> = KindOf::new();
 
 /// An LLRP reader's settings: how to reach and set it up, and what its reads mean.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,26 +37,22 @@ pub struct LlrpReaderConfig {
     pub rfid: Arc<RfidSettings>,
 }
 
-impl KindSpec for LlrpReaderKind {
-    fn name(&self) -> &'static str {
-        "llrp-reader"
-    }
+impl DeviceKind for LlrpReaderConfig {
+    const NAME: &'static str = "llrp-reader";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<LlrpSettings>(), field_names::<RfidKeys>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let reader: LlrpSettings = keys.section()?;
         reader
             .validate()
             .map_err(|e| keys.error(e.key, &e.message))?;
         let rfid = parse_rfid(keys)?;
-        Ok(Arc::new(LlrpReaderConfig { reader, rfid }))
+        Ok(LlrpReaderConfig { reader, rfid })
     }
 }
 

@@ -11,21 +11,15 @@
 //! on_reject_send = "F"
 //! ```
 
-use std::sync::Arc;
-
 use tracegate_drivers::scanner::{FrameSettings, SerialScanner, SerialScannerSettings};
 use tracegate_drivers::serial::SerialSettings;
 
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys, ScannerFeedback};
 
 /// The kind.
-pub static KIND: SerialScannerKind = SerialScannerKind;
-
-/// `serial-scanner`.
-#[derive(Debug)]
-pub struct SerialScannerKind;
+pub static KIND: KindOf<SerialScannerConfig> = KindOf::new();
 
 /// A serial scanner's settings: the line, the framing, and its feedback bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,16 +30,12 @@ pub struct SerialScannerConfig {
     pub feedback: ScannerFeedback,
 }
 
-impl KindSpec for SerialScannerKind {
-    fn name(&self) -> &'static str {
-        "serial-scanner"
-    }
+impl DeviceKind for SerialScannerConfig {
+    const NAME: &'static str = "serial-scanner";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![
             field_names::<SerialSettings>(),
             field_names::<FrameSettings>(),
@@ -53,15 +43,15 @@ impl KindSpec for SerialScannerKind {
         ]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let serial: SerialSettings = keys.section()?;
         serial.validate().map_err(|e| keys.error(e.key(), &e))?;
         let frame: FrameSettings = keys.section()?;
         let feedback: ScannerFeedback = keys.section()?;
-        Ok(Arc::new(SerialScannerConfig {
+        Ok(SerialScannerConfig {
             scanner: SerialScannerSettings { serial, frame },
             feedback,
-        }))
+        })
     }
 }
 

@@ -11,7 +11,6 @@
 //! script = { line = "photo-eye", every_ms = 5000, hold_ms = 1500, bounces = 3 }
 //! ```
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -19,16 +18,12 @@ use tracegate_drivers::gpio::InputDriver;
 use tracegate_drivers::sim::SimInputs;
 
 use super::gpio_input::{ActiveLevel, GpioInputSettings, InputLineConfig, check_lines};
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: SimGpioInputKind = SimGpioInputKind;
-
-/// `sim-gpio-input`.
-#[derive(Debug)]
-pub struct SimGpioInputKind;
+pub static KIND: KindOf<SimGpioInputSettings> = KindOf::new();
 
 /// A line activated on a schedule.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -63,23 +58,19 @@ pub struct SimGpioInputSettings {
     pub sim: SimGpioKeys,
 }
 
-impl KindSpec for SimGpioInputKind {
-    fn name(&self) -> &'static str {
-        "sim-gpio-input"
-    }
+impl DeviceKind for SimGpioInputSettings {
+    const NAME: &'static str = "sim-gpio-input";
 
-    fn roles(&self) -> Roles {
-        Roles::SENSOR
-    }
+    const ROLES: Roles = Roles::SENSOR;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![
             field_names::<GpioInputSettings>(),
             field_names::<SimGpioKeys>(),
         ]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let gpio: GpioInputSettings = keys.section()?;
         let sim: SimGpioKeys = keys.section()?;
         check_lines(keys, &gpio.lines, true)?;
@@ -97,7 +88,7 @@ impl KindSpec for SimGpioInputKind {
                 ));
             }
         }
-        Ok(Arc::new(SimGpioInputSettings { gpio, sim }))
+        Ok(SimGpioInputSettings { gpio, sim })
     }
 }
 

@@ -2,7 +2,6 @@
 //! reports through the real HID POS driver; an AIM identifier at the start of a code (`]d2…`)
 //! travels in the report's symbology field, as a real HID POS scanner sends it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -10,16 +9,12 @@ use tracegate_drivers::scanner::HidScanner;
 use tracegate_drivers::sim::SimHidScanner;
 
 use super::sim_scanner::{SimScannerSettings, SimTerminator, default_rate};
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start, sim_codes};
+use crate::capture::devices::{DeviceKind, DeviceSettings, KindOf, Roles, Start, sim_codes};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: SimHidScannerKind = SimHidScannerKind;
-
-/// `sim-hid-scanner`.
-#[derive(Debug)]
-pub struct SimHidScannerKind;
+pub static KIND: KindOf<SimHidScannerSettings> = KindOf::new();
 
 /// A simulated HID POS scanner's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -48,23 +43,19 @@ impl SimHidScannerSettings {
     }
 }
 
-impl KindSpec for SimHidScannerKind {
-    fn name(&self) -> &'static str {
-        "sim-hid-scanner"
-    }
+impl DeviceKind for SimHidScannerSettings {
+    const NAME: &'static str = "sim-hid-scanner";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<SimHidScannerSettings>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let sim: SimHidScannerSettings = keys.section()?;
         keys.check_rate(sim.rate_per_s)?;
-        Ok(Arc::new(sim))
+        Ok(sim)
     }
 }
 

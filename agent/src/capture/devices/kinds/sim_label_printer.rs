@@ -13,24 +13,18 @@
 //! roll = 500         # labels on a roll; leave out for an endless one
 //! ```
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use tracegate_drivers::printer::driver::{PrinterDevice, Transport};
 use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::{SimPrinter, SimPrinterConfig};
 
 use super::label_printer::{PrinterKeys, PrinterLanguage, parse_printer, poll_times};
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: SimLabelPrinterKind = SimLabelPrinterKind;
-
-/// `sim-label-printer`.
-#[derive(Debug)]
-pub struct SimLabelPrinterKind;
+pub static KIND: KindOf<SimLabelPrinterConfig> = KindOf::new();
 
 /// The simulated printer's mechanism.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -50,29 +44,25 @@ pub struct SimLabelPrinterConfig {
     pub sim: SimPrinterKeys,
 }
 
-impl KindSpec for SimLabelPrinterKind {
-    fn name(&self) -> &'static str {
-        "sim-label-printer"
-    }
+impl DeviceKind for SimLabelPrinterConfig {
+    const NAME: &'static str = "sim-label-printer";
 
-    fn roles(&self) -> Roles {
-        Roles::OUTPUT
-    }
+    const ROLES: Roles = Roles::OUTPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![
             field_names::<PrinterKeys>(),
             field_names::<SimPrinterKeys>(),
         ]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let printer = parse_printer(keys)?;
         let sim: SimPrinterKeys = keys.section()?;
         if sim.roll == Some(0) {
             return Err(keys.error("roll", "roll must hold at least one label"));
         }
-        Ok(Arc::new(SimLabelPrinterConfig { printer, sim }))
+        Ok(SimLabelPrinterConfig { printer, sim })
     }
 }
 

@@ -20,18 +20,14 @@ use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::lf::{LfFormat, SimStick, wire};
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 use tracegate_identifiers::Mode;
 
 /// The kind.
-pub static KIND: SimLfReaderKind = SimLfReaderKind;
-
-/// `sim-lf-reader`.
-#[derive(Debug)]
-pub struct SimLfReaderKind;
+pub static KIND: KindOf<SimLfReaderConfig> = KindOf::new();
 
 /// A simulated stick's output format (config spelling).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -100,20 +96,16 @@ pub struct SimLfReaderConfig {
     pub rfid: Arc<RfidSettings>,
 }
 
-impl KindSpec for SimLfReaderKind {
-    fn name(&self) -> &'static str {
-        "sim-lf-reader"
-    }
+impl DeviceKind for SimLfReaderConfig {
+    const NAME: &'static str = "sim-lf-reader";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<SimLfSettings>(), field_names::<RfidKeys>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let sim: SimLfSettings = keys.section()?;
         if let Some(bad) = sim
             .herd
@@ -132,10 +124,10 @@ impl KindSpec for SimLfReaderKind {
             return Err(keys.error("reads_per_animal", "reads_per_animal must be 1 to 20"));
         }
         let rfid = parse_rfid(keys)?;
-        Ok(Arc::new(SimLfReaderConfig { sim, rfid }))
+        Ok(SimLfReaderConfig { sim, rfid })
     }
 
-    fn default_decode_as(&self) -> Option<Mode> {
+    fn default_decode_as() -> Option<Mode> {
         Some(Mode::Iso11784)
     }
 }

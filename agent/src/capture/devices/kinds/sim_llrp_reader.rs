@@ -23,17 +23,13 @@ use tracegate_drivers::rfid::llrp::{LlrpReader, LlrpSettings};
 use tracegate_drivers::sim::llrp::{SimReader, SimReaderConfig, gate_pass, sgtin96};
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: SimLlrpReaderKind = SimLlrpReaderKind;
-
-/// `sim-llrp-reader`.
-#[derive(Debug)]
-pub struct SimLlrpReaderKind;
+pub static KIND: KindOf<SimLlrpReaderConfig> = KindOf::new();
 
 /// Which way the simulated pallets go.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -97,20 +93,16 @@ pub struct SimLlrpReaderConfig {
     pub rfid: Arc<RfidSettings>,
 }
 
-impl KindSpec for SimLlrpReaderKind {
-    fn name(&self) -> &'static str {
-        "sim-llrp-reader"
-    }
+impl DeviceKind for SimLlrpReaderConfig {
+    const NAME: &'static str = "sim-llrp-reader";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<SimLlrpSettings>(), field_names::<RfidKeys>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let sim: SimLlrpSettings = keys.section()?;
         if !(1000..=3_600_000).contains(&sim.pass_every_ms) {
             return Err(keys.error("pass_every_ms", "pass_every_ms must be 1000 ms to 1 hour"));
@@ -131,7 +123,7 @@ impl KindSpec for SimLlrpReaderKind {
             ));
         }
         let rfid = parse_rfid(keys)?;
-        Ok(Arc::new(SimLlrpReaderConfig { sim, rfid }))
+        Ok(SimLlrpReaderConfig { sim, rfid })
     }
 }
 

@@ -11,22 +11,17 @@
 //! ```
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use serde::Deserialize;
 use tracegate_drivers::output::OutputDriver;
 use tracegate_drivers::sim::SimOutputs;
 
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys, check_topic_level};
 
 /// The kind.
-pub static KIND: SimOutputKind = SimOutputKind;
-
-/// `sim-output`.
-#[derive(Debug)]
-pub struct SimOutputKind;
+pub static KIND: KindOf<SimOutputSettings> = KindOf::new();
 
 /// A simulated output bank's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -36,20 +31,16 @@ pub struct SimOutputSettings {
     pub lines: Vec<String>,
 }
 
-impl KindSpec for SimOutputKind {
-    fn name(&self) -> &'static str {
-        "sim-output"
-    }
+impl DeviceKind for SimOutputSettings {
+    const NAME: &'static str = "sim-output";
 
-    fn roles(&self) -> Roles {
-        Roles::OUTPUT
-    }
+    const ROLES: Roles = Roles::OUTPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<SimOutputSettings>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let settings: SimOutputSettings = keys.section()?;
         if settings.lines.is_empty() || settings.lines.len() > 64 {
             return Err(keys.error("lines", "lines must name 1 to 64 output lines"));
@@ -61,7 +52,7 @@ impl KindSpec for SimOutputKind {
                 return Err(keys.error("lines", format!("line {line:?} is named twice")));
             }
         }
-        Ok(Arc::new(settings))
+        Ok(settings)
     }
 }
 

@@ -10,23 +10,17 @@
 //! codes = ["]d20109506000134352\u001d10LOT1"]   # empty: generated GS1 DataMatrix
 //! ```
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use tracegate_drivers::scanner::{FrameSettings, SerialScanner, SerialScannerSettings};
 use tracegate_drivers::serial::SerialSettings;
 use tracegate_drivers::sim::{ScannerSim, VirtualSerialPort};
 
-use crate::capture::devices::{DeviceSettings, KindSpec, Roles, Start, sim_codes};
+use crate::capture::devices::{DeviceKind, DeviceSettings, KindOf, Roles, Start, sim_codes};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: SimScannerKind = SimScannerKind;
-
-/// `sim-scanner`.
-#[derive(Debug)]
-pub struct SimScannerKind;
+pub static KIND: KindOf<SimScannerSettings> = KindOf::new();
 
 /// A simulated serial scanner's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -96,23 +90,19 @@ impl SimScannerSettings {
     }
 }
 
-impl KindSpec for SimScannerKind {
-    fn name(&self) -> &'static str {
-        "sim-scanner"
-    }
+impl DeviceKind for SimScannerSettings {
+    const NAME: &'static str = "sim-scanner";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![field_names::<SimScannerSettings>()]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let sim: SimScannerSettings = keys.section()?;
         keys.check_rate(sim.rate_per_s)?;
-        Ok(Arc::new(sim))
+        Ok(sim)
     }
 }
 

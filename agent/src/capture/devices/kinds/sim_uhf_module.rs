@@ -27,17 +27,13 @@ use tracegate_drivers::sim::{SimChafon, SimChafonConfig, SimModule, SimModuleCon
 
 use super::llrp_reader::parse_rfid;
 use super::uhf_module::{ModuleKeys, ModuleProtocol, ModuleSettings, ProtocolKey, parse_module};
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: SimUhfModuleKind = SimUhfModuleKind;
-
-/// `sim-uhf-module`.
-#[derive(Debug)]
-pub struct SimUhfModuleKind;
+pub static KIND: KindOf<SimUhfModuleConfig> = KindOf::new();
 
 /// The simulated tag population.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -69,16 +65,12 @@ pub struct SimUhfModuleConfig {
     pub rfid: Arc<RfidSettings>,
 }
 
-impl KindSpec for SimUhfModuleKind {
-    fn name(&self) -> &'static str {
-        "sim-uhf-module"
-    }
+impl DeviceKind for SimUhfModuleConfig {
+    const NAME: &'static str = "sim-uhf-module";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![
             field_names::<SimUhfSettings>(),
             field_names::<ProtocolKey>(),
@@ -87,7 +79,7 @@ impl KindSpec for SimUhfModuleKind {
         ]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let sim: SimUhfSettings = keys.section()?;
         if !(1000..=3_600_000).contains(&sim.pass_every_ms) {
             return Err(keys.error("pass_every_ms", "pass_every_ms must be 1000 ms to 1 hour"));
@@ -98,7 +90,7 @@ impl KindSpec for SimUhfModuleKind {
         let ProtocolKey { protocol } = keys.section()?;
         let module = parse_module(keys, protocol.unwrap_or(ModuleProtocol::R2000))?;
         let rfid = parse_rfid(keys)?;
-        Ok(Arc::new(SimUhfModuleConfig { sim, module, rfid }))
+        Ok(SimUhfModuleConfig { sim, module, rfid })
     }
 }
 

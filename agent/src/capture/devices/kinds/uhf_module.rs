@@ -32,17 +32,13 @@ use tracegate_drivers::rfid::r2000::{R2000Module, R2000Settings, Target};
 use tracegate_drivers::serial::SerialSettings;
 
 use super::llrp_reader::parse_rfid;
-use crate::capture::devices::{Capabilities, DeviceSettings, KindSpec, Roles, Start};
+use crate::capture::devices::{Capabilities, DeviceKind, DeviceSettings, KindOf, Roles, Start};
 use crate::capture::rfid::{RfidKeys, RfidSettings};
 use crate::config::fields::field_names;
 use crate::config::{ConfigError, KindKeys};
 
 /// The kind.
-pub static KIND: UhfModuleKind = UhfModuleKind;
-
-/// `uhf-module`.
-#[derive(Debug)]
-pub struct UhfModuleKind;
+pub static KIND: KindOf<UhfModuleConfig> = KindOf::new();
 
 /// Which command set the module speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -223,16 +219,12 @@ pub struct UhfModuleConfig {
     pub rfid: Arc<RfidSettings>,
 }
 
-impl KindSpec for UhfModuleKind {
-    fn name(&self) -> &'static str {
-        "uhf-module"
-    }
+impl DeviceKind for UhfModuleConfig {
+    const NAME: &'static str = "uhf-module";
 
-    fn roles(&self) -> Roles {
-        Roles::INPUT
-    }
+    const ROLES: Roles = Roles::INPUT;
 
-    fn sections(&self) -> Vec<&'static [&'static str]> {
+    fn sections() -> Vec<&'static [&'static str]> {
         vec![
             field_names::<ProtocolKey>(),
             field_names::<SerialSettings>(),
@@ -241,7 +233,7 @@ impl KindSpec for UhfModuleKind {
         ]
     }
 
-    fn parse(&self, keys: &mut KindKeys<'_>) -> Result<Arc<dyn DeviceSettings>, ConfigError> {
+    fn parse(keys: &mut KindKeys<'_>) -> Result<Self, ConfigError> {
         let ProtocolKey { protocol } = keys.section()?;
         let Some(protocol) = protocol else {
             return Err(keys.error(
@@ -257,11 +249,11 @@ impl KindSpec for UhfModuleKind {
         }
         serial.validate().map_err(|e| keys.error(e.key(), &e))?;
         let rfid = parse_rfid(keys)?;
-        Ok(Arc::new(UhfModuleConfig {
+        Ok(UhfModuleConfig {
             serial,
             module,
             rfid,
-        }))
+        })
     }
 }
 
