@@ -13,6 +13,8 @@ fuzz_target!(|data: &[u8]| {
         Mode::CnDrug,
         Mode::CnLivestock,
         Mode::Iso11784,
+        Mode::CnMa,
+        Mode::CnHandle,
         Mode::Plain,
     ] {
         for requisites in [true, false] {

@@ -31,7 +31,7 @@ pub struct DigitalLink {
     pub path_len: usize,
 }
 
-fn unescape(s: &str, query: bool, at: usize) -> Result<String, DecodeError> {
+pub(crate) fn unescape(s: &str, query: bool, at: usize) -> Result<String, DecodeError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

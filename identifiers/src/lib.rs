@@ -44,6 +44,12 @@ pub enum Kind {
     CnLivestock,
     /// ISO 11784 animal identification.
     Iso11784,
+    /// MA code (IDcode), the MA medical-device UDI among them.
+    #[serde(alias = "cn-ma")]
+    CnMa,
+    /// Handle identifier (China's industrial-internet identifiers).
+    #[serde(alias = "cn-handle")]
+    CnHandle,
     /// Anything else, kept as text.
     Plain,
 }
@@ -58,6 +64,8 @@ impl Kind {
         Kind::CnDrug,
         Kind::CnLivestock,
         Kind::Iso11784,
+        Kind::CnMa,
+        Kind::CnHandle,
         Kind::Plain,
     ];
 
@@ -70,6 +78,8 @@ impl Kind {
             Kind::CnDrug => "cn_drug",
             Kind::CnLivestock => "cn_livestock",
             Kind::Iso11784 => "iso11784",
+            Kind::CnMa => "cn_ma",
+            Kind::CnHandle => "cn_handle",
             Kind::Plain => "plain",
         }
     }
@@ -95,6 +105,10 @@ pub enum Mode {
     CnLivestock,
     /// ISO 11784 animal identification only.
     Iso11784,
+    /// MA code (IDcode) only.
+    CnMa,
+    /// Handle identifier only.
+    CnHandle,
     /// Never interpret: plain text.
     Plain,
 }
@@ -110,6 +124,8 @@ impl Mode {
             Mode::CnDrug => Kind::CnDrug,
             Mode::CnLivestock => Kind::CnLivestock,
             Mode::Iso11784 => Kind::Iso11784,
+            Mode::CnMa => Kind::CnMa,
+            Mode::CnHandle => Kind::CnHandle,
             Mode::Plain => Kind::Plain,
         })
     }
@@ -124,6 +140,8 @@ impl Mode {
             Mode::CnDrug => "cn-drug",
             Mode::CnLivestock => "cn-livestock",
             Mode::Iso11784 => "iso11784",
+            Mode::CnMa => "cn-ma",
+            Mode::CnHandle => "cn-handle",
             Mode::Plain => "plain",
         }
     }
@@ -223,6 +241,8 @@ pub fn decode(input: &[u8], mode: Mode, rules: Rules) -> Decoding {
         Mode::CnDrug => national_with(input, Kind::CnDrug, national::cn_drug),
         Mode::CnLivestock => national_with(input, Kind::CnLivestock, national::cn_livestock),
         Mode::Iso11784 => national_with(input, Kind::Iso11784, national::iso11784),
+        Mode::CnMa => national_with(input, Kind::CnMa, national::cn_ma),
+        Mode::CnHandle => national_with(input, Kind::CnHandle, national::cn_handle),
         Mode::Plain => plain(input),
     }
 }
@@ -440,6 +460,14 @@ fn auto(input: &[u8], rules: Rules) -> Decoding {
     let Ok(s) = std::str::from_utf8(rest) else {
         return plain(input).with_symbology(sym.as_ref());
     };
+    // The issuers' resolution URLs before Digital Link (which would call them text), and the
+    // codes by their unambiguous signs: "MA." and a country digit; an IDIS prefix and "/".
+    if national::ma::looks_like(s) {
+        return national_with(input, Kind::CnMa, national::cn_ma);
+    }
+    if national::handle::looks_like(s) {
+        return national_with(input, Kind::CnHandle, national::cn_handle);
+    }
     if digital_link::looks_like(rest) {
         return match digital_link_checked(s, at, rules) {
             // A web address that is not a Digital Link is just text.

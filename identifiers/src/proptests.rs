@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::gs1::linters::CSET82;
 use super::gs1::{self, AiValue};
-use super::{Epc, Mode, Rules, decode, digital_link, gs1_check_digit};
+use super::{Epc, Mode, Rules, decode, digital_link, gs1_check_digit, national};
 
 fn with_check(body: String) -> String {
     let c = gs1_check_digit(body.as_bytes()).expect("digits") as char;
@@ -146,10 +146,12 @@ proptest! {
     #[test]
     fn no_input_panics(input in proptest::collection::vec(any::<u8>(), 0..120), prefix in prop_oneof![
             Just(&b""[..]), Just(&b"]d2"[..]), Just(&b"]C1"[..]), Just(&b"]E0"[..]), Just(&b"]Q1https://a/01/"[..]),
-            Just(&b"("[..]), Just(&b"30"[..]), Just(&b"urn:epc:tag:sgtin-96:"[..])]) {
+            Just(&b"("[..]), Just(&b"30"[..]), Just(&b"urn:epc:tag:sgtin-96:"[..]),
+            Just(&b"MA.156."[..]), Just(&b"MA.156.M0.100761.21234561."[..]), Just(&b"88.608."[..]),
+            Just(&b"http://s.idcode.org.cn/?code="[..]), Just(&b"https://hdl.handle.net/"[..])]) {
         let mut data = prefix.to_vec();
         data.extend_from_slice(&input);
-        for mode in [Mode::Auto, Mode::Gs1, Mode::DigitalLink, Mode::Epc, Mode::CnDrug, Mode::CnLivestock, Mode::Iso11784, Mode::Plain] {
+        for mode in [Mode::Auto, Mode::Gs1, Mode::DigitalLink, Mode::Epc, Mode::CnDrug, Mode::CnLivestock, Mode::Iso11784, Mode::CnMa, Mode::CnHandle, Mode::Plain] {
             let d = decode(&data, mode, Rules::default());
             if let Err(e) = &d.result {
                 prop_assert!(e.position.is_none_or(|p| p <= data.len()), "{:?} {:?}", e, data);
@@ -175,5 +177,50 @@ proptest! {
         let _ = gs1::parse_element_string(&data, 0);
         let text = String::from_utf8_lossy(&data).into_owned();
         let _ = gs1::parse_bracketed(&format!("({text}"), 0);
+    }
+
+    /// An MA medical-device UDI formatted from its fields decodes back into them.
+    #[test]
+    fn ma_udi_round_trips(registrant in "[0-9]{6}", product in "[0-9]{8}",
+                          serial in proptest::option::of("[0-9A-Za-z]{1,20}"),
+                          lot in proptest::option::of("[0-9A-Za-z-]{1,20}"),
+                          made in proptest::option::of((0u32..100, 1u32..13, 1u32..29)),
+                          expiry in proptest::option::of((0u32..100, 1u32..13, 1u32..29)),
+                          check in proptest::option::of("[0-9A-Z]{1,2}")) {
+        let yymmdd = |(y, m, d): (u32, u32, u32)| format!("{y:02}{m:02}{d:02}");
+        let iso = |(y, m, d): (u32, u32, u32)| format!("20{y:02}-{m:02}-{d:02}");
+        let mut code = format!("MA.156.M0.{registrant}.{product}");
+        if let Some(s) = &serial { code += &format!(".S{s}"); }
+        if let Some(d) = made { code += &format!(".M{}", yymmdd(d)); }
+        if let Some(l) = &lot { code += &format!(".L{l}"); }
+        if let Some(d) = expiry { code += &format!(".E{}", yymmdd(d)); }
+        if let Some(c) = &check { code += &format!(".C{c}"); }
+        let ma = national::ma::cn_ma(&code).unwrap();
+        prop_assert_eq!(&ma.code, &code);
+        let udi = ma.udi.unwrap();
+        prop_assert_eq!(udi.di, format!("MA.156.M0.{registrant}.{product}"));
+        prop_assert_eq!(udi.serial, serial);
+        prop_assert_eq!(udi.lot, lot);
+        prop_assert_eq!(udi.production_date, made.map(iso));
+        prop_assert_eq!(udi.expiry_date, expiry.map(iso));
+        prop_assert_eq!(udi.check, check);
+        // And through the resolution URL, to the same code.
+        let url = national::ma::cn_ma(&format!("http://s.idcode.org.cn/?code={code}")).unwrap();
+        prop_assert_eq!(url.code, code);
+    }
+
+    /// A handle formatted from its prefix and suffix decodes back into them, bare and
+    /// through the Handle.Net proxy.
+    #[test]
+    fn handle_round_trips(segments in proptest::collection::vec("[0-9]{1,5}", 1..4),
+                          suffix in "[0-9A-Za-z_./-]{1,30}") {
+        let prefix = format!("88.{}", segments.join("."));
+        let handle = format!("{prefix}/{suffix}");
+        let h = national::handle::cn_handle(&handle).unwrap();
+        prop_assert_eq!((&h.prefix, &h.suffix, h.idis), (&prefix, &suffix, true));
+        prop_assert_eq!(h.handle(), handle.clone());
+        prop_assert!(national::handle::looks_like(&handle));
+        let proxied = national::handle::cn_handle(&format!("https://hdl.handle.net/{handle}")).unwrap();
+        prop_assert_eq!(proxied, h);
     }
 }

@@ -70,6 +70,37 @@ fn classification_in_auto_mode() {
     assert_eq!(kind_of(b"982000123456789"), (Kind::Iso11784, true));
     assert_eq!(kind_of(b"982 000123456789"), (Kind::Iso11784, true));
     assert_eq!(kind_of(b"\xff\xfe"), (Kind::Plain, true));
+    // China's other systems, by their unambiguous signs.
+    assert_eq!(
+        kind_of(b"MA.156.M0.100761.21234561.Sx00008.M220117.L20220117.C3"),
+        (Kind::CnMa, true)
+    );
+    assert_eq!(
+        kind_of(b"MA.156.M0.100761.2123456.S1"),
+        (Kind::CnMa, false),
+        "an MA UDI with a 7-digit product code is refused, not taken for text"
+    );
+    assert_eq!(
+        kind_of(b"http://s.idcode.org.cn/?code=MA.156.1003.16291"),
+        (Kind::CnMa, true)
+    );
+    assert_eq!(kind_of(b"88.608.8889/87654321"), (Kind::CnHandle, true));
+    assert_eq!(
+        kind_of(b"https://hdl.handle.net/88.1000.2/mm"),
+        (Kind::CnHandle, true)
+    );
+    assert_eq!(
+        kind_of(b"20.500.12345/abc"),
+        (Kind::Plain, true),
+        "not an IDIS prefix"
+    );
+    assert_eq!(
+        kind_of(b"MA.B"),
+        (Kind::Plain, true),
+        "no country digit: text"
+    );
+    // With a QR code's symbology identifier (]Q1: plain data) as well.
+    assert_eq!(kind_of(b"]Q188.608.8889/87654321"), (Kind::CnHandle, true));
 }
 
 #[test]

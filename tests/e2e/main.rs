@@ -12,6 +12,7 @@ mod support;
 mod bad_config;
 mod broker_cluster;
 mod chafon_interop;
+mod china_identifiers;
 mod clock_hold;
 mod context_command;
 mod corrupt_db;

@@ -4,6 +4,7 @@
 //! {"input": …, "kind": "gs1", "valid": true,
 //!  "ais": [{"ai": "01", "value": "09506000134352", "title": "GTIN"}, …],
 //!  "epc": {"scheme": "sgtin-96", "pure_uri": …, "tag_uri": …, "filter": 3, "hex": …},
+//!  "national": {"system": "cn_ma", "code": …, "country": "156", "udi": {"di": …, …}},
 //!  "error": {"kind": …, "message": …, "position": …}}
 //! ```
 //! Fields that do not apply are left out; `ais` keeps the order of the input.
@@ -12,7 +13,7 @@ use std::io::{BufRead, Write};
 
 use serde::Serialize;
 
-use tracegate_identifiers::{self as identify, DecodeError, Decoding, Mode, Rules};
+use tracegate_identifiers::{self as identify, DecodeError, Decoding, Mode, National, Rules};
 
 /// Arguments of `decode`.
 #[derive(Debug, clap::Args)]
@@ -38,6 +39,8 @@ struct Output<'a> {
     ais: Vec<Ai<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     epc: Option<EpcOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    national: Option<&'a National>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a DecodeError>,
 }
@@ -89,6 +92,11 @@ pub fn json_line(input: &[u8], decoding: &Decoding) -> String {
         valid: decoding.result.is_ok(),
         ais,
         epc,
+        national: decoding
+            .result
+            .as_ref()
+            .ok()
+            .and_then(|id| id.national.as_ref()),
         error,
     };
     serde_json::to_string(&out).expect("serialisable")

@@ -4,6 +4,7 @@
 //! ```toml
 //! [identifiers]
 //! uri_form = "epc"                   # or "digital-link" (https://id.gs1.org/01/…/21/…)
+//! national_uri = "resolver"          # MA codes and handles as their resolution URLs, or "tracegate"
 //! gcp_length_table = "/etc/tracegate/gcpprefixformatlist.xml"   # default: the built-in list
 //! [identifiers.gcp_lengths]          # prefixes the table does not know (yet)
 //! "9526110" = 7
@@ -28,6 +29,25 @@ pub struct IdentifiersConfig {
     /// Company prefix → its length, checked before the table.
     #[serde(default)]
     pub gcp_lengths: BTreeMap<String, u8>,
+    /// How MA codes and handles are written in events.
+    #[serde(default)]
+    pub national_uri: NationalUri,
+}
+
+/// How identifiers of China's other systems (MA codes, handles) are written in events: no URN
+/// scheme exists for them, and EPCIS 2.0 takes any URI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NationalUri {
+    /// The issuer's resolution URL, the form printed on the product and dereferenceable by
+    /// anyone who receives the event: `http://s.idcode.org.cn/?code=MA.…` (the MA issuer's
+    /// resolver), `https://hdl.handle.net/88.…/…` (the Handle.Net proxy).
+    #[default]
+    Resolver,
+    /// tracegate's namespace, as for the drug and ear-tag codes
+    /// (`https://ns.tracegate.dev/id/cn-ma/…`, `…/cn-handle/…`): independent of any resolver
+    /// host, for repositories that must not hold third-party URLs.
+    Tracegate,
 }
 
 /// How GS1 identifiers are written in events.

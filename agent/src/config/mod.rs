@@ -29,7 +29,7 @@ pub use devices::{
 };
 pub use error::{ConfigError, line_column};
 pub use feedback::{FeedbackRule, Outcome, ScannerFeedback};
-pub use identifiers::{ClockConfig, IdentifiersConfig, SyncCheck, UriForm};
+pub use identifiers::{ClockConfig, IdentifiersConfig, NationalUri, SyncCheck, UriForm};
 pub use metrics::MetricsConfig;
 pub use values::{BrokerNode, GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
 

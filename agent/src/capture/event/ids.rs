@@ -10,6 +10,14 @@
 //! | GLN (414) + extension (254) | `urn:epc:id:sgln:…` |
 //! | GRAI (8003), GIAI (8004), GSRN (8018), GSRN-P (8017), GDTI (253), GCN (255), GINC (401), GSIN (402), ITIP (8006)(21), CPID (8010)(8011), PGLN (417), UPUI (01)(235) | their EPC schemes |
 //! | EPC read from a tag | its pure-identity URI |
+//! | MA medical-device UDI with serial (`S`) | instance: the DI and serial, `http://s.idcode.org.cn/?code=MA.156.M0.R.P.S<serial>` |
+//! | MA UDI without serial | class with quantity 1: the DI, and the lot (`L`) when there is one |
+//! | other MA code | instance: the code's resolution URL |
+//! | Handle (IDIS) | instance: `https://hdl.handle.net/<prefix>/<suffix>` |
+//!
+//! MA codes and handles are written as their issuers' resolution URLs, or in tracegate's
+//! namespace with `national_uri = "tracegate"` ([`NationalUri`]); an MA UDI's lot, production
+//! and expiry dates become ILMD like GS1's.
 //!
 //! A GS1 key cannot be split into company prefix and reference without knowing the prefix's
 //! length: that comes from GS1's GCP length table ([`GcpTable`]) and the config's overrides;
@@ -25,10 +33,12 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use serde_json::{Map, Number, Value, json};
 
-use crate::config::{IdentifiersConfig, UriForm};
+use crate::config::{IdentifiersConfig, NationalUri, UriForm};
 use tracegate_epcis::model::QuantityElement;
 use tracegate_identifiers::epc::uri_escape;
 use tracegate_identifiers::gcp::{GcpTable, GcpTableError};
+use tracegate_identifiers::national::handle::{Handle, PROXY_HOST as HANDLE_PROXY};
+use tracegate_identifiers::national::ma::{MaCode, RESOLVER_HOST as MA_RESOLVER};
 use tracegate_identifiers::{AiValue, Identified, Kind, National, digital_link};
 
 /// Namespace for identifiers no standard URN scheme covers (national codes), under the
@@ -70,6 +80,7 @@ impl Mapped {
 #[derive(Debug, Clone)]
 pub struct IdMapper {
     form: UriForm,
+    national: NationalUri,
     gcp: Arc<GcpTable>,
 }
 
@@ -91,13 +102,24 @@ impl IdMapper {
         };
         Ok(IdMapper {
             form: config.uri_form,
+            national: config.national_uri,
             gcp,
         })
     }
 
-    /// A mapper over `gcp` writing `form`.
+    /// A mapper over `gcp` writing `form` (MA codes and handles as resolution URLs).
     pub fn new(form: UriForm, gcp: Arc<GcpTable>) -> IdMapper {
-        IdMapper { form, gcp }
+        IdMapper {
+            form,
+            national: NationalUri::default(),
+            gcp,
+        }
+    }
+
+    /// The same mapper writing MA codes and handles as `national` says.
+    pub fn with_national_uri(mut self, national: NationalUri) -> IdMapper {
+        self.national = national;
+        self
     }
 
     /// The GCP length table it splits keys by.
@@ -143,11 +165,86 @@ impl IdMapper {
                 key: None,
                 ilmd: Map::new(),
             },
+            Kind::CnMa | Kind::CnHandle => match &id.national {
+                Some(National::CnMa(ma)) => self.map_ma(ma),
+                Some(National::CnHandle(handle)) => Mapped {
+                    subject: Subject::Instance(self.handle_uri(handle)),
+                    key: None,
+                    ilmd: Map::new(),
+                },
+                _ => Mapped {
+                    subject: Subject::Nothing,
+                    key: None,
+                    ilmd: Map::new(),
+                },
+            },
             Kind::Plain => Mapped {
                 subject: Subject::Nothing,
                 key: None,
                 ilmd: Map::new(),
             },
+        }
+    }
+
+    /// An MA code: a UDI by its DI and serial (or as a class: DI and lot), ILMD from its
+    /// production identifiers; any other MA code as itself.
+    fn map_ma(&self, ma: &MaCode) -> Mapped {
+        let Some(udi) = &ma.udi else {
+            return Mapped {
+                subject: Subject::Instance(self.ma_uri(&ma.code)),
+                key: None,
+                ilmd: Map::new(),
+            };
+        };
+        let mut ilmd = Map::new();
+        for (name, value) in [
+            ("cbvmda:lotNumber", &udi.lot),
+            ("cbvmda:productionDate", &udi.production_date),
+            ("cbvmda:itemExpirationDate", &udi.expiry_date),
+        ] {
+            if let Some(value) = value {
+                ilmd.insert(name.into(), json!(value));
+            }
+        }
+        let subject = match (&udi.serial, &udi.lot) {
+            (Some(serial), _) => Subject::Instance(self.ma_uri(&format!("{}.S{serial}", udi.di))),
+            (None, Some(lot)) => Subject::Class(QuantityElement {
+                epc_class: self.ma_uri(&format!("{}.L{lot}", udi.di)),
+                quantity: Some(Number::from(1)),
+                uom: None,
+            }),
+            (None, None) => Subject::Class(QuantityElement {
+                epc_class: self.ma_uri(&udi.di),
+                quantity: Some(Number::from(1)),
+                uom: None,
+            }),
+        };
+        Mapped {
+            subject,
+            key: None,
+            ilmd,
+        }
+    }
+
+    /// An MA code's URI: its resolution URL, or tracegate's namespace.
+    fn ma_uri(&self, code: &str) -> String {
+        let code = pchar_escape(code);
+        match self.national {
+            NationalUri::Resolver => format!("http://{MA_RESOLVER}/?code={code}"),
+            NationalUri::Tracegate => format!("{NATIONAL_ID_BASE}/cn-ma/{code}"),
+        }
+    }
+
+    /// A handle's URI: the Handle.Net proxy's URL, or tracegate's namespace.
+    fn handle_uri(&self, handle: &Handle) -> String {
+        let path = format!(
+            "{}/{}",
+            pchar_escape(&handle.prefix),
+            pchar_escape(&handle.suffix)
+        );
+        match self.national {
+            NationalUri::Resolver => format!("https://{HANDLE_PROXY}/{path}"),
+            NationalUri::Tracegate => format!("{NATIONAL_ID_BASE}/cn-handle/{path}"),
         }
     }
 
@@ -501,7 +598,44 @@ fn national_uri(n: &National) -> String {
             national_id,
             ..
         } => format!("{NATIONAL_ID_BASE}/iso11784/{country:03}{national_id:012}"),
+        // Mapped by their own rules (`IdMapper::map_ma`, `handle_uri`).
+        National::CnMa(ma) => format!("{NATIONAL_ID_BASE}/cn-ma/{}", pchar_escape(&ma.code)),
+        National::CnHandle(h) => format!(
+            "{NATIONAL_ID_BASE}/cn-handle/{}/{}",
+            pchar_escape(&h.prefix),
+            pchar_escape(&h.suffix)
+        ),
     }
+}
+
+/// `s` as one URI path segment or query value: RFC 3986 `pchar`s kept except `&`, `+` and
+/// `=` (which a query would read as separators), everything else — `/`, `?`, `#`, `%`,
+/// spaces, non-ASCII — percent-encoded as UTF-8, so the URI is ASCII and says one thing.
+fn pchar_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'!'
+            | b'$'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b','
+            | b';'
+            | b':'
+            | b'@' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

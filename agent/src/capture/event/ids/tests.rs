@@ -157,3 +157,71 @@ fn ilmd_from_lot_and_dates() {
     );
     assert_eq!(gs1_date("241301", date(2026, 1, 1)), None);
 }
+
+#[test]
+fn an_ma_udi_is_its_di_and_serial_with_lot_and_dates_as_ilmd() {
+    let m = map("MA.156.M0.100761.21234561.Sx00008.M220117.L20220117.D20220118.E220130.V220117.C3");
+    assert_eq!(
+        instance(&m),
+        "http://s.idcode.org.cn/?code=MA.156.M0.100761.21234561.Sx00008"
+    );
+    assert_eq!(
+        Value::Object(m.ilmd.clone()),
+        json!({
+            "cbvmda:lotNumber": "20220117",
+            "cbvmda:productionDate": "2022-01-17",
+            "cbvmda:itemExpirationDate": "2022-01-30",
+        })
+    );
+    // Without a serial: the DI and lot as a class, one item.
+    let m = map("MA.156.M0.100761.21234561.L20220117.E220130");
+    let q = class(&m);
+    assert_eq!(
+        q.epc_class,
+        "http://s.idcode.org.cn/?code=MA.156.M0.100761.21234561.L20220117"
+    );
+    assert_eq!(q.quantity, Some(Number::from(1)));
+    assert_eq!(
+        class(&map("MA.156.M0.100761.21234561")).epc_class,
+        "http://s.idcode.org.cn/?code=MA.156.M0.100761.21234561"
+    );
+    // Any other MA code is an instance by its whole code, "/" escaped in the query.
+    assert_eq!(
+        instance(&map("MA.156.1003.1629/73.10000000.6/")),
+        "http://s.idcode.org.cn/?code=MA.156.1003.1629%2F73.10000000.6%2F"
+    );
+}
+
+#[test]
+fn a_handle_is_its_proxy_url_or_a_tracegate_uri() {
+    assert_eq!(
+        instance(&map("88.608.8889/87654321")),
+        "https://hdl.handle.net/88.608.8889/87654321"
+    );
+    // The same handle from its proxy URL is the same identifier.
+    assert_eq!(
+        instance(&map("https://hdl.handle.net/88.608.8889/87654321")),
+        "https://hdl.handle.net/88.608.8889/87654321"
+    );
+    let id = decode(b"88.608.8899/META zj?02", Mode::CnHandle, Rules::default()).result;
+    assert!(id.is_err(), "a space is refused");
+    let id = decode(
+        "88.608.8899/件/02".as_bytes(),
+        Mode::CnHandle,
+        Rules::default(),
+    )
+    .result
+    .unwrap();
+    let tracegate = IdMapper::new(UriForm::Epc, table()).with_national_uri(NationalUri::Tracegate);
+    assert_eq!(
+        instance(&tracegate.map(&id, date(2026, 11, 26))),
+        "https://ns.tracegate.dev/id/cn-handle/88.608.8899/%E4%BB%B6%2F02"
+    );
+    let ma = decode(b"MA.156.1003.16291", Mode::Auto, Rules::default())
+        .result
+        .unwrap();
+    assert_eq!(
+        instance(&tracegate.map(&ma, date(2026, 11, 26))),
+        "https://ns.tracegate.dev/id/cn-ma/MA.156.1003.16291"
+    );
+}

@@ -13,12 +13,20 @@
 //! - ISO 11784 animal identification code, as LF (134.2 kHz, ISO 11785 FDX-B/HDX) readers report
 //!   it: 3-digit country code and 12-digit national identification code (15 digits, often
 //!   shown as `982 000123456789`), or the 64-bit code structure of ISO 11784 Table 1 in hex.
+//! - MA codes (IDcode) and the medical-device UDI in the MA system: [`ma`].
+//! - Handle identifiers of China's industrial-internet Identifier Resolution System: [`handle`].
+
+pub mod handle;
+pub mod ma;
+
+use serde::Serialize;
 
 use super::DecodeError;
 use super::gs1::codelists::{ISO3166_NUMERIC, contains};
 
-/// A decoded national code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A decoded national code (in JSON: its fields and `"system"`, the kind's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "system", rename_all = "snake_case")]
 pub enum National {
     /// China drug traceability code.
     CnDrug {
@@ -45,12 +53,27 @@ pub enum National {
         /// 38-bit national identification code.
         national_id: u64,
         /// From the 64-bit form: the animal application flag (ISO 11784 bit 1).
+        #[serde(skip_serializing_if = "Option::is_none")]
         animal: Option<bool>,
     },
+    /// An MA code (IDcode), a medical-device UDI among them.
+    CnMa(Box<ma::MaCode>),
+    /// A Handle identifier (China's industrial-internet identifiers).
+    CnHandle(handle::Handle),
 }
 
 fn all_digits(s: &str) -> Option<usize> {
     s.bytes().position(|b| !b.is_ascii_digit())
+}
+
+/// An MA code or its resolution URL ([`ma`]).
+pub fn cn_ma(input: &str) -> Result<National, DecodeError> {
+    ma::cn_ma(input).map(|code| National::CnMa(Box::new(code)))
+}
+
+/// A handle or its Handle.Net proxy URL ([`handle`]).
+pub fn cn_handle(input: &str) -> Result<National, DecodeError> {
+    handle::cn_handle(input).map(National::CnHandle)
 }
 
 /// A China 20-digit drug traceability code.
