@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         Mode::Iso11784,
         Mode::CnMa,
         Mode::CnHandle,
+        Mode::CnOid,
         Mode::Plain,
     ] {
         for requisites in [true, false] {

@@ -50,6 +50,9 @@ pub enum Kind {
     /// Handle identifier (China's industrial-internet identifiers).
     #[serde(alias = "cn-handle")]
     CnHandle,
+    /// Object identifier under China's national arcs (1.2.156, 2.16.156).
+    #[serde(alias = "cn-oid")]
+    CnOid,
     /// Anything else, kept as text.
     Plain,
 }
@@ -66,6 +69,7 @@ impl Kind {
         Kind::Iso11784,
         Kind::CnMa,
         Kind::CnHandle,
+        Kind::CnOid,
         Kind::Plain,
     ];
 
@@ -80,6 +84,7 @@ impl Kind {
             Kind::Iso11784 => "iso11784",
             Kind::CnMa => "cn_ma",
             Kind::CnHandle => "cn_handle",
+            Kind::CnOid => "cn_oid",
             Kind::Plain => "plain",
         }
     }
@@ -109,6 +114,8 @@ pub enum Mode {
     CnMa,
     /// Handle identifier only.
     CnHandle,
+    /// OID under China's national arcs only.
+    CnOid,
     /// Never interpret: plain text.
     Plain,
 }
@@ -126,6 +133,7 @@ impl Mode {
             Mode::Iso11784 => Kind::Iso11784,
             Mode::CnMa => Kind::CnMa,
             Mode::CnHandle => Kind::CnHandle,
+            Mode::CnOid => Kind::CnOid,
             Mode::Plain => Kind::Plain,
         })
     }
@@ -142,6 +150,7 @@ impl Mode {
             Mode::Iso11784 => "iso11784",
             Mode::CnMa => "cn-ma",
             Mode::CnHandle => "cn-handle",
+            Mode::CnOid => "cn-oid",
             Mode::Plain => "plain",
         }
     }
@@ -243,6 +252,7 @@ pub fn decode(input: &[u8], mode: Mode, rules: Rules) -> Decoding {
         Mode::Iso11784 => national_with(input, Kind::Iso11784, national::iso11784),
         Mode::CnMa => national_with(input, Kind::CnMa, national::cn_ma),
         Mode::CnHandle => national_with(input, Kind::CnHandle, national::cn_handle),
+        Mode::CnOid => national_with(input, Kind::CnOid, national::cn_oid),
         Mode::Plain => plain(input),
     }
 }
@@ -461,12 +471,16 @@ fn auto(input: &[u8], rules: Rules) -> Decoding {
         return plain(input).with_symbology(sym.as_ref());
     };
     // The issuers' resolution URLs before Digital Link (which would call them text), and the
-    // codes by their unambiguous signs: "MA." and a country digit; an IDIS prefix and "/".
+    // codes by their unambiguous signs: "MA." and a country digit; an IDIS prefix and "/"; an
+    // OID under China's arcs with an arc below.
     if national::ma::looks_like(s) {
         return national_with(input, Kind::CnMa, national::cn_ma);
     }
     if national::handle::looks_like(s) {
         return national_with(input, Kind::CnHandle, national::cn_handle);
+    }
+    if national::oid::looks_like(s) {
+        return national_with(input, Kind::CnOid, national::cn_oid);
     }
     if digital_link::looks_like(rest) {
         return match digital_link_checked(s, at, rules) {

@@ -148,10 +148,10 @@ proptest! {
             Just(&b""[..]), Just(&b"]d2"[..]), Just(&b"]C1"[..]), Just(&b"]E0"[..]), Just(&b"]Q1https://a/01/"[..]),
             Just(&b"("[..]), Just(&b"30"[..]), Just(&b"urn:epc:tag:sgtin-96:"[..]),
             Just(&b"MA.156."[..]), Just(&b"MA.156.M0.100761.21234561."[..]), Just(&b"88.608."[..]),
-            Just(&b"http://s.idcode.org.cn/?code="[..]), Just(&b"https://hdl.handle.net/"[..])]) {
+            Just(&b"http://s.idcode.org.cn/?code="[..]), Just(&b"https://hdl.handle.net/"[..]), Just(&b"urn:oid:2.16.156."[..])]) {
         let mut data = prefix.to_vec();
         data.extend_from_slice(&input);
-        for mode in [Mode::Auto, Mode::Gs1, Mode::DigitalLink, Mode::Epc, Mode::CnDrug, Mode::CnLivestock, Mode::Iso11784, Mode::CnMa, Mode::CnHandle, Mode::Plain] {
+        for mode in [Mode::Auto, Mode::Gs1, Mode::DigitalLink, Mode::Epc, Mode::CnDrug, Mode::CnLivestock, Mode::Iso11784, Mode::CnMa, Mode::CnHandle, Mode::CnOid, Mode::Plain] {
             let d = decode(&data, mode, Rules::default());
             if let Err(e) = &d.result {
                 prop_assert!(e.position.is_none_or(|p| p <= data.len()), "{:?} {:?}", e, data);
@@ -222,5 +222,19 @@ proptest! {
         prop_assert!(national::handle::looks_like(&handle));
         let proxied = national::handle::cn_handle(&format!("https://hdl.handle.net/{handle}")).unwrap();
         prop_assert_eq!(proxied, h);
+    }
+
+    /// An OID under China's roots formatted from its arcs decodes back into them, dotted and
+    /// as a URN.
+    #[test]
+    fn oid_round_trips(root in proptest::sample::select(national::oid::ROOTS.to_vec()),
+                       arcs in proptest::collection::vec(0u64..10_000_000, 1..6)) {
+        let below: Vec<String> = arcs.iter().map(u64::to_string).collect();
+        let dotted = format!("{root}.{}", below.join("."));
+        let oid = national::oid::cn_oid(&dotted).unwrap();
+        prop_assert_eq!(oid.root, root);
+        prop_assert_eq!(&oid.arcs, &below);
+        prop_assert_eq!(national::oid::cn_oid(&oid.urn()).unwrap(), oid);
+        prop_assert!(national::oid::looks_like(&dotted));
     }
 }

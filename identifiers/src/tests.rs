@@ -99,6 +99,13 @@ fn classification_in_auto_mode() {
         (Kind::Plain, true),
         "no country digit: text"
     );
+    assert_eq!(kind_of(b"urn:oid:1.2.156.10197.1.301"), (Kind::CnOid, true));
+    assert_eq!(kind_of(b"2.16.156.10011.1"), (Kind::CnOid, true));
+    assert_eq!(
+        kind_of(b"1.2.840.113549"),
+        (Kind::Plain, true),
+        "not China's arc"
+    );
     // With a QR code's symbology identifier (]Q1: plain data) as well.
     assert_eq!(kind_of(b"]Q188.608.8889/87654321"), (Kind::CnHandle, true));
 }

@@ -19,6 +19,8 @@ const MA_URL: &str = "]Q1http://s.idcode.org.cn/?code=MA.156.1003.16291";
 const HANDLE: &str = "]Q188.608.8889/87654321";
 /// A UDI whose product code has 7 digits, not 8.
 const BAD_UDI: &str = "]Q1MA.156.M0.100761.2123456.S1";
+/// An OID under China's arc (GM/T 0006: the SM2 algorithm's), as a URN.
+const OID: &str = "]Q1urn:oid:1.2.156.10197.1.301";
 const LAST: &str = "]Q1https://hdl.handle.net/88.1000.2/mm";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,7 +28,7 @@ async fn a_scanned_udi_and_a_handle_arrive_as_events_naming_them() {
     let broker = Broker::start();
     let mut line = VirtualSerialPort::new().unwrap();
     let devices = format!(
-        "{}accept = [\"cn_ma\", \"cn_handle\"]\naction = \"ADD\"\nbiz_step = \"commissioning\"\n",
+        "{}accept = [\"cn_ma\", \"cn_handle\", \"cn_oid\"]\naction = \"ADD\"\nbiz_step = \"commissioning\"\n",
         serial_scanner("udi-line", line.path()),
     );
     let config = TestConfig::new(broker.port, "", &devices);
@@ -42,6 +44,7 @@ async fn a_scanned_udi_and_a_handle_arrive_as_events_naming_them() {
             HANDLE,
             BAD_UDI,
             "]d201095060001343522101",
+            OID,
             LAST,
         ],
     )
@@ -58,7 +61,7 @@ async fn a_scanned_udi_and_a_handle_arrive_as_events_naming_them() {
         .collect();
     assert_eq!(
         raw,
-        [UDI, MA_URL, HANDLE, LAST],
+        [UDI, MA_URL, HANDLE, OID, LAST],
         "refused reads are not recorded"
     );
 
@@ -87,15 +90,20 @@ async fn a_scanned_udi_and_a_handle_arrive_as_events_naming_them() {
         got.events[2]["epcList"],
         json!(["https://hdl.handle.net/88.608.8889/87654321"])
     );
+    assert_eq!(got.events[3]["tg:kind"], "cn_oid");
     assert_eq!(
         got.events[3]["epcList"],
+        json!(["urn:oid:1.2.156.10197.1.301"])
+    );
+    assert_eq!(
+        got.events[4]["epcList"],
         json!(["https://hdl.handle.net/88.1000.2/mm"])
     );
 
     // The malformed UDI and the GS1 code the line does not accept are counted and explained.
     let status = daemon.status().await.unwrap();
     let device = &status["devices"][0];
-    assert_eq!(device["reads_total"], 6, "{device}");
+    assert_eq!(device["reads_total"], 7, "{device}");
     assert_eq!(device["rejects_total"], 2, "{device}");
     let log = daemon.log();
     assert!(

@@ -15,9 +15,11 @@
 //!   shown as `982 000123456789`), or the 64-bit code structure of ISO 11784 Table 1 in hex.
 //! - MA codes (IDcode) and the medical-device UDI in the MA system: [`ma`].
 //! - Handle identifiers of China's industrial-internet Identifier Resolution System: [`handle`].
+//! - Object identifiers under China's national arcs (`1.2.156`, `2.16.156`): [`oid`].
 
 pub mod handle;
 pub mod ma;
+pub mod oid;
 
 use serde::Serialize;
 
@@ -60,6 +62,8 @@ pub enum National {
     CnMa(Box<ma::MaCode>),
     /// A Handle identifier (China's industrial-internet identifiers).
     CnHandle(handle::Handle),
+    /// An object identifier under China's national arcs.
+    CnOid(oid::Oid),
 }
 
 fn all_digits(s: &str) -> Option<usize> {
@@ -74,6 +78,11 @@ pub fn cn_ma(input: &str) -> Result<National, DecodeError> {
 /// A handle or its Handle.Net proxy URL ([`handle`]).
 pub fn cn_handle(input: &str) -> Result<National, DecodeError> {
     handle::cn_handle(input).map(National::CnHandle)
+}
+
+/// An OID under `1.2.156` or `2.16.156`, dotted or as `urn:oid:` ([`oid`]).
+pub fn cn_oid(input: &str) -> Result<National, DecodeError> {
+    oid::cn_oid(input).map(National::CnOid)
 }
 
 /// A China 20-digit drug traceability code.

@@ -14,6 +14,7 @@
 //! | MA UDI without serial | class with quantity 1: the DI, and the lot (`L`) when there is one |
 //! | other MA code | instance: the code's resolution URL |
 //! | Handle (IDIS) | instance: `https://hdl.handle.net/<prefix>/<suffix>` |
+//! | OID under 1.2.156 / 2.16.156 | instance: `urn:oid:…` (RFC 3061) |
 //!
 //! MA codes and handles are written as their issuers' resolution URLs, or in tracegate's
 //! namespace with `national_uri = "tracegate"` ([`NationalUri`]); an MA UDI's lot, production
@@ -165,10 +166,16 @@ impl IdMapper {
                 key: None,
                 ilmd: Map::new(),
             },
-            Kind::CnMa | Kind::CnHandle => match &id.national {
+            Kind::CnMa | Kind::CnHandle | Kind::CnOid => match &id.national {
                 Some(National::CnMa(ma)) => self.map_ma(ma),
                 Some(National::CnHandle(handle)) => Mapped {
                     subject: Subject::Instance(self.handle_uri(handle)),
+                    key: None,
+                    ilmd: Map::new(),
+                },
+                // An OID has its own URN namespace (RFC 3061), whichever national_uri.
+                Some(National::CnOid(oid)) => Mapped {
+                    subject: Subject::Instance(oid.urn()),
                     key: None,
                     ilmd: Map::new(),
                 },
@@ -605,6 +612,7 @@ fn national_uri(n: &National) -> String {
             pchar_escape(&h.prefix),
             pchar_escape(&h.suffix)
         ),
+        National::CnOid(oid) => oid.urn(),
     }
 }
 

@@ -225,3 +225,15 @@ fn a_handle_is_its_proxy_url_or_a_tracegate_uri() {
         "https://ns.tracegate.dev/id/cn-ma/MA.156.1003.16291"
     );
 }
+
+#[test]
+fn an_oid_under_chinas_arcs_is_its_urn() {
+    assert_eq!(
+        instance(&map("2.16.156.10011.1.5")),
+        "urn:oid:2.16.156.10011.1.5"
+    );
+    assert_eq!(
+        instance(&map("urn:oid:1.2.156.10197.1.301")),
+        "urn:oid:1.2.156.10197.1.301"
+    );
+}
