@@ -422,3 +422,53 @@ async fn a_torn_write_ahead_log_is_detected_and_the_loss_counted() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_empty_high_water_mark_is_said_not_taken_as_no_loss() {
+    // A power cut before the mark beside the outbox was ever synced leaves it missing or
+    // empty: the daemon cannot then tell whether committed events were lost, and says so.
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = TestConfig::new(free_port(), "", &serial_scanner("door", pty.path()));
+    let mark = {
+        let mut s = config.outbox().into_os_string();
+        s.push(".seq");
+        std::path::PathBuf::from(s)
+    };
+    let mut daemon = Daemon::start(&config.path);
+    daemon.wait_devices_up().await;
+    scan(&mut pty, &codes("MARK", 20)).await;
+    daemon
+        .wait_status(Duration::from_secs(30), "all committed", |s| {
+            s["queue"]["undelivered"] == 20
+        })
+        .await;
+    assert!(daemon.terminate().success());
+    // A clean stop leaves the mark synced at the last commit.
+    let on_disk = std::fs::read_to_string(&mark).unwrap();
+    assert_eq!(on_disk.trim().parse::<i64>().unwrap(), 20, "{on_disk:?}");
+
+    for (damage, word) in [(None, "missing"), (Some(&b""[..]), "unreadable")] {
+        match damage {
+            None => std::fs::remove_file(&mark).unwrap(),
+            Some(bytes) => std::fs::write(&mark, bytes).unwrap(),
+        }
+        let mut daemon = Daemon::start(&config.path);
+        daemon
+            .wait_status(Duration::from_secs(30), "started", |s| {
+                s["queue"]["undelivered"] == 20
+            })
+            .await;
+        assert!(daemon.terminate().success());
+        let log = daemon.log();
+        assert!(
+            log.contains(&format!(
+                "the committed high-water mark beside the outbox is {word}"
+            )),
+            "{log}"
+        );
+        assert!(log.contains("cannot be ruled out"), "{log}");
+        // And the mark is made again, whole.
+        let on_disk = std::fs::read_to_string(&mark).unwrap();
+        assert_eq!(on_disk.trim().parse::<i64>().unwrap(), 20, "{on_disk:?}");
+    }
+}

@@ -223,7 +223,22 @@ impl Writer {
         bound_wal(&conn, limits.wal_max_bytes)?;
         let chain = Chain::load(&conn, signer)?;
         let (totals, mut counters, last_seq) = load_state(&conn)?;
-        if let Some(mark) = high_water::read(&path)
+        let mark = high_water::read_mark(&path);
+        if last_seq > 0
+            && matches!(
+                mark,
+                high_water::Mark::Absent | high_water::Mark::Unreadable
+            )
+        {
+            tracing::error!(
+                outbox = %path.display(),
+                mark = %high_water::path_for(&path).display(),
+                database_ends_at = last_seq,
+                "the committed high-water mark beside the outbox is {}: a loss of committed events before this start (a damaged write-ahead log) cannot be ruled out; a new mark is made now at {last_seq}",
+                if mark == high_water::Mark::Absent { "missing" } else { "unreadable" }
+            );
+        }
+        if let high_water::Mark::At(mark) = mark
             && mark > last_seq
         {
             let lost = (mark - last_seq) as u64;
@@ -294,6 +309,7 @@ impl Writer {
             ops.push(op);
             self.apply(&mut ops);
         }
+        self.high_water.sync();
         if let Err(e) = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
@@ -306,6 +322,23 @@ impl Writer {
     /// The next op; with retries pending, gives up waiting after [`RETRY_EVERY`] so they are
     /// written even when nothing else happens.
     fn next_op(&mut self, rx: &mut mpsc::Receiver<Op>) -> Next {
+        // A mark written but not yet synced is synced when its interval is up, even if no
+        // commit follows (the end of a burst); then the thread sleeps until there is work.
+        if let Some(due) = self.high_water.sync_due() {
+            loop {
+                match rx.try_recv() {
+                    Ok(op) => return Next::Op(op),
+                    Err(mpsc::error::TryRecvError::Disconnected) => return Next::Closed,
+                    Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= due => {
+                        self.high_water.sync();
+                        break;
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+        }
         if self.retries.is_empty() {
             return rx.blocking_recv().map_or(Next::Closed, Next::Op);
         }
