@@ -390,6 +390,70 @@ async fn footprint(backlog: usize, idle_s: u64) {
     broker.stop();
 }
 
+/// `write_bytes` of `/proc/{pid}/io`: bytes the process caused to be written to storage
+/// (page-cache writeback of the outbox, its WAL and checkpoints, the high-water mark, logs;
+/// not the file system's journal, which its kernel thread writes, nor the card's own write
+/// amplification).
+fn write_bytes(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// The card endurance assumed for the life estimate: a 32 GB industrial MLC microSD card
+/// rated for 3,000 program/erase cycles (the common rating of industrial MLC cards; pSLC
+/// cards are rated higher, consumer TLC cards far lower) is 96 TB of flash writes; small
+/// synced writes are taken to cost 4× on the flash (write amplification), so 24 TB written
+/// by the host.
+const CARD_HOST_BYTES: f64 = 24e12;
+
+/// Bytes written to storage per event, captured and delivered, at each of `rates` reads/s
+/// for `seconds` each, and the card life each implies at that rate around the clock.
+async fn card_wear(rates: &[(f64, f64)]) {
+    let broker = Broker::start();
+    let mut gateway = Gateway::start(broker.port, broker.port, "").await;
+    let pid = gateway.daemon.pid();
+    let (pty, sub) = (&mut gateway.pty, &mut gateway.sub);
+    let mut first = 0;
+    for &(rate, seconds) in rates {
+        let n = (rate * seconds).ceil() as usize;
+        let mut arrived = HashMap::new();
+        let before = write_bytes(pid);
+        let writer = write_scans(&mut *pty, first, n, Some(rate));
+        let receiver = receive_until(&mut *sub, &mut arrived, Duration::from_secs(300), |a| {
+            a.len() >= n
+        });
+        tokio::join!(writer, receiver);
+        first += n;
+        // The delivery marks of the last events, and the mark's sync, come just after.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let per_event = (write_bytes(pid) - before) as f64 / n as f64;
+        let what = format!("bytes written to storage per event at {rate:.0} reads/s ({n} events)");
+        report::record(Figure {
+            bench: "card",
+            what: &what,
+            value: per_event,
+            unit: "bytes",
+            limit: None,
+            target: None,
+        });
+        let years = CARD_HOST_BYTES / (per_event * rate * 365.25 * 86_400.0);
+        let what = format!(
+            "life of a 32 GB industrial card (24 TB host writes) at {rate:.0} reads/s around the clock"
+        );
+        report::record(Figure {
+            bench: "card",
+            what: &what,
+            value: years,
+            unit: "years",
+            limit: None,
+            target: None,
+        });
+    }
+}
+
 /// `daemons` gateways with a simulated scanner each at `rate` reads/s, one mosquitto.
 async fn fleet(daemons: usize, rate: f64, seconds: u64) {
     let broker = Broker::start();
@@ -574,6 +638,13 @@ async fn main() {
     } else {
         footprint(1_000_000, 30).await;
     }
+    println!("\nwhat each event costs the card");
+    let card: &[(f64, f64)] = if quick {
+        &[(10.0, 2.0), (1000.0, 1.0)]
+    } else {
+        &[(1.0, 60.0), (10.0, 30.0), (100.0, 20.0), (1000.0, 10.0)]
+    };
+    card_wear(card).await;
     println!("\nfleet");
     if quick {
         fleet(3, 50.0, 2).await;
