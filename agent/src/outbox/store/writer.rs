@@ -19,6 +19,12 @@
 //!  Close op (or every sender gone): finish the queue, checkpoint the WAL, exit.
 //! ```
 //!
+//! A batch of delivery marks alone waits up to [`MARK_DELAY`] for other work to ride with:
+//! on an SD card every commit costs its pages again (the events leaf, both indexes, the
+//! counters), and at a few reads a second a commit for each PUBACK nearly doubled the bytes
+//! written per event. A mark lost in a crash only means the event is sent again, with its
+//! eventID (at least once); a capture is never delayed.
+//!
 //! Room is made before each insert: delivered events go first; then `when_full` decides —
 //! refuse the new event, or drop the oldest undelivered one. Both are counted (persistently)
 //! and logged, rate-limited, never silently.
@@ -52,6 +58,9 @@ enum Next {
 /// up (about 2 MiB of events). Larger batches gain little: at 1,024 rows a commit the fsync is
 /// already a small part of each row's cost.
 pub(super) const MAX_OPS_PER_COMMIT: usize = 1024;
+
+/// Longest a batch holding only delivery marks waits for a commit to ride with.
+pub(super) const MARK_DELAY: Duration = Duration::from_secs(1);
 
 /// A change to the outbox.
 pub(super) enum Op {
@@ -300,6 +309,12 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if self.retries.is_empty()
+                && !ops.is_empty()
+                && ops.iter().all(|op| matches!(op, Op::MarkDelivered { .. }))
+            {
+                self.wait_for_company(&mut rx, &mut ops);
+            }
             closing = ops.iter().any(|op| matches!(op, Op::Close));
             self.apply(&mut ops);
         }
@@ -321,6 +336,34 @@ impl Writer {
 
     /// The next op; with retries pending, gives up waiting after [`RETRY_EVERY`] so they are
     /// written even when nothing else happens.
+    /// Holds a batch of delivery marks alone until another op arrives (it and whatever
+    /// queued behind it join the batch) or [`MARK_DELAY`] has passed.
+    fn wait_for_company(&mut self, rx: &mut mpsc::Receiver<Op>, ops: &mut Vec<Op>) {
+        let deadline = Instant::now() + MARK_DELAY;
+        while ops.len() < MAX_OPS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(op) => {
+                    let company = !matches!(op, Op::MarkDelivered { .. });
+                    ops.push(op);
+                    if company {
+                        while ops.len() < MAX_OPS_PER_COMMIT {
+                            match rx.try_recv() {
+                                Ok(op) => ops.push(op),
+                                Err(_) => break,
+                            }
+                        }
+                        return;
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= deadline => return,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
     fn next_op(&mut self, rx: &mut mpsc::Receiver<Op>) -> Next {
         // A mark written but not yet synced is synced when its interval is up, even if no
         // commit follows (the end of a burst); then the thread sleeps until there is work.
