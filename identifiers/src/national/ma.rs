@@ -83,9 +83,17 @@ pub struct MaUdi {
 }
 
 impl MaCode {
-    /// The issuer's resolution URL for this code.
+    /// The issuer's resolution URL for this code (what would end or alter the query value —
+    /// `%`, `&`, `#`, `+`, non-ASCII — percent-encoded).
     pub fn resolver_url(&self) -> String {
-        format!("http://{RESOLVER_HOST}/?code={}", self.code)
+        let mut url = format!("http://{RESOLVER_HOST}/?code=");
+        for &b in self.code.as_bytes() {
+            match b {
+                b'%' | b'&' | b'#' | b'+' | 0x80.. => url.push_str(&format!("%{b:02X}")),
+                b => url.push(b as char),
+            }
+        }
+        url
     }
 }
 
@@ -383,6 +391,13 @@ mod tests {
         assert_eq!(ma.code, UDI);
         assert_eq!(ma.resolver_url(), url);
         assert!(looks_like(&url));
+        // A value that would end the query is encoded, and decodes back.
+        let odd = cn_ma("MA.156.1003.A&B").unwrap();
+        assert_eq!(
+            odd.resolver_url(),
+            "http://s.idcode.org.cn/?code=MA.156.1003.A%26B"
+        );
+        assert_eq!(cn_ma(&odd.resolver_url()).unwrap().code, "MA.156.1003.A&B");
         let e = cn_ma("https://S.IDCODE.ORG.CN/?x=1&code=MA.999.1").unwrap_err();
         // The country node of the carried code, at its offset in the URL.
         assert_eq!((e.kind, e.position), ("invalid_value", Some(37)));
