@@ -33,6 +33,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Runtime;
+
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
@@ -51,6 +53,53 @@ enum Next {
     Op(Op),
     RetryDue,
     Closed,
+}
+
+/// What a wait with a deadline ended with.
+enum Received {
+    Op(Op),
+    Closed,
+    TimedOut,
+}
+
+/// The next op, blocking until `deadline` at most.
+fn recv_until(rx: &mut mpsc::Receiver<Op>, timer: &Runtime, deadline: Instant) -> Received {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    // The timeout is made inside the runtime: its timer belongs to it.
+    match timer.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+        Ok(Some(op)) => Received::Op(op),
+        Ok(None) => Received::Closed,
+        Err(_) => Received::TimedOut,
+    }
+}
+
+/// Whatever has queued up, to the batch's limit.
+fn drain_into(rx: &mut mpsc::Receiver<Op>, ops: &mut Vec<Op>) {
+    while ops.len() < MAX_OPS_PER_COMMIT {
+        match rx.try_recv() {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Holds a batch of delivery marks alone until another op arrives (it and whatever queued
+/// behind it join the batch) or [`MARK_DELAY`] has passed.
+fn wait_for_company(rx: &mut mpsc::Receiver<Op>, ops: &mut Vec<Op>, timer: &Runtime) {
+    let deadline = Instant::now() + MARK_DELAY;
+    while ops.len() < MAX_OPS_PER_COMMIT {
+        match recv_until(rx, timer, deadline) {
+            Received::Op(op) => {
+                let company = !matches!(op, Op::MarkDelivered { .. });
+                ops.push(op);
+                if company {
+                    drain_into(rx, ops);
+                    return;
+                }
+            }
+            Received::Closed | Received::TimedOut => return,
+        }
+    }
 }
 
 /// Most ops applied in one transaction; bounds commit latency under a flood, and with the
@@ -295,25 +344,31 @@ impl Writer {
     }
 
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Op>) {
+        // Waits with a deadline (the mark's sync, marks waiting for company, retries) block on
+        // the channel with a timer rather than poll it: a poll's sleep is latency added to the
+        // read that arrives during it, and wake-ups at idle.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .inspect_err(|e| {
+                tracing::warn!("the outbox writer has no timer ({e}): delivery marks and the high-water mark are written at once");
+            })
+            .ok();
         let mut ops = Vec::with_capacity(MAX_OPS_PER_COMMIT);
         let mut closing = false;
         while !closing {
-            match self.next_op(&mut rx) {
+            match self.next_op(&mut rx, timer.as_ref()) {
                 Next::Op(first) => ops.push(first),
                 Next::RetryDue => {}
                 Next::Closed => break,
             }
-            while ops.len() < MAX_OPS_PER_COMMIT {
-                match rx.try_recv() {
-                    Ok(op) => ops.push(op),
-                    Err(_) => break,
-                }
-            }
-            if self.retries.is_empty()
+            drain_into(&mut rx, &mut ops);
+            if let Some(timer) = &timer
+                && self.retries.is_empty()
                 && !ops.is_empty()
                 && ops.iter().all(|op| matches!(op, Op::MarkDelivered { .. }))
             {
-                self.wait_for_company(&mut rx, &mut ops);
+                wait_for_company(&mut rx, &mut ops, timer);
             }
             closing = ops.iter().any(|op| matches!(op, Op::Close));
             self.apply(&mut ops);
@@ -334,69 +389,29 @@ impl Writer {
         tracing::debug!(outbox = %self.path.display(), "outbox closed");
     }
 
-    /// The next op; with retries pending, gives up waiting after [`RETRY_EVERY`] so they are
-    /// written even when nothing else happens.
-    /// Holds a batch of delivery marks alone until another op arrives (it and whatever
-    /// queued behind it join the batch) or [`MARK_DELAY`] has passed.
-    fn wait_for_company(&mut self, rx: &mut mpsc::Receiver<Op>, ops: &mut Vec<Op>) {
-        let deadline = Instant::now() + MARK_DELAY;
-        while ops.len() < MAX_OPS_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(op) => {
-                    let company = !matches!(op, Op::MarkDelivered { .. });
-                    ops.push(op);
-                    if company {
-                        while ops.len() < MAX_OPS_PER_COMMIT {
-                            match rx.try_recv() {
-                                Ok(op) => ops.push(op),
-                                Err(_) => break,
-                            }
-                        }
-                        return;
-                    }
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => return,
-                Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= deadline => return,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
-    }
-
-    fn next_op(&mut self, rx: &mut mpsc::Receiver<Op>) -> Next {
-        // A mark written but not yet synced is synced when its interval is up, even if no
-        // commit follows (the end of a burst); then the thread sleeps until there is work.
+    /// The next op. Before sleeping until there is one, a high-water mark written but not
+    /// yet synced is synced when its interval is up (the end of a burst); with retries
+    /// pending, the wait gives up after [`RETRY_EVERY`] so they are written even when
+    /// nothing else happens.
+    fn next_op(&mut self, rx: &mut mpsc::Receiver<Op>, timer: Option<&Runtime>) -> Next {
+        let Some(timer) = timer else {
+            self.high_water.sync();
+            return rx.blocking_recv().map_or(Next::Closed, Next::Op);
+        };
         if let Some(due) = self.high_water.sync_due() {
-            loop {
-                match rx.try_recv() {
-                    Ok(op) => return Next::Op(op),
-                    Err(mpsc::error::TryRecvError::Disconnected) => return Next::Closed,
-                    Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= due => {
-                        self.high_water.sync();
-                        break;
-                    }
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                }
+            match recv_until(rx, timer, due) {
+                Received::Op(op) => return Next::Op(op),
+                Received::Closed => return Next::Closed,
+                Received::TimedOut => self.high_water.sync(),
             }
         }
         if self.retries.is_empty() {
             return rx.blocking_recv().map_or(Next::Closed, Next::Op);
         }
-        let deadline = Instant::now() + RETRY_EVERY;
-        loop {
-            match rx.try_recv() {
-                Ok(op) => return Next::Op(op),
-                Err(mpsc::error::TryRecvError::Disconnected) => return Next::Closed,
-                Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= deadline => {
-                    return Next::RetryDue;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
+        match recv_until(rx, timer, Instant::now() + RETRY_EVERY) {
+            Received::Op(op) => Next::Op(op),
+            Received::Closed => Next::Closed,
+            Received::TimedOut => Next::RetryDue,
         }
     }
 
