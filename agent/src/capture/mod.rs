@@ -1,11 +1,20 @@
-//! The capture domain: from a device's bytes to an acknowledged EPCIS event, and the commands
-//! that flow back to the devices.
+//! The capture domain: from a device's bytes to an event committed in the outbox, and the
+//! operator feedback and commands that flow back to the devices.
 //!
 //! ```text
-//!  devices ──DeviceEvent──▶ pipeline ──▶ store (outbox) ──▶ sync (MQTT)
-//!     ▲                    (identify,                          │
-//!     └──── commands ◀──── event, feedback) ◀──── commands ◀───┘
+//!  devices ──DeviceEvent──▶ pipeline ──────────────▶ outbox ──▶ uplink (crate::uplink)
+//!     ▲                    (identify, map, build,
+//!     │                     hash, feedback rules)
+//!     └──── feedback, commands ◀── pipeline / command router (crate::commands)
 //! ```
+//!
+//! - [`devices`]: the kinds (one module each, capabilities declared as data) and the running
+//!   devices with their command routes;
+//! - [`pipeline`]: one station per input device — decode, accept or refuse, build the event,
+//!   commit it, answer the scanner;
+//! - [`event`]: identifiers → EPCIS URIs, the event and its CBV 2.0 eventID;
+//! - [`contexts`], [`feedback`], [`rfid`]: business context per device, feedback rules,
+//!   RFID smoothing and read windows.
 
 pub mod contexts;
 pub mod devices;
