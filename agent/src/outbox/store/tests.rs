@@ -1,6 +1,5 @@
 use super::*;
 use crate::config::StoreConfig;
-use writer::MARK_DELAY;
 
 fn config(dir: &Path, max_events: u64, when_full: WhenFull) -> StoreConfig {
     StoreConfig {
@@ -284,45 +283,5 @@ async fn exported_events_are_marked_once_and_count_as_delivered_only_when_config
     // Persisted.
     let (store, thread) = Store::open(&cfg).unwrap();
     assert_eq!(store.stats().exported_total, 10);
-    shutdown(store, thread).await;
-}
-
-/// Waits (bounded) until the store's stats satisfy `ok`.
-async fn stats_until(store: &Store, ok: impl Fn(&StoreStats) -> bool) -> StoreStats {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let stats = store.stats();
-        if ok(&stats) {
-            return stats;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "stats never got there: {stats:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
-#[tokio::test]
-async fn delivery_marks_alone_ride_with_the_next_commit_or_go_alone_after_the_delay() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), 1000, WhenFull::RefuseNew);
-    let (store, thread) = Store::open(&cfg).unwrap();
-    append_all(&store, 0..1).await;
-    let before = stats_until(&store, |s| s.stored_events == 1)
-        .await
-        .commits_total;
-    // A PUBACK's mark, then the next read within the delay: one commit carries both.
-    store.mark_delivered(1, 1).await;
-    append_all(&store, 1..2).await;
-    let stats = stats_until(&store, |s| s.stored_events == 2).await;
-    assert_eq!(stats.delivered_total, 1, "the mark rode with the append");
-    assert_eq!(stats.commits_total, before + 1, "in the same commit");
-    // A mark with no read after it is committed alone once the delay is up.
-    let marked = std::time::Instant::now();
-    store.mark_delivered(2, 2).await;
-    let stats = stats_until(&store, |s| s.delivered_total == 2).await;
-    assert_eq!(stats.commits_total, before + 2);
-    assert!(marked.elapsed() < MARK_DELAY * 3, "{:?}", marked.elapsed());
     shutdown(store, thread).await;
 }

@@ -18,12 +18,7 @@
 //!     └──────────────────────────────────────────────────────────────┘
 //!  Close op (or every sender gone): finish the queue, checkpoint the WAL, exit.
 //! ```
-//!
-//! A batch of delivery marks alone waits up to [`MARK_DELAY`] for other work to ride with:
-//! on an SD card every commit costs its pages again (the events leaf, both indexes, the
-//! counters), and at a few reads a second a commit for each PUBACK nearly doubled the bytes
-//! written per event. A mark lost in a crash only means the event is sent again, with its
-//! eventID (at least once); a capture is never delayed.
+
 //!
 //! Room is made before each insert: delivered events go first; then `when_full` decides —
 //! refuse the new event, or drop the oldest undelivered one. Both are counted (persistently)
@@ -83,33 +78,11 @@ fn drain_into(rx: &mut mpsc::Receiver<Op>, ops: &mut Vec<Op>) {
     }
 }
 
-/// Holds a batch of delivery marks alone until another op arrives (it and whatever queued
-/// behind it join the batch) or [`MARK_DELAY`] has passed.
-fn wait_for_company(rx: &mut mpsc::Receiver<Op>, ops: &mut Vec<Op>, timer: &Runtime) {
-    let deadline = Instant::now() + MARK_DELAY;
-    while ops.len() < MAX_OPS_PER_COMMIT {
-        match recv_until(rx, timer, deadline) {
-            Received::Op(op) => {
-                let company = !matches!(op, Op::MarkDelivered { .. });
-                ops.push(op);
-                if company {
-                    drain_into(rx, ops);
-                    return;
-                }
-            }
-            Received::Closed | Received::TimedOut => return,
-        }
-    }
-}
-
 /// Most ops applied in one transaction; bounds commit latency under a flood, and with the
 /// queue in front of the writer (twice this) the events held in memory while the disk catches
 /// up (about 2 MiB of events). Larger batches gain little: at 1,024 rows a commit the fsync is
 /// already a small part of each row's cost.
 pub(super) const MAX_OPS_PER_COMMIT: usize = 1024;
-
-/// Longest a batch holding only delivery marks waits for a commit to ride with.
-pub(super) const MARK_DELAY: Duration = Duration::from_secs(1);
 
 /// A change to the outbox.
 pub(super) enum Op {
@@ -344,14 +317,14 @@ impl Writer {
     }
 
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Op>) {
-        // Waits with a deadline (the mark's sync, marks waiting for company, retries) block on
+        // Waits with a deadline (the high-water mark's sync, retries) block on
         // the channel with a timer rather than poll it: a poll's sleep is latency added to the
         // read that arrives during it, and wake-ups at idle.
         let timer = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .inspect_err(|e| {
-                tracing::warn!("the outbox writer has no timer ({e}): delivery marks and the high-water mark are written at once");
+                tracing::warn!("the outbox writer has no timer ({e}): the high-water mark is synced at every commit");
             })
             .ok();
         let mut ops = Vec::with_capacity(MAX_OPS_PER_COMMIT);
@@ -363,13 +336,6 @@ impl Writer {
                 Next::Closed => break,
             }
             drain_into(&mut rx, &mut ops);
-            if let Some(timer) = &timer
-                && self.retries.is_empty()
-                && !ops.is_empty()
-                && ops.iter().all(|op| matches!(op, Op::MarkDelivered { .. }))
-            {
-                wait_for_company(&mut rx, &mut ops, timer);
-            }
             closing = ops.iter().any(|op| matches!(op, Op::Close));
             self.apply(&mut ops);
         }
