@@ -66,11 +66,24 @@ async fn sllurp_runs_an_inventory_against_the_simulated_reader() {
     let python = python();
     let port = sim.port;
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
+        let mut child = Command::new(python)
             .arg(script("sllurp_inventory.py"))
             .args(["127.0.0.1", &port.to_string(), "2"])
-            .output()
-            .unwrap()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A session of 2 s plus sllurp's own timeouts; a client that never exits fails the
+        // test instead of hanging the suite.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
     })
     .await
     .unwrap();

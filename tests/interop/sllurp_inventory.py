@@ -9,6 +9,7 @@ sllurp reached inventorying and decoded at least one tag report.
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -82,9 +83,14 @@ def main() -> int:
             "antennas": sorted(antennas),
             "states": states,
         }
-    print(json.dumps(summary))
+    print(json.dumps(summary), flush=True)
     return 0 if inventorying.is_set() and reports > 0 else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # os._exit, not sys.exit: when sllurp's disconnect is not answered in time (a loaded
+    # machine), its reactor thread is still polling the socket and is not a daemon thread, so
+    # the interpreter would wait for it at exit forever — after the summary was printed.
+    code = main()
+    sys.stderr.flush()
+    os._exit(code)
