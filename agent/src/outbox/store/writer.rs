@@ -18,7 +18,6 @@
 //!     └──────────────────────────────────────────────────────────────┘
 //!  Close op (or every sender gone): finish the queue, checkpoint the WAL, exit.
 //! ```
-
 //!
 //! Room is made before each insert: delivered events go first; then `when_full` decides —
 //! refuse the new event, or drop the oldest undelivered one. Both are counted (persistently)
