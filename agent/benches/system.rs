@@ -415,20 +415,27 @@ async fn card_wear(rates: &[(f64, f64)]) {
     let broker = Broker::start();
     let mut gateway = Gateway::start(broker.port, broker.port, "").await;
     let pid = gateway.daemon.pid();
-    let (pty, sub) = (&mut gateway.pty, &mut gateway.sub);
     let mut first = 0;
     for &(rate, seconds) in rates {
         let n = (rate * seconds).ceil() as usize;
         let mut arrived = HashMap::new();
         let before = write_bytes(pid);
-        let writer = write_scans(&mut *pty, first, n, Some(rate));
-        let receiver = receive_until(&mut *sub, &mut arrived, Duration::from_secs(300), |a| {
-            a.len() >= n
-        });
+        let writer = write_scans(&mut gateway.pty, first, n, Some(rate));
+        let receiver = receive_until(
+            &mut gateway.sub,
+            &mut arrived,
+            Duration::from_secs(300),
+            |a| a.len() >= n,
+        );
         tokio::join!(writer, receiver);
         first += n;
-        // The delivery marks of the last events, and the mark's sync, come just after.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The delivery marks of the last events are committed just after they arrive.
+        gateway
+            .daemon
+            .wait_status(Duration::from_secs(60), "every delivery marked", |s| {
+                s["queue"]["undelivered"] == 0
+            })
+            .await;
         let per_event = (write_bytes(pid) - before) as f64 / n as f64;
         let what = format!("bytes written to storage per event at {rate:.0} reads/s ({n} events)");
         report::record(Figure {

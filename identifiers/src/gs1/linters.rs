@@ -480,6 +480,11 @@ fn is_leap(year: u64) -> bool {
 /// change with the calendar; only the leap-year check of 29 February can depend on it.
 const WINDOW_YEAR: i64 = 21;
 
+/// Whether `data` is a calendar date `YYYYMMDD` (the national codes' dates use it too).
+pub(crate) fn calendar_date(data: &[u8]) -> Result<(), LintFailure> {
+    date(data, false, false)
+}
+
 fn date(data: &[u8], two_digit_year: bool, day_may_be_zero: bool) -> Result<(), LintFailure> {
     let want = if two_digit_year { 6 } else { 8 };
     if data.len() != want {

@@ -51,30 +51,22 @@ impl Handle {
 
 /// Is `s` an IDIS handle in its allocated form, or a Handle.Net proxy URL (for `auto`)?
 pub fn looks_like(s: &str) -> bool {
+    // Cheap signs first: auto asks this of every read without a symbology identifier (every
+    // RFID tag's hex among them), and a full parse allocates.
     proxy_handle(s).is_some()
-        || cn_handle(s).is_ok_and(|h| {
-            h.idis
-                && h.prefix.split('.').count() >= 2
-                && h.prefix.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        })
+        || s.starts_with("88.")
+            && s.contains('/')
+            && cn_handle(s).is_ok_and(|h| {
+                h.idis
+                    && h.prefix.split('.').count() >= 2
+                    && h.prefix.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            })
 }
 
 /// The handle a proxy URL carries, and its byte offset.
 fn proxy_handle(s: &str) -> Option<(&str, usize)> {
-    let lower = s.get(..8)?.to_ascii_lowercase();
-    let scheme = if lower.starts_with("https://") {
-        8
-    } else if lower.starts_with("http://") {
-        7
-    } else {
-        return None;
-    };
-    let host = s.get(scheme..scheme + PROXY_HOST.len())?;
-    if !host.eq_ignore_ascii_case(PROXY_HOST) {
-        return None;
-    }
-    let at = scheme + PROXY_HOST.len() + 1;
-    (s.as_bytes().get(at - 1) == Some(&b'/')).then(|| (&s[at..], at))
+    let handle = super::strip_resolver(s, PROXY_HOST)?.strip_prefix('/')?;
+    Some((handle, s.len() - handle.len()))
 }
 
 /// Decodes a handle, or a Handle.Net proxy URL carrying one.

@@ -105,9 +105,7 @@ pub fn looks_like(s: &str) -> bool {
 
 /// The code a resolution URL carries, and its byte offset, when `s` is one.
 fn resolution_url_code(s: &str) -> Option<(&str, usize)> {
-    let rest = strip_prefix_ignore_case(s, "http://")
-        .or_else(|| strip_prefix_ignore_case(s, "https://"))?;
-    let rest = strip_prefix_ignore_case(rest, RESOLVER_HOST)?;
+    let rest = super::strip_resolver(s, RESOLVER_HOST)?;
     let query = rest.strip_prefix("/?").or_else(|| rest.strip_prefix('?'))?;
     let query_at = s.len() - query.len();
     let mut at = query_at;
@@ -118,12 +116,6 @@ fn resolution_url_code(s: &str) -> Option<(&str, usize)> {
         at += pair.len() + 1;
     }
     None
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// Decodes an MA code, or the issuer's resolution URL carrying one.
@@ -326,25 +318,12 @@ fn udi(code: &str, nodes: &[(&str, usize)], at: usize) -> Result<MaUdi, DecodeEr
     Ok(udi)
 }
 
-/// `YYMMDD` as an ISO date (20YY), when it is a calendar date.
+/// `YYMMDD` as an ISO date (20YY), when it is a calendar date (checked by the GS1 linter's
+/// `YYYYMMDD` rule, which knows month lengths and leap years).
 fn iso_date(v: &str) -> Option<String> {
-    if v.len() != 6 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let year = 2000 + v[..2].parse::<u32>().ok()?;
-    let month: u32 = v[2..4].parse().ok()?;
-    let day: u32 = v[4..].parse().ok()?;
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (1..=days)
-        .contains(&day)
-        .then(|| format!("{year:04}-{month:02}-{day:02}"))
+    let full = format!("20{v}");
+    crate::gs1::linters::calendar_date(full.as_bytes()).ok()?;
+    Some(format!("{}-{}-{}", &full[..4], &full[4..6], &full[6..]))
 }
 
 #[cfg(test)]

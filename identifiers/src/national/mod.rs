@@ -70,6 +70,21 @@ fn all_digits(s: &str) -> Option<usize> {
     s.bytes().position(|b| !b.is_ascii_digit())
 }
 
+/// `s` without `prefix`, compared ASCII case-insensitively (URL schemes and hosts, `urn:oid:`).
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// `s` without an `http://` or `https://` scheme and then `host`: the rest of a resolver's
+/// URL after its host.
+fn strip_resolver<'a>(s: &'a str, host: &str) -> Option<&'a str> {
+    let rest = strip_prefix_ignore_case(s, "http://")
+        .or_else(|| strip_prefix_ignore_case(s, "https://"))?;
+    strip_prefix_ignore_case(rest, host)
+}
+
 /// An MA code or its resolution URL ([`ma`]).
 pub fn cn_ma(input: &str) -> Result<National, DecodeError> {
     ma::cn_ma(input).map(|code| National::CnMa(Box::new(code)))

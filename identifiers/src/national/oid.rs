@@ -52,9 +52,9 @@ pub fn looks_like(s: &str) -> bool {
 
 /// Decodes an OID under `1.2.156` or `2.16.156`, dotted or as `urn:oid:…`.
 pub fn cn_oid(input: &str) -> Result<Oid, DecodeError> {
-    let (dotted, at) = match input.get(..8) {
-        Some(p) if p.eq_ignore_ascii_case("urn:oid:") => (&input[8..], 8),
-        _ => (input, 0),
+    let (dotted, at) = match super::strip_prefix_ignore_case(input, "urn:oid:") {
+        Some(dotted) => (dotted, 8),
+        None => (input, 0),
     };
     let mut arcs = Vec::new();
     let mut i = 0;

@@ -235,23 +235,17 @@ impl IdMapper {
 
     /// An MA code's URI: its resolution URL, or tracegate's namespace.
     fn ma_uri(&self, code: &str) -> String {
-        let code = pchar_escape(code);
         match self.national {
-            NationalUri::Resolver => format!("http://{MA_RESOLVER}/?code={code}"),
-            NationalUri::Tracegate => format!("{NATIONAL_ID_BASE}/cn-ma/{code}"),
+            NationalUri::Resolver => format!("http://{MA_RESOLVER}/?code={}", pchar_escape(code)),
+            NationalUri::Tracegate => tracegate_ma_uri(code),
         }
     }
 
     /// A handle's URI: the Handle.Net proxy's URL, or tracegate's namespace.
     fn handle_uri(&self, handle: &Handle) -> String {
-        let path = format!(
-            "{}/{}",
-            pchar_escape(&handle.prefix),
-            pchar_escape(&handle.suffix)
-        );
         match self.national {
-            NationalUri::Resolver => format!("https://{HANDLE_PROXY}/{path}"),
-            NationalUri::Tracegate => format!("{NATIONAL_ID_BASE}/cn-handle/{path}"),
+            NationalUri::Resolver => format!("https://{HANDLE_PROXY}/{}", handle_path(handle)),
+            NationalUri::Tracegate => tracegate_handle_uri(handle),
         }
     }
 
@@ -606,14 +600,29 @@ fn national_uri(n: &National) -> String {
             ..
         } => format!("{NATIONAL_ID_BASE}/iso11784/{country:03}{national_id:012}"),
         // Mapped by their own rules (`IdMapper::map_ma`, `handle_uri`).
-        National::CnMa(ma) => format!("{NATIONAL_ID_BASE}/cn-ma/{}", pchar_escape(&ma.code)),
-        National::CnHandle(h) => format!(
-            "{NATIONAL_ID_BASE}/cn-handle/{}/{}",
-            pchar_escape(&h.prefix),
-            pchar_escape(&h.suffix)
-        ),
+        National::CnMa(ma) => tracegate_ma_uri(&ma.code),
+        National::CnHandle(h) => tracegate_handle_uri(h),
         National::CnOid(oid) => oid.urn(),
     }
+}
+
+/// An MA code in tracegate's namespace.
+fn tracegate_ma_uri(code: &str) -> String {
+    format!("{NATIONAL_ID_BASE}/cn-ma/{}", pchar_escape(code))
+}
+
+/// A handle in tracegate's namespace.
+fn tracegate_handle_uri(handle: &Handle) -> String {
+    format!("{NATIONAL_ID_BASE}/cn-handle/{}", handle_path(handle))
+}
+
+/// `prefix/suffix`, each escaped as one path segment.
+fn handle_path(handle: &Handle) -> String {
+    format!(
+        "{}/{}",
+        pchar_escape(&handle.prefix),
+        pchar_escape(&handle.suffix)
+    )
 }
 
 /// `s` as one URI path segment or query value: RFC 3986 `pchar`s kept except `&`, `+` and
