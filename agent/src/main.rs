@@ -17,12 +17,12 @@ fn main() -> ExitCode {
             match Config::load(&file, &tracegate::capture::devices::builtin()) {
                 Ok(config) => {
                     println!(
-                        "{}: ok (gateway {}, {} device{}, broker {})",
+                        "{}: ok (gateway {}, {} device{}, {})",
                         file.display(),
                         config.gateway.id,
                         config.devices.len(),
                         if config.devices.len() == 1 { "" } else { "s" },
-                        config.mqtt.nodes_text()
+                        uplinks_text(&config)
                     );
                     ExitCode::SUCCESS
                 }
@@ -283,6 +283,20 @@ async fn control_command(
             "{}",
             reply["error"].as_str().unwrap_or("the command failed")
         ))
+    }
+}
+
+/// What `check-config` says about where things go: `broker …`, `EPCIS repository …`, or both.
+fn uplinks_text(config: &Config) -> String {
+    match (&config.mqtt, &config.epcis) {
+        (Some(mqtt), None) => format!("broker {}", mqtt.nodes_text()),
+        (None, Some(epcis)) => format!("events to the EPCIS repository {}", epcis.capture_url()),
+        (Some(mqtt), Some(epcis)) => format!(
+            "events to the EPCIS repository {}, status and commands through broker {}",
+            epcis.capture_url(),
+            mqtt.nodes_text()
+        ),
+        (None, None) => String::new(),
     }
 }
 

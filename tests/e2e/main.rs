@@ -23,6 +23,7 @@ mod device_commands;
 mod docs;
 mod epcis_hash;
 mod epcis_stream;
+mod epcis_uplink;
 mod event_types_roundtrip;
 mod farm_kit;
 mod faults_delivery;

@@ -12,6 +12,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+pub mod epcis_repository;
 pub mod epcis_schema;
 pub mod nats;
 pub mod reference;

@@ -7,6 +7,7 @@
 
 mod capture;
 mod devices;
+mod epcis;
 mod error;
 mod feedback;
 pub mod fields;
@@ -27,6 +28,7 @@ pub use devices::{
     Capabilities, DeviceConfig, DeviceKind, DeviceSettings, InputSettings, KindKeys, KindOf,
     KindSpec, Registry, Roles, SafeState, Start,
 };
+pub use epcis::{CONTENT_TYPES, EpcisAuth, EpcisConfig};
 pub use error::{ConfigError, line_column};
 pub use feedback::{FeedbackRule, Outcome, ScannerFeedback};
 pub use identifiers::{ClockConfig, IdentifiersConfig, NationalUri, SyncCheck, UriForm};
@@ -44,8 +46,11 @@ pub struct Config {
     pub location: LocationConfig,
     /// `[store]`
     pub store: StoreConfig,
-    /// `[mqtt]`
-    pub mqtt: MqttConfig,
+    /// `[mqtt]`: the broker; absent only when `[epcis]` carries the events (then no
+    /// status is published and commands come only through `tracegate cmd`).
+    pub mqtt: Option<MqttConfig>,
+    /// `[epcis]`: events go to this EPCIS 2.0 repository instead of the broker.
+    pub epcis: Option<EpcisConfig>,
     /// `[identifiers]`
     pub identifiers: IdentifiersConfig,
     /// `[clock]`
@@ -216,7 +221,10 @@ struct RawConfig {
     #[serde(default)]
     location: LocationConfig,
     store: StoreConfig,
-    mqtt: RawMqtt,
+    #[serde(default)]
+    mqtt: Option<RawMqtt>,
+    #[serde(default)]
+    epcis: Option<epcis::RawEpcis>,
     #[serde(default)]
     identifiers: IdentifiersConfig,
     #[serde(default)]
@@ -316,7 +324,7 @@ struct RawMqtt {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTls {
+pub(crate) struct RawTls {
     ca: Spanned<PathBuf>,
     #[serde(default)]
     cert: Option<Spanned<PathBuf>>,
@@ -350,6 +358,25 @@ fn default_status_interval_s() -> u64 {
 }
 
 impl Config {
+    /// The largest event the uplink that carries events can send (`epcis.batch_max_bytes`
+    /// or `mqtt.batch_max_bytes`): the pipeline refuses a larger one at capture.
+    pub fn max_event_bytes(&self) -> usize {
+        match (&self.epcis, &self.mqtt) {
+            (Some(epcis), _) => epcis.batch_max_bytes,
+            (None, Some(mqtt)) => mqtt.batch_max_bytes,
+            (None, None) => unreachable!("validated: one uplink at least"),
+        }
+    }
+
+    /// Where events go, for a log line: `mqtt://host:port, …` or the repository's URL.
+    pub fn uplink_text(&self) -> String {
+        match (&self.epcis, &self.mqtt) {
+            (Some(epcis), _) => epcis.capture_url(),
+            (None, Some(mqtt)) => mqtt.nodes_text(),
+            (None, None) => String::new(),
+        }
+    }
+
     /// Reads and validates `path`; its devices may be of the kinds in `registry` (the
     /// daemon's are `capture::devices::builtin()`).
     pub fn load(path: &Path, registry: &Registry) -> Result<Config, ConfigError> {
@@ -443,7 +470,22 @@ impl Config {
             }
         };
         let base = path.parent().unwrap_or(Path::new("."));
-        let mqtt = raw.mqtt.validate(&ctx, base, &raw.gateway.id)?;
+        let mqtt = match raw.mqtt {
+            Some(mqtt) => Some(mqtt.validate(&ctx, base, &raw.gateway.id)?),
+            None => None,
+        };
+        let epcis = match raw.epcis {
+            Some(epcis) => Some(epcis.validate(&ctx, base)?),
+            None => None,
+        };
+        if mqtt.is_none() && epcis.is_none() {
+            return Err(ctx.error(
+                None,
+                "no uplink: give [mqtt] (events, status and commands through a broker) or \
+                 [epcis] (events straight into an EPCIS 2.0 repository), or both"
+                    .into(),
+            ));
+        }
         let mut store = raw.store;
         store.path = base.join(&store.path);
         if store.max_events == 0 {
@@ -544,6 +586,7 @@ impl Config {
             location: raw.location,
             store,
             mqtt,
+            epcis,
             identifiers,
             clock: raw.clock,
             metrics,
@@ -860,28 +903,11 @@ impl RawMqtt {
         }
         let password = match &self.password_file {
             None => None,
-            // Tools that never connect do not need (and may not be allowed to read) it.
-            Some(_) if !ctx.read_secrets => None,
-            Some(file) => {
-                let full = resolve_path(base, file.get_ref());
-                let text = std::fs::read_to_string(&full).map_err(|e| {
-                    ctx.error(
-                        Some(file.span()),
-                        format!(
-                            "mqtt.password_file: cannot read {}: {e}. The file must be readable by the tracegate user; with systemd, pass it with LoadCredential= and write password_file = \"${{CREDENTIALS_DIRECTORY}}/mqtt-password\"",
-                            full.display()
-                        ),
-                    )
-                })?;
-                // One trailing newline is what `echo secret > file` leaves; it is not part of it.
-                let secret = text.strip_suffix('\n').unwrap_or(&text);
-                let secret = secret.strip_suffix('\r').unwrap_or(secret);
-                Some(Secret::new(secret.to_string()))
-            }
+            Some(file) => read_secret_file(ctx, base, "mqtt.password_file", "mqtt-password", file)?,
         };
         let tls = match self.tls.take() {
             None => None,
-            Some(tls) => Some(validate_tls(ctx, base, tls)?),
+            Some(tls) => Some(validate_tls(ctx, base, "mqtt", tls)?),
         };
         self.finish(ctx, gateway, password, tls)
     }
@@ -932,6 +958,42 @@ impl RawMqtt {
     }
 }
 
+/// The secret in the file `file` names (`key` for messages; `credential` the name suggested
+/// for systemd's `LoadCredential=`); `None` for tools that never connect.
+pub(crate) fn read_secret_file(
+    ctx: &Ctx<'_>,
+    base: &Path,
+    key: &str,
+    credential: &str,
+    file: &Spanned<PathBuf>,
+) -> Result<Option<Secret>, ConfigError> {
+    // Tools that never connect do not need (and may not be allowed to read) it.
+    if !ctx.read_secrets {
+        return Ok(None);
+    }
+    let full = resolve_path(base, file.get_ref());
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        ctx.error(
+            Some(file.span()),
+            format!(
+                "{key}: cannot read {}: {e}. The file must be readable by the tracegate user; with systemd, pass it with LoadCredential= and write {} = \"${{CREDENTIALS_DIRECTORY}}/{credential}\"",
+                full.display(),
+                key.rsplit('.').next().unwrap_or(key),
+            ),
+        )
+    })?;
+    // One trailing newline is what `echo secret > file` leaves; it is not part of it.
+    let secret = text.strip_suffix('\n').unwrap_or(&text);
+    let secret = secret.strip_suffix('\r').unwrap_or(secret);
+    if secret.is_empty() {
+        return Err(ctx.error(
+            Some(file.span()),
+            format!("{key}: {} is empty: write the secret in it", full.display()),
+        ));
+    }
+    Ok(Some(Secret::new(secret.to_string())))
+}
+
 /// Where systemd puts a unit's credentials when `$CREDENTIALS_DIRECTORY` is not set in our
 /// environment (a tool run by an admin beside the running service).
 const SERVICE_CREDENTIALS: &str = "/run/credentials/tracegate.service";
@@ -939,7 +1001,7 @@ const SERVICE_CREDENTIALS: &str = "/run/credentials/tracegate.service";
 /// A path from the file: `${CREDENTIALS_DIRECTORY}/…` (or `$CREDENTIALS_DIRECTORY/…`) is in
 /// the directory where systemd places the unit's `LoadCredential=` files; other relative paths
 /// are relative to the config file's directory.
-fn resolve_path(base: &Path, path: &Path) -> PathBuf {
+pub(crate) fn resolve_path(base: &Path, path: &Path) -> PathBuf {
     let mut parts = path.components();
     match parts.next().map(|c| c.as_os_str().to_string_lossy()) {
         Some(first) if first == "${CREDENTIALS_DIRECTORY}" || first == "$CREDENTIALS_DIRECTORY" => {
@@ -953,9 +1015,10 @@ fn resolve_path(base: &Path, path: &Path) -> PathBuf {
     }
 }
 
-fn validate_tls(
+pub(crate) fn validate_tls(
     ctx: &Ctx<'_>,
     base: &Path,
+    section: &str,
     tls: Spanned<RawTls>,
 ) -> Result<TlsConfig, ConfigError> {
     let span = tls.span();
@@ -968,7 +1031,7 @@ fn validate_tls(
         std::fs::File::open(&full).map_err(|e| {
             ctx.error(
                 Some(file.span()),
-                format!("mqtt.tls.{key}: cannot read {}: {e}", full.display()),
+                format!("{section}.tls.{key}: cannot read {}: {e}", full.display()),
             )
         })?;
         Ok(full)
@@ -980,7 +1043,9 @@ fn validate_tls(
         _ => {
             return Err(ctx.error(
                 Some(span),
-                "mqtt.tls: give both cert and key for a client certificate, or neither".into(),
+                format!(
+                    "{section}.tls: give both cert and key for a client certificate, or neither"
+                ),
             ));
         }
     };

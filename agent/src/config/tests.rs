@@ -35,10 +35,10 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(c.store.max_events, 5_000_000);
     assert_eq!(c.store.max_bytes, bytesize::ByteSize::gib(2));
     assert_eq!(c.store.when_full, WhenFull::RefuseNew);
-    assert_eq!(c.mqtt.port, 1883);
-    assert_eq!(c.mqtt.client_id, "tracegate-gw-dock-01");
-    assert_eq!(c.mqtt.topic_prefix.as_str(), "tracegate");
-    assert_eq!(c.mqtt.batch_max_bytes, 256 * 1024);
+    assert_eq!(c.mqtt.as_ref().unwrap().port, 1883);
+    assert_eq!(c.mqtt.as_ref().unwrap().client_id, "tracegate-gw-dock-01");
+    assert_eq!(c.mqtt.as_ref().unwrap().topic_prefix.as_str(), "tracegate");
+    assert_eq!(c.mqtt.as_ref().unwrap().batch_max_bytes, 256 * 1024);
     assert!(c.devices.is_empty());
     assert_eq!(
         c.control_socket(),
@@ -168,7 +168,10 @@ fn password_is_read_without_its_trailing_newline() {
         &crate::capture::devices::builtin(),
     )
     .unwrap();
-    assert_eq!(c.mqtt.password.unwrap().expose(), "s3cret");
+    assert_eq!(
+        c.mqtt.as_ref().unwrap().password.as_ref().unwrap().expose(),
+        "s3cret"
+    );
 }
 
 #[test]
@@ -238,8 +241,12 @@ fn tools_load_without_reading_secrets() {
     std::fs::write(&path, &text).unwrap();
     assert!(Config::load(&path, &crate::capture::devices::builtin()).is_err());
     let c = Config::load_for_tools(&path, &crate::capture::devices::builtin()).unwrap();
-    assert!(c.mqtt.password.is_none());
-    assert_eq!(c.mqtt.port, 8883, "TLS still decides the default port");
+    assert!(c.mqtt.as_ref().unwrap().password.is_none());
+    assert_eq!(
+        c.mqtt.as_ref().unwrap().port,
+        8883,
+        "TLS still decides the default port"
+    );
 }
 
 #[test]
@@ -410,7 +417,14 @@ fn failover_hosts_follow_the_first_node_in_order() {
         "host = \"nats-1\"\nport = 1884\nfailover_hosts = [\"nats-2\", \"nats-3:1999\", \"[fd00::3]\", \"[fd00::4]:8883\"]",
     ))
     .unwrap();
-    let nodes: Vec<String> = c.mqtt.nodes().iter().map(|n| n.to_string()).collect();
+    let nodes: Vec<String> = c
+        .mqtt
+        .as_ref()
+        .unwrap()
+        .nodes()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     assert_eq!(
         nodes,
         [
@@ -422,7 +436,7 @@ fn failover_hosts_follow_the_first_node_in_order() {
         ]
     );
     assert_eq!(
-        parse(MINIMAL).unwrap().mqtt.nodes_text(),
+        parse(MINIMAL).unwrap().mqtt.unwrap().nodes_text(),
         "127.0.0.1:1883",
         "one node without the key"
     );

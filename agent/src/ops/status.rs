@@ -16,7 +16,7 @@ pub use crate::telemetry::{
     BrokerReport, CommandReport, DeviceReport, InputReport, PrinterReport, RefusalReport,
     RfidReport,
 };
-use crate::telemetry::{BrokerStatus, CommandStats, DeviceRegistry};
+use crate::telemetry::{BrokerStatus, CommandStats, DeviceRegistry, RepositoryStatus};
 
 /// The status report (see README, "Status").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -31,8 +31,11 @@ pub struct StatusReport {
     pub daemon: DaemonReport,
     /// The outbox.
     pub queue: QueueReport,
-    /// The uplink.
+    /// The MQTT broker (status and commands; events too without `[epcis]`).
     pub broker: BrokerReport,
+    /// Where events go: `mqtt`, or `epcis` with the repository's figures.
+    #[serde(default)]
+    pub uplink: UplinkReport,
     /// Each device.
     pub devices: Vec<DeviceReport>,
     /// Commands from the platform and the CLI.
@@ -50,6 +53,18 @@ pub struct StatusReport {
     /// Exports of other gateways imported here, by origin gateway (since the daemon started).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub imports: BTreeMap<String, crate::outbox::store::ImportCounts>,
+}
+
+/// Where events go.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct UplinkReport {
+    /// `mqtt` or `epcis`.
+    pub kind: String,
+    /// The broker (`mqtt://host:port`) or the repository's capture endpoint; never a secret.
+    pub url: String,
+    /// The EPCIS repository's figures (`kind = "epcis"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epcis: Option<crate::telemetry::RepositoryReport>,
 }
 
 /// The key that signs the outbox's hash chain and exports: a platform or an auditor pins it
@@ -178,6 +193,10 @@ pub struct StatusCollector {
     store: Store,
     devices: DeviceRegistry,
     broker: Arc<BrokerStatus>,
+    /// The EPCIS repository uplink's figures, with `[epcis]`.
+    repository: Option<Arc<RepositoryStatus>>,
+    /// `mqtt://host:port` without `[epcis]`.
+    mqtt_url: String,
     commands: CommandStats,
     clock: Option<(Arc<dyn Clock>, ClockConfig)>,
     reader: Mutex<Option<(u64, OutboxReader)>>,
@@ -207,8 +226,14 @@ impl StatusCollector {
     ) -> Self {
         StatusCollector {
             gateway: config.gateway.id.to_string(),
-            host: config.mqtt.host.clone(),
-            port: config.mqtt.port,
+            host: config
+                .mqtt
+                .as_ref()
+                .map(|m| m.host.clone())
+                .unwrap_or_default(),
+            port: config.mqtt.as_ref().map_or(0, |m| m.port),
+            repository: None,
+            mqtt_url: mqtt_url(config),
             started: Timestamp::now(),
             store,
             devices,
@@ -262,6 +287,26 @@ impl StatusCollector {
         &self.commands
     }
 
+    /// Reports the EPCIS repository uplink's figures (`[epcis]`).
+    pub fn with_repository(mut self, repository: Arc<RepositoryStatus>) -> Self {
+        self.repository = Some(repository);
+        self
+    }
+
+    /// The EPCIS repository uplink's figures, with `[epcis]`.
+    pub fn repository(&self) -> Option<&Arc<RepositoryStatus>> {
+        self.repository.as_ref()
+    }
+
+    /// The connection figures of the uplink that carries events: the repository's link with
+    /// `[epcis]`, else the broker's.
+    pub fn delivery_link(&self) -> Arc<BrokerStatus> {
+        match &self.repository {
+            Some(repository) => repository.link.clone(),
+            None => self.broker.clone(),
+        }
+    }
+
     /// The broker figures (shared with the sync task).
     pub fn broker(&self) -> &Arc<BrokerStatus> {
         &self.broker
@@ -276,7 +321,11 @@ impl StatusCollector {
         let per_hour = self.capture_rate.rate(stats.last_seq.max(0) as u64) * 3600.0;
         StatusReport {
             gateway: self.gateway.clone(),
-            online: self.broker.is_connected(),
+            // Without [mqtt], the repository is the only far end there is.
+            online: match (&self.repository, self.host.is_empty()) {
+                (Some(repository), true) => repository.link.is_connected(),
+                _ => self.broker.is_connected(),
+            },
             version: env!("CARGO_PKG_VERSION").to_string(),
             daemon: DaemonReport {
                 running: true,
@@ -321,6 +370,21 @@ impl StatusCollector {
                 ),
             },
             broker: self.broker.report(&self.host, self.port),
+            uplink: match &self.repository {
+                Some(repository) => {
+                    let report = repository.report();
+                    UplinkReport {
+                        kind: "epcis".into(),
+                        url: report.url.clone(),
+                        epcis: Some(report),
+                    }
+                }
+                None => UplinkReport {
+                    kind: "mqtt".into(),
+                    url: self.mqtt_url.clone(),
+                    epcis: None,
+                },
+            },
             devices: self.devices.all().iter().map(|d| d.report()).collect(),
             commands: self.commands.report(),
             clock: self.clock.as_ref().map(|(clock, config)| {
@@ -464,7 +528,27 @@ pub fn offline_report(
                 .then(|| counts.stored_bytes / counts.stored_events),
             capacity_left_days: None,
         },
-        broker: BrokerStatus::default().report(&config.mqtt.host, config.mqtt.port),
+        broker: BrokerStatus::default().report(
+            &config
+                .mqtt
+                .as_ref()
+                .map(|m| m.host.clone())
+                .unwrap_or_default(),
+            config.mqtt.as_ref().map_or(0, |m| m.port),
+        ),
+        uplink: UplinkReport {
+            kind: if config.epcis.is_some() {
+                "epcis"
+            } else {
+                "mqtt"
+            }
+            .into(),
+            url: match &config.epcis {
+                Some(epcis) => epcis.capture_url(),
+                None => mqtt_url(config),
+            },
+            epcis: None,
+        },
         devices: config
             .devices
             .iter()
@@ -536,4 +620,16 @@ mod tests {
         let rss = resident_bytes().expect("Linux /proc/self/status");
         assert!(rss > 1024 * 1024, "{rss}");
     }
+}
+
+/// `mqtt://host:port` (or `mqtts://` with TLS) of the first broker node; empty without `[mqtt]`.
+fn mqtt_url(config: &Config) -> String {
+    config
+        .mqtt
+        .as_ref()
+        .map(|m| {
+            let scheme = if m.tls.is_some() { "mqtts" } else { "mqtt" };
+            format!("{scheme}://{}:{}", m.host, m.port)
+        })
+        .unwrap_or_default()
 }

@@ -31,8 +31,9 @@ use crate::ops::systemd;
 use crate::outbox::signing::key::GatewayKey;
 use crate::outbox::store::{ChainSigner, Store};
 use crate::telemetry::health;
-use crate::telemetry::{BrokerStatus, DeviceRegistry};
+use crate::telemetry::{BrokerStatus, DeviceRegistry, RepositoryStatus};
 use crate::uplink::Uplink;
+use crate::uplink::epcis::EpcisUplink;
 use crate::uplink::mqtt::Sync;
 
 /// Runs the daemon with `config` until `shutdown` is cancelled.
@@ -66,11 +67,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let registry = DeviceRegistry::new(config.device_kinds());
     let broker = Arc::new(BrokerStatus::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(config.clock.sync_check));
-    let status = Arc::new(
+    let repository = config
+        .epcis
+        .as_ref()
+        .map(|epcis| Arc::new(RepositoryStatus::new(&epcis.capture_url())));
+    let mut collector =
         StatusCollector::new(&config, store.clone(), registry.clone(), broker.clone())
             .with_clock(clock.clone(), config.clock.clone())
-            .with_key(&key),
-    );
+            .with_key(&key);
+    if let Some(repository) = &repository {
+        collector = collector.with_repository(repository.clone());
+    }
+    let status = Arc::new(collector);
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<reload::ReloadRequest>(4);
     let contexts = ContextRegistry::load(&config, Some(store.clone()));
@@ -149,7 +157,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     .with_routes(devices.routes(), &config)
     .with_control(reconfigure_rx);
     // `offline-too-long` rules: sleeps until a threshold or a change of the connection.
-    let uplink_watch = tokio::spawn(pipeline.signals().watch_uplink(broker.clone()));
+    let uplink_watch = tokio::spawn(pipeline.signals().watch_uplink(status.delivery_link()));
     let pipeline = tokio::spawn(pipeline.run(device_rx));
     let release_cancel = CancellationToken::new();
     let release = tokio::spawn(crate::capture::pipeline::release::run(
@@ -170,20 +178,39 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (reply_tx, reply_rx) = mpsc::channel(1024);
     let commands_task = tokio::spawn(commands::run(command_rx, reply_tx, router));
     let sync_cancel = CancellationToken::new();
-    let uplink: Box<dyn Uplink> = Box::new(Sync::new(
-        config.clone(),
-        store.clone(),
-        status.clone(),
-        command_tx,
-        reply_rx,
-    ));
-    tracing::debug!(uplink = uplink.name(), "starting the uplink");
-    let sync = tokio::spawn(uplink.run(sync_cancel.clone()));
+    // Events go one way: to the repository with [epcis], else through the broker; the MQTT
+    // session, when there is one, always carries status and commands.
+    let mut uplinks: Vec<Box<dyn Uplink>> = Vec::new();
+    if config.mqtt.is_some() {
+        uplinks.push(Box::new(Sync::new(
+            config.clone(),
+            store.clone(),
+            status.clone(),
+            command_tx,
+            reply_rx,
+        )));
+    } else {
+        drop((command_tx, reply_rx));
+    }
+    if let (Some(epcis), Some(repository)) = (&config.epcis, &repository) {
+        uplinks.push(Box::new(EpcisUplink::new(
+            epcis.clone(),
+            store.clone(),
+            repository.clone(),
+        )));
+    }
+    let syncs: Vec<_> = uplinks
+        .into_iter()
+        .map(|uplink| {
+            tracing::debug!(uplink = uplink.name(), "starting the uplink");
+            tokio::spawn(uplink.run(sync_cancel.clone()))
+        })
+        .collect();
 
     tracing::info!(
         gateway = %config.gateway.id,
         devices = config.devices.len(),
-        broker = %config.mqtt.nodes_text(),
+        events_to = %config.uplink_text(),
         "tracegate running"
     );
     let supervisor_cancel = CancellationToken::new();
@@ -235,8 +262,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let _ = release.await;
     store.flush().await;
     sync_cancel.cancel();
-    if let Err(e) = sync.await {
-        tracing::error!("uplink task failed: {e}");
+    for sync in syncs {
+        if let Err(e) = sync.await {
+            tracing::error!("uplink task failed: {e}");
+        }
     }
     let _ = commands_task.await;
     store.close().await;
@@ -286,7 +315,7 @@ async fn supervise(
         _ = cancel.cancelled() => return,
         _ = systemd::devices_settled(&devices, systemd::READY_WAIT) => {}
     }
-    let line = || systemd::status_line(&devices, &store, status.broker().is_connected());
+    let line = || systemd::status_line(&devices, &store, status.delivery_link().is_connected());
     systemd::notify(&[NotifyState::Ready, NotifyState::Status(&line())]);
     let watchdog = systemd::watchdog_period();
     match watchdog {

@@ -12,6 +12,7 @@ pub mod devices;
 pub mod health;
 pub mod latency;
 pub mod rate;
+pub mod repository;
 pub mod throttle;
 
 pub use broker::{BrokerReport, BrokerStatus, RefusalReport};
@@ -20,4 +21,5 @@ pub use devices::{
     DeviceRegistry, DeviceReport, DeviceStatus, InputReport, PrinterReport, RfidCounters,
     RfidReport,
 };
+pub use repository::{Failure, LimitsReport, RepositoryReport, RepositoryStatus};
 pub use throttle::{SharedThrottle, Throttle, Throttled, Throttles};

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   outbox (OutboxReader: rows after a cursor)  ──▶  an uplink  ──▶  broker / repository
-//!   outbox (Store: mark delivered, set aside)   ◀──  acks          (MQTT today)
+//!   outbox (Store: mark delivered, set aside)   ◀──  acks / capture jobs
 //!   StatusSource (report, live figures)         ◀──  status, command counts
 //!   commands mpsc  ◀── wire::IncomingCommand ── cmd topic;  reply topic ◀── wire::Reply
 //! ```
@@ -11,10 +11,14 @@
 //! The seam: an uplink is an [`Uplink`] the composition root starts and cancels. It reads the
 //! outbox in capture order from its own cursor, marks what the far end acknowledged as
 //! delivered (never before), sets aside what can never be delivered, and reports through a
-//! [`StatusSource`] — it imports neither the status report nor the command router, so a second
-//! uplink (an EPCIS REST capture client) sits beside [`mqtt`] with the same guarantees.
+//! [`StatusSource`] — it imports neither the status report nor the command router, so the
+//! second uplink, [`epcis`] (an EPCIS 2.0 REST capture client), sits beside [`mqtt`] with the
+//! same guarantees. Events go one way only: with `[epcis]` the MQTT session carries status
+//! and commands and publishes no event.
 
+pub mod epcis;
 pub mod mqtt;
+pub mod tls;
 pub mod wire;
 
 use std::future::Future;

@@ -133,7 +133,7 @@ pub struct Pipeline {
     control: Option<mpsc::Receiver<Reconfigure>>,
     /// Bad-input warnings per device, rate-limited.
     input_log: Throttles,
-    /// Largest event the uplink can send (`mqtt.batch_max_bytes`): larger ones are refused.
+    /// Largest event the uplink can send (`Config::max_event_bytes`): larger ones are refused.
     max_event_bytes: usize,
     contexts: ContextRegistry,
     builder: EventBuilder,
@@ -167,7 +167,7 @@ impl Pipeline {
             stations: HashMap::new(),
             control: None,
             input_log: Throttles::default(),
-            max_event_bytes: config.mqtt.batch_max_bytes,
+            max_event_bytes: config.max_event_bytes(),
             contexts,
             builder,
             clock,

@@ -29,7 +29,6 @@
 
 mod inflight;
 mod refusal;
-mod tls;
 mod topics;
 
 use std::sync::Arc;
@@ -45,12 +44,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracegate_drivers::backoff::Reconnect;
 
+pub use crate::uplink::tls::{TlsError, client_config};
 pub use inflight::{Inflight, Publish};
 pub use refusal::Refusal;
-pub use tls::{TlsError, client_config};
 pub use topics::Topics;
 
-use crate::config::{BrokerNode, Config};
+use crate::config::{BrokerNode, Config, MqttConfig};
 use crate::outbox::store::{OutboxReader, OutboxRow, Store};
 use crate::telemetry::throttle::{Throttle, Throttled};
 use crate::uplink::StatusSource;
@@ -80,6 +79,11 @@ pub const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
 /// The sync task.
 pub struct Sync {
     config: Arc<Config>,
+    /// `[mqtt]` (a config without it starts no sync task).
+    mqtt: MqttConfig,
+    /// Whether events go out here (false with `[epcis]`: they go to the repository, and
+    /// this session carries status and commands only).
+    carries_events: bool,
     topics: Topics,
     store: Store,
     status: Arc<dyn StatusSource>,
@@ -116,6 +120,9 @@ enum Step {
 impl Sync {
     /// A sync task for `config`, publishing from `store`, reporting through `status`, handing
     /// commands to `commands` and publishing what arrives on `replies`.
+    ///
+    /// # Panics
+    /// If `config` has no `[mqtt]` (the composition root starts none then).
     pub fn new(
         config: Arc<Config>,
         store: Store,
@@ -123,8 +130,14 @@ impl Sync {
         commands: mpsc::Sender<IncomingCommand>,
         replies: mpsc::Receiver<Reply>,
     ) -> Self {
+        let mqtt = config
+            .mqtt
+            .clone()
+            .expect("an MQTT sync task is started only with [mqtt]");
         Sync {
-            topics: Topics::new(&config.mqtt.topic_prefix, &config.gateway.id),
+            topics: Topics::new(&mqtt.topic_prefix, &config.gateway.id),
+            carries_events: config.epcis.is_none(),
+            mqtt,
             config,
             store,
             status,
@@ -141,7 +154,7 @@ impl Sync {
     /// once and a failed connect tries the next; the backoff delay comes after a whole round
     /// of nodes failed.
     pub async fn run(mut self, cancel: CancellationToken) {
-        let mqtt = &self.config.mqtt;
+        let mqtt = self.mqtt();
         let mut backoff = Reconnect::new(
             Duration::from_millis(mqtt.reconnect_min_ms),
             Duration::from_secs(mqtt.reconnect_max_s),
@@ -167,7 +180,7 @@ impl Sync {
                     // that finds the request queue full is dropped (and counted).
                     let (client, eventloop) = AsyncClient::new(
                         options,
-                        self.config.mqtt.max_inflight as usize + REQUEST_QUEUE_SPARE,
+                        self.mqtt.max_inflight as usize + REQUEST_QUEUE_SPARE,
                     );
                     self.session(client, eventloop, &address, &cancel).await
                 }
@@ -254,6 +267,10 @@ impl Sync {
         self.status.broker().disconnected(None);
     }
 
+    fn mqtt(&self) -> &MqttConfig {
+        &self.mqtt
+    }
+
     fn offline_payload(&self, reason: &str, at: Option<String>) -> Vec<u8> {
         serde_json::to_vec(&Offline {
             online: false,
@@ -266,7 +283,7 @@ impl Sync {
     }
 
     fn options(&self, node: &BrokerNode) -> Result<MqttOptions, TlsError> {
-        let mqtt = &self.config.mqtt;
+        let mqtt = self.mqtt();
         let mut options = MqttOptions::new(mqtt.client_id.clone(), node.host.clone(), node.port);
         options
             .set_keep_alive(Duration::from_secs(mqtt.keep_alive_s))
@@ -290,7 +307,7 @@ impl Sync {
             options.set_credentials(user.clone(), String::new());
         }
         if let Some(tls) = &mqtt.tls {
-            let config = client_config(tls)?;
+            let config = std::sync::Arc::new(client_config("mqtt", tls)?);
             options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
         }
         Ok(options)
@@ -367,13 +384,14 @@ impl Sync {
         eventloop: &mut EventLoop,
         cancel: &CancellationToken,
     ) -> SessionEnd {
-        let max_inflight = self.config.mqtt.max_inflight as usize;
+        let max_inflight = self.mqtt.max_inflight as usize;
         let mut stats = self.store.watch_stats();
-        let status_every = Duration::from_secs(self.config.mqtt.status_interval_s);
+        let status_every = Duration::from_secs(self.mqtt.status_interval_s);
         let mut status_tick =
             tokio::time::interval_at(tokio::time::Instant::now() + status_every, status_every);
         loop {
-            if online.read.is_none()
+            if self.carries_events
+                && online.read.is_none()
                 && !online.caught_up
                 && online.inflight.batches() < max_inflight
             {
@@ -483,8 +501,8 @@ impl Sync {
         }
         let reader = self.reader.take();
         let store = self.store.clone();
-        let max_events = self.config.mqtt.batch_max_events;
-        let max_bytes = self.config.mqtt.batch_max_bytes;
+        let max_events = self.mqtt.batch_max_events;
+        let max_bytes = self.mqtt.batch_max_bytes;
         tokio::task::spawn_blocking(move || {
             let mut reader = match reader {
                 Some(r) => r,
@@ -536,7 +554,7 @@ impl Sync {
         // An event larger than a message can carry would stop delivery for good: it is set
         // aside (kept, counted, listed by `tracegate events set-aside`) before anything after
         // it is published, so the mark of the batch that follows cannot touch it.
-        let limit = self.config.mqtt.batch_max_bytes;
+        let limit = self.mqtt.batch_max_bytes;
         let set_aside_some = rows.iter().any(|r| r.body.len() > limit);
         if set_aside_some {
             let (unsendable, sendable): (Vec<OutboxRow>, Vec<OutboxRow>) =
