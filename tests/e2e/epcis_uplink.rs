@@ -445,3 +445,14 @@ fn check_config_names_a_wrong_url_a_missing_secret_and_a_secret_in_the_file() {
         assert!(err.contains(says), "{url} {extra}: {err}");
     }
 }
+
+#[test]
+fn the_shipped_epcis_example_config_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/epcis.toml");
+    let (code, out, err) = tracegate(&["check-config", path]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("events to the EPCIS repository http://127.0.0.1:8090/capture"),
+        "{out}"
+    );
+}

@@ -86,7 +86,12 @@ pub fn render(report: &StatusReport) -> String {
     } else {
         String::new()
     };
-    out.push_str(&format!("broker   {broker}{ack}{traffic}\n"));
+    if !b.host.is_empty() {
+        out.push_str(&format!("broker   {broker}{ack}{traffic}\n"));
+    }
+    if let Some(e) = &report.uplink.epcis {
+        out.push_str(&epcis_line(e, report.daemon.running));
+    }
     let q = &report.queue;
     let oldest = q
         .oldest_undelivered_age_s
@@ -105,11 +110,12 @@ pub fn render(report: &StatusReport) -> String {
             String::new()
         }
     ));
-    if let Some(offline) = report
-        .broker
-        .offline_s
-        .filter(|&s| s >= 60 || q.undelivered > 0)
-    {
+    // The uplink that carries events: the repository with [epcis], else the broker.
+    let (offline_s, offline_since) = match &report.uplink.epcis {
+        Some(e) => (e.offline_s, e.offline_since.clone()),
+        None => (report.broker.offline_s, report.broker.offline_since.clone()),
+    };
+    if let Some(offline) = offline_s.filter(|&s| s >= 60 || q.undelivered > 0) {
         // A field kit out of coverage: how long, and how long the outbox holds out.
         let room = q
             .capacity_left_days
@@ -124,9 +130,7 @@ pub fn render(report: &StatusReport) -> String {
         out.push_str(&format!(
             "offline  uplink down for {}{} · {} events waiting{room}\n",
             duration(offline),
-            report
-                .broker
-                .offline_since
+            offline_since
                 .as_deref()
                 .map(|t| format!(" (since {t})"))
                 .unwrap_or_default(),
@@ -322,6 +326,51 @@ fn days(d: f64) -> String {
     } else {
         format!("{:.0} weeks", d / 7.0)
     }
+}
+
+/// The EPCIS repository uplink's line: reachable, refused or away; what it captured; jobs;
+/// failures by kind.
+fn epcis_line(e: &crate::telemetry::RepositoryReport, running: bool) -> String {
+    let state = if !running {
+        e.url.clone()
+    } else if let Some(refused) = &e.credentials_refused {
+        format!("{} REFUSES this gateway's credential: {refused}", e.url)
+    } else if e.connected {
+        format!("delivering to {}", e.url)
+    } else {
+        format!(
+            "NOT reaching {}{}",
+            e.url,
+            e.last_error
+                .as_deref()
+                .map(|err| format!(" ({err})"))
+                .unwrap_or_default()
+        )
+    };
+    let success = e
+        .last_success_at
+        .as_deref()
+        .map(ago)
+        .map(|a| format!(" · last capture {a}"))
+        .unwrap_or_default();
+    let failures: Vec<String> = e
+        .failures
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect();
+    let failures = if failures.is_empty() {
+        String::new()
+    } else {
+        format!(" · failures: {}", failures.join(", "))
+    };
+    format!(
+        "epcis    {state}{success} · {} captured ({} already held) · {} set aside · {} job{} running{failures}\n",
+        e.events_captured_total,
+        e.already_captured_total,
+        e.set_aside_total,
+        e.jobs_running,
+        if e.jobs_running == 1 { "" } else { "s" },
+    )
 }
 
 #[cfg(test)]

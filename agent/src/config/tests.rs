@@ -488,6 +488,8 @@ fn every_config_key_is_documented() {
     add("[store]", field_names::<StoreConfig>());
     add("[mqtt]", field_names::<RawMqtt>());
     add("[mqtt.tls]", field_names::<RawTls>());
+    add("[epcis]", field_names::<super::epcis::RawEpcis>());
+    add("[epcis] header", field_names::<super::epcis::RawHeader>());
     add("[identifiers]", field_names::<IdentifiersConfig>());
     add("[clock]", field_names::<ClockConfig>());
     add("[metrics]", field_names::<super::metrics::RawMetrics>());

@@ -585,6 +585,18 @@ pub fn offline_report(
     })
 }
 
+/// `mqtt://host:port` (or `mqtts://` with TLS) of the first broker node; empty without `[mqtt]`.
+fn mqtt_url(config: &Config) -> String {
+    config
+        .mqtt
+        .as_ref()
+        .map(|m| {
+            let scheme = if m.tls.is_some() { "mqtts" } else { "mqtt" };
+            format!("{scheme}://{}:{}", m.host, m.port)
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,16 +632,4 @@ mod tests {
         let rss = resident_bytes().expect("Linux /proc/self/status");
         assert!(rss > 1024 * 1024, "{rss}");
     }
-}
-
-/// `mqtt://host:port` (or `mqtts://` with TLS) of the first broker node; empty without `[mqtt]`.
-fn mqtt_url(config: &Config) -> String {
-    config
-        .mqtt
-        .as_ref()
-        .map(|m| {
-            let scheme = if m.tls.is_some() { "mqtts" } else { "mqtt" };
-            format!("{scheme}://{}:{}", m.host, m.port)
-        })
-        .unwrap_or_default()
 }

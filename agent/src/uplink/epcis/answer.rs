@@ -141,7 +141,7 @@ pub enum PostAnswer {
 /// Reads the answer to `POST /capture` sent to `capture_url`.
 pub fn post_answer(capture_url: &Url, status: u16, headers: &HeaderMap, body: &[u8]) -> PostAnswer {
     match status {
-        202 | 201 | 200 => match headers.get(reqwest::header::LOCATION).map(|l| l.to_str()) {
+        200..=202 => match headers.get(reqwest::header::LOCATION).map(|l| l.to_str()) {
             Some(Ok(location)) => match capture_url.join(location.trim()) {
                 Ok(url) => PostAnswer::Accepted(url),
                 Err(e) => PostAnswer::Unexpected(format!(
