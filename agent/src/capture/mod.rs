@@ -5,7 +5,7 @@
 //!  devices ──DeviceEvent──▶ pipeline ──────────────▶ outbox ──▶ uplink (crate::uplink)
 //!     ▲                    (identify, map, build,
 //!     │                     hash, feedback rules)
-//!     └──── feedback, commands ◀── pipeline / command router (crate::commands)
+//!     └──── feedback, commands ◀── pipeline / command router (the top-level `commands` home)
 //! ```
 //!
 //! - [`devices`]: the kinds (one module each, capabilities declared as data) and the running
