@@ -11,7 +11,10 @@
 //!   and the broker up;
 //! - a fleet of 50 daemons publishing to one mosquitto;
 //! - a 3-node NATS JetStream cluster: events/s through it, and the gap when the node the
-//!   gateway is connected to is killed.
+//!   gateway is connected to is killed;
+//! - a 1,000,000-event backlog drained into an EPCIS 2.0 repository (`[epcis]`, the tests'
+//!   capture interface), against the same documents posted to the same server by a bare
+//!   HTTP client (`curl --parallel`) in the same run.
 //!
 //! `cargo bench -p tracegate --bench system` (mosquitto and nats-server installed, as for the
 //! tests); `./scripts/bench` runs it with the others and tabulates the figures.
@@ -608,6 +611,153 @@ async fn cluster(n: usize) {
     }
 }
 
+/// A backlog of `backlog` events captured while the repository is away, then drained into
+/// it once it is up; against the same documents posted by `curl --parallel` (4 at a time) to
+/// the same server, started afresh. Events/s captured by the repository, both ways.
+async fn epcis_drain(backlog: usize) {
+    use support::epcis_repository::Repository;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let config = dir.path().join("gw-epcis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gateway]\nid = \"gw-epcis\"\n\
+             [location]\nread_point = \"urn:epc:id:sgln:9506000134.00.0\"\n\
+             [store]\npath = \"gw-epcis.db\"\nmax_events = {}\n\
+             [epcis]\nurl = \"http://127.0.0.1:{port}/\"\nretry_min_ms = 100\nretry_max_s = 1\n\
+             [clock]\nsync_check = \"trust\"\n\
+             {}\n",
+            backlog * 2,
+            scanner_on(&pty)
+        ),
+    )
+    .unwrap();
+    let daemon = daemon(&config);
+    daemon.wait_devices_up().await;
+    write_scans(&mut pty, 0, backlog, None).await;
+    daemon
+        .wait_status(Duration::from_secs(900), "the backlog captured", |s| {
+            s["queue"]["undelivered"].as_u64() >= Some(backlog as u64)
+        })
+        .await;
+    let state = std::sync::Arc::new(std::sync::Mutex::new(
+        support::epcis_repository::State::default(),
+    ));
+    state.lock().unwrap().documents = Some(Vec::new());
+    state.lock().unwrap().faults.count_only = true;
+    let started = Instant::now();
+    let cpu_before = cpu_s(daemon.pid());
+    let repository = Repository::start_on(port, state.clone()).await;
+    while repository.with(|s| s.captured_total) < backlog {
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "the drain stalled; log:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // From the gateway's first request: its retry delay while the repository was away is
+    // not the drain.
+    let first = repository.with(|s| s.first_request).unwrap_or(started);
+    let wall = first.elapsed().as_secs_f64();
+    let cores = (cpu_s(daemon.pid()) - cpu_before) / started.elapsed().as_secs_f64();
+    let tracegate_rate = backlog as f64 / wall;
+    drop(daemon);
+    let (documents, violations, posts) = repository.with(|s| {
+        (
+            s.documents.clone().unwrap_or_default(),
+            s.violations.len(),
+            s.posts,
+        )
+    });
+    drop(repository);
+    assert_eq!(
+        violations, 0,
+        "the documents tracegate posted are off the standard"
+    );
+    // The bare client: the same documents, files on disk, curl posting 4 at a time to the
+    // same server, started afresh (no eventID held, so each is captured again).
+    let docs_dir = dir.path().join("documents");
+    std::fs::create_dir(&docs_dir).unwrap();
+    let port = free_port();
+    let mut curl_config = String::new();
+    // One `--next` group per document: a group's data options are joined, its headers kept.
+    for (i, document) in documents.iter().enumerate() {
+        let file = docs_dir.join(format!("{i}.json"));
+        std::fs::write(&file, document).unwrap();
+        if i > 0 {
+            curl_config.push_str("next\n");
+        }
+        curl_config.push_str(&format!(
+            "url = \"http://127.0.0.1:{port}/capture\"\n\
+             header = \"Content-Type: application/json\"\n\
+             header = \"GS1-EPCIS-Version: 2.0.0\"\n\
+             header = \"GS1-CBV-Version: 2.0.0\"\n\
+             header = \"GS1-Capture-Error-Behaviour: rollback\"\n\
+             data-binary = \"@{}\"\n\
+             output = \"/dev/null\"\n\
+             fail\n",
+            file.display()
+        ));
+    }
+    let curl_file = dir.path().join("curl.config");
+    std::fs::write(&curl_file, curl_config).unwrap();
+    let state = std::sync::Arc::new(std::sync::Mutex::new(
+        support::epcis_repository::State::default(),
+    ));
+    state.lock().unwrap().faults.count_only = true;
+    let repository = Repository::start_on(port, state).await;
+    let started = Instant::now();
+    let status = tokio::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--parallel",
+            "--parallel-max",
+            "4",
+        ])
+        .args(["-H", "Content-Type: application/json"])
+        .args([
+            "-H",
+            "GS1-EPCIS-Version: 2.0.0",
+            "-H",
+            "GS1-CBV-Version: 2.0.0",
+        ])
+        .args(["-H", "GS1-Capture-Error-Behaviour: rollback"])
+        .arg("--config")
+        .arg(&curl_file)
+        .status()
+        .await
+        .expect("curl runs");
+    assert!(status.success(), "curl posted every document");
+    let bare_rate = repository.with(|s| s.captured_total) as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(repository.with(|s| s.captured_total), backlog);
+    let what =
+        format!("{backlog}-event backlog drained into an EPCIS repository ({posts} capture jobs)");
+    report::record(Figure {
+        bench: "epcis",
+        what: &what,
+        value: tracegate_rate,
+        unit: "events/s",
+        limit: Some((
+            "the same documents, same server, curl --parallel (4)",
+            bare_rate,
+        )),
+        target: Some(("ratio ≥ 0.8", tracegate_rate >= 0.8 * bare_rate)),
+    });
+    report::record(Figure {
+        bench: "epcis",
+        what: "daemon CPU per event drained",
+        value: cores / tracegate_rate * 1e6,
+        unit: "µs",
+        limit: None,
+        target: None,
+    });
+}
+
 /// Scans `n` reads through a gateway on `port` to a subscriber on `sub_port`; events/s.
 async fn stream_through(port: u16, sub_port: u16, mqtt_extra: &str, n: usize) -> f64 {
     let mut gateway = Gateway::start(port, sub_port, mqtt_extra).await;
@@ -622,6 +772,15 @@ async fn stream_through(port: u16, sub_port: u16, mqtt_extra: &str, n: usize) ->
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Whether section `name` runs: all do, unless `TRACEGATE_BENCH_ONLY` names some
+/// (comma-separated: `end-to-end,latency,footprint,card,fleet,cluster,epcis`).
+fn runs(name: &str) -> bool {
+    match std::env::var("TRACEGATE_BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => only.split(',').any(|s| s.trim() == name),
+        _ => true,
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let quick = report::quick();
@@ -630,34 +789,50 @@ async fn main() {
         if quick { "quick" } else { "full" },
         std::thread::available_parallelism().map_or(1, |p| p.get())
     );
-    println!("end to end");
-    end_to_end(if quick { 2_000 } else { 200_000 }).await;
-    println!("\nlatency");
-    let rates: &[(f64, f64)] = if quick {
-        &[(100.0, 1.0), (1000.0, 1.0)]
-    } else {
-        &[(10.0, 20.0), (100.0, 10.0), (1000.0, 5.0), (10000.0, 3.0)]
-    };
-    latency(rates).await;
-    println!("\nfootprint");
-    if quick {
-        footprint(2_000, 2).await;
-    } else {
-        footprint(1_000_000, 30).await;
+    if runs("end-to-end") {
+        println!("end to end");
+        end_to_end(if quick { 2_000 } else { 200_000 }).await;
     }
-    println!("\nwhat each event costs the card");
-    let card: &[(f64, f64)] = if quick {
-        &[(10.0, 2.0), (1000.0, 1.0)]
-    } else {
-        &[(1.0, 60.0), (10.0, 30.0), (100.0, 20.0), (1000.0, 10.0)]
-    };
-    card_wear(card).await;
-    println!("\nfleet");
-    if quick {
-        fleet(3, 50.0, 2).await;
-    } else {
-        fleet(50, 100.0, 20).await;
+    if runs("latency") {
+        println!("\nlatency");
+        let rates: &[(f64, f64)] = if quick {
+            &[(100.0, 1.0), (1000.0, 1.0)]
+        } else {
+            &[(10.0, 20.0), (100.0, 10.0), (1000.0, 5.0), (10000.0, 3.0)]
+        };
+        latency(rates).await;
     }
-    println!("\ncluster");
-    cluster(if quick { 2_000 } else { 50_000 }).await;
+    if runs("footprint") {
+        println!("\nfootprint");
+        if quick {
+            footprint(2_000, 2).await;
+        } else {
+            footprint(1_000_000, 30).await;
+        }
+    }
+    if runs("card") {
+        println!("\nwhat each event costs the card");
+        let card: &[(f64, f64)] = if quick {
+            &[(10.0, 2.0), (1000.0, 1.0)]
+        } else {
+            &[(1.0, 60.0), (10.0, 30.0), (100.0, 20.0), (1000.0, 10.0)]
+        };
+        card_wear(card).await;
+    }
+    if runs("fleet") {
+        println!("\nfleet");
+        if quick {
+            fleet(3, 50.0, 2).await;
+        } else {
+            fleet(50, 100.0, 20).await;
+        }
+    }
+    if runs("cluster") {
+        println!("\ncluster");
+        cluster(if quick { 2_000 } else { 50_000 }).await;
+    }
+    if runs("epcis") {
+        println!("\nEPCIS repository");
+        epcis_drain(if quick { 2_000 } else { 1_000_000 }).await;
+    }
 }

@@ -340,6 +340,28 @@ async fn a_restart_while_a_job_runs_asks_for_that_job_instead_of_posting_again()
             s["uplink"]["epcis"]["jobs_running"] == 1 && s["queue"]["undelivered"] == 25
         })
         .await;
+    // The job is kept in the outbox (committed with the writer's next group).
+    let db = rusqlite::Connection::open(dir.path().join("outbox.db")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let kept: Option<String> = db
+            .query_row(
+                "SELECT value FROM settings WHERE name = 'epcis.job'",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        if let Some(kept) = kept {
+            assert!(kept.contains("/capture/job1"), "{kept}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job was never kept"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(db);
     let posts = repository.with(|s| s.posts);
     daemon.kill();
     // The repository finishes the job while the gateway is down.

@@ -82,6 +82,8 @@ pub struct Faults {
     pub duplicates: Duplicates,
     /// GET on a job answers 404 (the repository forgot its jobs).
     pub forget_jobs: bool,
+    /// Keep eventIDs only, not the events (a benchmark's million events).
+    pub count_only: bool,
 }
 
 /// One capture job.
@@ -112,6 +114,14 @@ pub struct State {
     pub events_posted: usize,
     /// What broke the OpenAPI document or the schema: must stay empty.
     pub violations: Vec<String>,
+    /// When the first request arrived (a drain is timed from it, not from a client's
+    /// backoff).
+    pub first_request: Option<std::time::Instant>,
+    /// Events captured (new eventIDs), whether kept or only counted.
+    pub captured_total: usize,
+    /// When `Some`, every document that was captured is recorded here (a benchmark posts
+    /// the same documents again with a bare HTTP client).
+    pub documents: Option<Vec<Vec<u8>>>,
     /// Faults in force.
     pub faults: Faults,
     next_job: u64,
@@ -243,6 +253,9 @@ async fn handle(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let mut state = state.lock().unwrap();
+    state
+        .first_request
+        .get_or_insert_with(std::time::Instant::now);
     let response = answer(&mut state, &method, &path, &headers, &body);
     let response = match response {
         Ok(response) => response,
@@ -576,8 +589,14 @@ fn capture(
         for event in events.iter() {
             let id = event["eventID"].as_str().unwrap_or_default().to_string();
             if state.ids.insert(id) {
-                state.events.push(event.clone());
+                state.captured_total += 1;
+                if !faults.count_only {
+                    state.events.push(event.clone());
+                }
             }
+        }
+        if let Some(documents) = &mut state.documents {
+            documents.push(body.to_vec());
         }
     }
     state.next_job += 1;

@@ -436,6 +436,13 @@ impl Store {
             .unwrap_or_else(|_| Err("the outbox write was abandoned".into()))
     }
 
+    /// Queues setting `name` to `value` (`None` removes it) behind what is queued, without
+    /// waiting for its commit (it commits with the ops around it, in order).
+    pub async fn queue_setting(&self, name: String, value: Option<String>) {
+        let (done, _ignored) = oneshot::channel();
+        let _ = self.ops.send(Op::SetSetting { name, value, done }).await;
+    }
+
     /// Asks the writer to commit what is queued and stop. Appends after this fail.
     pub async fn close(&self) {
         let _ = self.ops.send(Op::Close).await;

@@ -52,6 +52,9 @@ use crate::outbox::store::{OutboxReader, OutboxRow, Store};
 use crate::telemetry::throttle::{Throttle, Throttled};
 use crate::telemetry::{Failure, LimitsReport, RepositoryStatus};
 
+/// An outbox read on a blocking thread: the reader back, and the rows.
+type ReadTask = tokio::task::JoinHandle<rusqlite::Result<(OutboxReader, Vec<OutboxRow>)>>;
+
 /// The outbox setting that keeps the capture job being watched.
 pub const JOB_SETTING: &str = "epcis.job";
 
@@ -112,6 +115,8 @@ pub struct EpcisUplink {
     content_type: usize,
     /// Something was delivered or set aside since the last failure (resets the backoff).
     progressed: bool,
+    /// The next batch, being read while a capture job runs.
+    prefetch: Option<ReadTask>,
     log: Throttle,
 }
 
@@ -135,6 +140,7 @@ impl EpcisUplink {
             parts: VecDeque::new(),
             content_type,
             progressed: false,
+            prefetch: None,
             log: Throttle::default(),
         }
     }
@@ -237,6 +243,7 @@ impl EpcisUplink {
         self.store.flush().await;
         self.cursor = 0;
         self.parts.clear();
+        self.prefetch = None;
         if let Some(end) = self.resume_kept_job(client, cancel).await {
             return end;
         }
@@ -267,7 +274,11 @@ impl EpcisUplink {
             if cancel.is_cancelled() {
                 return SessionEnd::Shutdown;
             }
-            let mut batch = batch;
+            // A part or a read made before the limits dropped (a 413) is cut to them.
+            let (mut batch, rest) = self.fit(batch);
+            if let Some(rest) = rest {
+                self.parts.push_front(rest);
+            }
             loop {
                 match self.deliver(client, &batch, cancel).await {
                     Outcome::Done => break,
@@ -327,6 +338,16 @@ impl EpcisUplink {
     /// alone exceeds the octet limit is set aside here. `Err` when the outbox could not be
     /// read (logged; retried).
     async fn read_batch(&mut self) -> Result<Vec<OutboxRow>, ()> {
+        let read = match self.prefetch.take() {
+            Some(read) => read,
+            None => self.start_read(),
+        };
+        self.finish_read(read).await
+    }
+
+    /// Starts reading the events after the cursor on a blocking thread (while a capture job
+    /// runs, the next batch is read meanwhile: the repository does not wait for the outbox).
+    fn start_read(&mut self) -> ReadTask {
         let generation = self.store.stats().generation;
         if generation != self.reader_generation {
             self.reader = None;
@@ -339,7 +360,7 @@ impl EpcisUplink {
             self.max_events,
             self.max_bytes.saturating_sub(ENVELOPE_BYTES),
         );
-        let read = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let mut reader = match reader {
                 Some(r) => r,
                 None => store.reader()?,
@@ -347,8 +368,10 @@ impl EpcisUplink {
             let rows = reader.undelivered_after(after, max_events, max_bytes)?;
             Ok::<_, rusqlite::Error>((reader, rows))
         })
-        .await;
-        let rows = match read {
+    }
+
+    async fn finish_read(&mut self, read: ReadTask) -> Result<Vec<OutboxRow>, ()> {
+        let rows = match read.await {
             Ok(Ok((reader, rows))) => {
                 self.reader = Some(reader);
                 rows
@@ -441,17 +464,18 @@ impl EpcisUplink {
                     last,
                     events: batch.len(),
                 };
-                // Kept before it is watched: a restart asks for this job instead of posting
-                // the batch again.
-                if let Err(e) = self
-                    .store
-                    .set_setting(
+                // Kept in the outbox (queued before the marks that follow, committed with
+                // them): a restart asks for this job instead of posting the batch again. Not
+                // waited for: a crash before it commits posts the batch again, which
+                // at-least-once allows.
+                self.store
+                    .queue_setting(
                         JOB_SETTING.into(),
                         Some(serde_json::to_string(&job).expect("serialises")),
                     )
-                    .await
-                {
-                    tracing::warn!("cannot keep the capture job in the outbox: {e}");
+                    .await;
+                if self.prefetch.is_none() && self.parts.is_empty() {
+                    self.prefetch = Some(self.start_read());
                 }
                 self.status.job_started();
                 self.watch(client, &job, &location, Some(batch), cancel)
@@ -578,10 +602,9 @@ impl EpcisUplink {
         serde_json::from_str(&text).ok()
     }
 
+    /// Queues the kept job's removal (after the marks queued before it).
     async fn forget_job(&mut self) {
-        if let Err(e) = self.store.set_setting(JOB_SETTING.into(), None).await {
-            tracing::warn!("cannot clear the capture job kept in the outbox: {e}");
-        }
+        self.store.queue_setting(JOB_SETTING.into(), None).await;
     }
 
     /// The undelivered events of `job` (after a restart, to split a job that failed).
