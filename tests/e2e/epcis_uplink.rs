@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::epcis_repository::{Duplicates, Repository};
-use crate::support::{Daemon, scan, serial_scanner, tracegate};
+use crate::support::{Daemon, prometheus, scan, serial_scanner, tracegate};
 use tracegate_drivers::sim::VirtualSerialPort;
 
 /// A config with `[epcis]` (the repository at `url`, `extra` lines in it) and no `[mqtt]`.
@@ -108,6 +108,12 @@ async fn every_read_reaches_the_repository_in_order_once_with_basic_auth() {
         "username = \"gw-dock-01\"\npassword_file = \"epcis.secret\"",
         pty.path(),
     );
+    let metrics_port = crate::support::free_port();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"
+    ));
+    std::fs::write(&path, text).unwrap();
     let (code, out, err) = tracegate(&["check-config", path.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("events to the EPCIS repository"), "{out}");
@@ -133,6 +139,26 @@ async fn every_read_reaches_the_repository_in_order_once_with_basic_auth() {
     // Within the limit: no POST carried more than 40 events (else it was answered 413).
     assert!(repository.with(|s| !s.requests.iter().any(|r| r.ends_with("→ 413"))));
     assert!(repository.with(|s| s.posts) >= 300 / 40);
+    // The same figures in the metrics, as for MQTT.
+    let (code, _, body) = prometheus::http_get(metrics_port, "/metrics");
+    assert_eq!(code, 200);
+    let scrape = prometheus::parse_strictly(&body);
+    assert_eq!(
+        prometheus::value(&scrape, "tracegate_epcis_events_captured_total", &[]),
+        300.0
+    );
+    assert_eq!(
+        prometheus::value(&scrape, "tracegate_epcis_connected", &[]),
+        1.0
+    );
+    assert_eq!(
+        prometheus::value(&scrape, "tracegate_epcis_jobs_running", &[]),
+        0.0
+    );
+    assert_eq!(
+        prometheus::value(&scrape, "tracegate_uplink_offline_seconds", &[]),
+        0.0
+    );
     no_violations(&repository);
 }
 
@@ -477,4 +503,91 @@ fn the_shipped_epcis_example_config_is_valid() {
         out.contains("events to the EPCIS repository http://127.0.0.1:8090/capture"),
         "{out}"
     );
+}
+
+/// Writes `{name}.pem` (and `{name}.key`): a CA when `issuer` is `None`, else a leaf for
+/// `sans` signed by it.
+fn pki(
+    dir: &std::path::Path,
+    name: &str,
+    sans: &[&str],
+    issuer: Option<&rcgen::CertifiedIssuer<'static, rcgen::KeyPair>>,
+) -> Option<rcgen::CertifiedIssuer<'static, rcgen::KeyPair>> {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    match issuer {
+        None => {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), ca.pem()).unwrap();
+            Some(ca)
+        }
+        Some(ca) => {
+            let key = KeyPair::generate().unwrap();
+            let cert = params.signed_by(&key, ca).unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_repositorys_ca_is_pinned_and_a_client_certificate_presented() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = pki(d, "ca", &[], None).unwrap();
+    pki(d, "other-ca", &[], None);
+    pki(d, "repository", &["localhost", "127.0.0.1"], Some(&ca));
+    pki(d, "client", &["gw-epcis"], Some(&ca));
+    let repository = Repository::start_tls(
+        Default::default(),
+        &d.join("repository.pem"),
+        &d.join("repository.key"),
+        Some(&d.join("ca.pem")),
+    )
+    .await;
+    assert!(repository.url().starts_with("https://"));
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let tls = |ca: &str| {
+        format!("\n[epcis.tls]\nca = \"{ca}.pem\"\ncert = \"client.pem\"\nkey = \"client.key\"\n")
+    };
+    // [epcis.tls] is a sub-table: it goes after the [epcis] keys, before [clock].
+    let path = config(d, &repository.url(), &tls("ca"), pty.path());
+    let daemon = Daemon::start(&path);
+    daemon.wait_devices_up().await;
+    let codes = reads(800, 20);
+    scan(&mut pty, &codes).await;
+    wait_held(&repository, &daemon, 20, Duration::from_secs(30)).await;
+    assert_eq!(held(&repository), codes);
+    drop(daemon);
+
+    // A repository whose certificate another CA signed is not trusted: nothing goes, and
+    // status says why.
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    for file in ["other-ca.pem", "client.pem", "client.key"] {
+        std::fs::copy(d.join(file), other.path().join(file)).unwrap();
+    }
+    let path = config(
+        other.path(),
+        &repository.url(),
+        &tls("other-ca"),
+        pty.path(),
+    );
+    let daemon = Daemon::start(&path);
+    daemon.wait_devices_up().await;
+    scan(&mut pty, &reads(900, 3)).await;
+    let status = daemon
+        .wait_status(Duration::from_secs(20), "certificate refused", |s| {
+            s["uplink"]["epcis"]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("certificate"))
+                && s["queue"]["undelivered"] == 3
+        })
+        .await;
+    assert_eq!(status["uplink"]["epcis"]["connected"], false);
+    assert_eq!(repository.with(|s| s.events.len()), 20);
 }

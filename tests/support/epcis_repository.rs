@@ -142,6 +142,8 @@ impl State {
 pub struct Repository {
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Over TLS.
+    pub secure: bool,
     /// What it saw and holds, and its faults.
     pub state: Arc<Mutex<State>>,
     task: Option<JoinHandle<()>>,
@@ -155,30 +157,91 @@ impl Repository {
 
     /// A repository on `port` (0: a free one) keeping `state` (a restart keeps what it held).
     pub async fn start_on(port: u16, state: Arc<Mutex<State>>) -> Repository {
+        Repository::serve(port, state, None).await
+    }
+
+    /// A repository over TLS with the certificate chain and key in the PEM files `cert` and
+    /// `key`, asking for a client certificate signed by the CA in `client_ca` when given.
+    pub async fn start_tls(
+        state: Arc<Mutex<State>>,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        client_ca: Option<&std::path::Path>,
+    ) -> Repository {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let config = match client_ca {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for ca in CertificateDer::pem_file_iter(ca).unwrap() {
+                    roots.add(ca.unwrap()).unwrap();
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        }
+        .with_single_cert(chain, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Repository::serve(0, state, Some(acceptor)).await
+    }
+
+    async fn serve(
+        port: u16,
+        state: Arc<Mutex<State>>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Repository {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
             .expect("bind the test repository");
         let port = listener.local_addr().unwrap().port();
         let shared = state.clone();
+        let secure = tls.is_some();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let state = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = state.clone();
                         async move { handle(req, state).await }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            // A handshake that fails (an unknown client) is the client's news.
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
                 });
             }
         });
         Repository {
             port,
+            secure,
             state,
             task: Some(task),
         }
@@ -186,7 +249,8 @@ impl Repository {
 
     /// Its base URL (`epcis.url`).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     /// Stops listening (the repository goes away; what it held is kept in `state`).

@@ -527,12 +527,17 @@ impl Collector for ReportCollector {
             None,
             f64::from(u8::from(b.connected)),
         )?;
+        // The uplink that carries events: the repository with [epcis], else the broker.
+        let offline = match &r.uplink.epcis {
+            Some(epcis) => epcis.offline_s,
+            None => b.offline_s,
+        };
         gauge(
             e,
             "tracegate_uplink_offline",
-            "How long the uplink has been down (0 while connected).",
+            "How long the uplink that carries events has been down (0 while connected).",
             Some(Unit::Seconds),
-            b.offline_s.unwrap_or(0) as f64,
+            offline.unwrap_or(0) as f64,
         )?;
         counter(
             e,
@@ -578,6 +583,77 @@ impl Collector for ReportCollector {
             None,
             b.publish_rate_per_s,
         )?;
+        if let Some(epcis) = &r.uplink.epcis {
+            repository(e, epcis)?;
+        }
         Ok(())
     }
+}
+
+/// The EPCIS repository uplink's figures (`[epcis]`).
+fn repository(e: &mut DescriptorEncoder, r: &crate::telemetry::RepositoryReport) -> Fmt {
+    gauge(
+        e,
+        "tracegate_epcis_connected",
+        "1 while the EPCIS repository answers.",
+        None,
+        f64::from(u8::from(r.connected)),
+    )?;
+    gauge(
+        e,
+        "tracegate_epcis_credentials_refused",
+        "1 while the EPCIS repository refuses this gateway's credential (401/403).",
+        None,
+        f64::from(u8::from(r.credentials_refused.is_some())),
+    )?;
+    counter(
+        e,
+        "tracegate_epcis_events_posted",
+        "Events posted to the EPCIS repository since start (resends included).",
+        r.events_posted_total,
+    )?;
+    counter(
+        e,
+        "tracegate_epcis_events_captured",
+        "Events the EPCIS repository captured (capture job success) since start.",
+        r.events_captured_total,
+    )?;
+    counter(
+        e,
+        "tracegate_epcis_events_already_captured",
+        "Events the EPCIS repository said it already held (a resend) since start.",
+        r.already_captured_total,
+    )?;
+    counter(
+        e,
+        "tracegate_epcis_events_set_aside",
+        "Events set aside with the EPCIS repository's reason since start.",
+        r.set_aside_total,
+    )?;
+    counter(
+        e,
+        "tracegate_epcis_jobs",
+        "Capture jobs since start.",
+        r.jobs_total,
+    )?;
+    gauge(
+        e,
+        "tracegate_epcis_jobs_running",
+        "Capture jobs being watched now.",
+        None,
+        r.jobs_running as f64,
+    )?;
+    let mut family = e.encode_descriptor(
+        "tracegate_epcis_failures",
+        "Requests to the EPCIS repository that did not capture, by kind, since start.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (kind, n) in &r.failures {
+        let labels = [("kind", kind.as_str())];
+        family
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, _, u64>(n, None)?;
+    }
+    Ok(())
 }
