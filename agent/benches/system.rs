@@ -698,7 +698,9 @@ async fn epcis_drain(backlog: usize) {
              header = \"GS1-Capture-Error-Behaviour: rollback\"\n\
              data-binary = \"@{}\"\n\
              output = \"/dev/null\"\n\
-             fail\n",
+             fail\n\
+             silent\n\
+             show-error\n",
             file.display()
         ));
     }
@@ -711,22 +713,7 @@ async fn epcis_drain(backlog: usize) {
     let repository = Repository::start_on(port, state).await;
     let started = Instant::now();
     let status = tokio::process::Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--fail",
-            "--parallel",
-            "--parallel-max",
-            "4",
-        ])
-        .args(["-H", "Content-Type: application/json"])
-        .args([
-            "-H",
-            "GS1-EPCIS-Version: 2.0.0",
-            "-H",
-            "GS1-CBV-Version: 2.0.0",
-        ])
-        .args(["-H", "GS1-Capture-Error-Behaviour: rollback"])
+        .args(["--parallel", "--parallel-max", "4"])
         .arg("--config")
         .arg(&curl_file)
         .status()

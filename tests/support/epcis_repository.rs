@@ -72,6 +72,9 @@ pub struct Faults {
     pub server_errors: usize,
     /// The next this-many POSTs are captured, then the connection is closed unanswered.
     pub close_after_capture: usize,
+    /// The next this-many POSTs are answered only after this long (a repository slower
+    /// than the gateway's request timeout; it still captures).
+    pub stall: Option<(usize, std::time::Duration)>,
     /// A POST whose document contains one of these strings is refused at receipt (400).
     pub reject_at_receipt: Vec<String>,
     /// A job whose document contains one of these strings fails (rollback: nothing kept).
@@ -316,22 +319,32 @@ async fn handle(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let mut state = state.lock().unwrap();
-    state
-        .first_request
-        .get_or_insert_with(std::time::Instant::now);
-    let response = answer(&mut state, &method, &path, &headers, &body);
-    let response = match response {
-        Ok(response) => response,
-        Err(close) => {
-            state.requests.push(format!("{method} {path} → closed"));
-            return Err(close);
-        }
+    // The lock is held in this block only: never across the stall's await.
+    let (response, stall) = {
+        let mut state = state.lock().unwrap();
+        state
+            .first_request
+            .get_or_insert_with(std::time::Instant::now);
+        // A slow repository: it captures at once, but its answer comes late.
+        let stall = match &mut state.faults.stall {
+            Some((n, wait)) if *n > 0 && method == Method::POST => {
+                *n -= 1;
+                Some(*wait)
+            }
+            _ => None,
+        };
+        let response = answer(&mut state, &method, &path, &headers, &body);
+        let line = match &response {
+            Ok(response) => format!("{method} {path} → {}", response.status().as_u16()),
+            Err(_) => format!("{method} {path} → closed"),
+        };
+        state.requests.push(line);
+        (response, stall)
     };
-    state
-        .requests
-        .push(format!("{method} {path} → {}", response.status().as_u16()));
-    Ok(response)
+    if let Some(wait) = stall {
+        tokio::time::sleep(wait).await;
+    }
+    response
 }
 
 /// The OpenAPI operation for `method` on `template`, or a violation.

@@ -313,6 +313,10 @@ mod tests {
             PostAnswer::Refused(401, _)
         ));
         assert!(matches!(
+            post_answer(&url(), 403, &HeaderMap::new(), b""),
+            PostAnswer::Refused(403, _)
+        ));
+        assert!(matches!(
             post_answer(&url(), 415, &HeaderMap::new(), b""),
             PostAnswer::UnsupportedType(_)
         ));
