@@ -144,6 +144,18 @@ async fn every_read_reaches_the_repository_in_order_once_with_basic_auth() {
     // Within the limit: no POST carried more than 40 events (else it was answered 413).
     assert!(repository.with(|s| !s.requests.iter().any(|r| r.ends_with("→ 413"))));
     assert!(repository.with(|s| s.posts) >= 300 / 40);
+    // `tracegate status` says where events go and how it is going (no broker line: none).
+    let (code, human, err) = tracegate(&["status", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        human.contains(&format!(
+            "epcis    delivering to {}capture",
+            repository.url()
+        )),
+        "{human}"
+    );
+    assert!(human.contains("300 captured (0 already held)"), "{human}");
+    assert!(!human.contains("broker   "), "{human}");
     // The same figures in the metrics, as for MQTT.
     let (code, _, body) = prometheus::http_get(metrics_port, "/metrics");
     assert_eq!(code, 200);

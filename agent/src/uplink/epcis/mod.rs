@@ -158,7 +158,11 @@ impl EpcisUplink {
             }
             let end = match Client::new(&self.config) {
                 Ok(client) => self.session(&client, &cancel).await,
-                Err(e) => SessionEnd::Failed(e),
+                Err(e) => {
+                    // A TLS file that cannot be read now (rotated, removed): said in status.
+                    self.status.failed(Failure::Unreachable, e.clone());
+                    SessionEnd::Failed(e)
+                }
             };
             if std::mem::take(&mut self.progressed) {
                 failures_in_a_row = 0;
@@ -211,6 +215,10 @@ impl EpcisUplink {
             _ = cancel.cancelled() => return SessionEnd::Shutdown,
             answer = client.options() => answer,
         };
+        // Each session learns the limits afresh: a 413 from a repository that was briefly
+        // misconfigured does not shrink every document for the rest of the daemon's life.
+        self.max_events = self.config.batch_max_events;
+        self.max_bytes = self.config.batch_max_bytes;
         match discovered {
             Ok(OptionsAnswer::Limits(limits)) => {
                 self.status.reached();
@@ -296,7 +304,7 @@ impl EpcisUplink {
         }
     }
 
-    /// The repository's announced limits lower ours (never raise them).
+    /// The repository's announced limits lower ours (never raise them above the config's).
     fn apply_limits(&mut self, limits: AnnouncedLimits) {
         if let Some(events) = limits.events {
             self.max_events = self.max_events.min(events).max(1);
