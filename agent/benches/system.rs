@@ -712,14 +712,20 @@ async fn epcis_drain(backlog: usize) {
     state.lock().unwrap().faults.count_only = true;
     let repository = Repository::start_on(port, state).await;
     let started = Instant::now();
-    let status = tokio::process::Command::new("curl")
+    // curl's parallel progress meter ignores --silent: its stderr is kept and shown only if
+    // it failed.
+    let curl = tokio::process::Command::new("curl")
         .args(["--parallel", "--parallel-max", "4"])
         .arg("--config")
         .arg(&curl_file)
-        .status()
+        .output()
         .await
         .expect("curl runs");
-    assert!(status.success(), "curl posted every document");
+    assert!(
+        curl.status.success(),
+        "curl did not post every document: {}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
     let bare_rate = repository.with(|s| s.captured_total) as f64 / started.elapsed().as_secs_f64();
     assert_eq!(repository.with(|s| s.captured_total), backlog);
     let what =

@@ -663,3 +663,46 @@ async fn over_tls_the_repositorys_ca_is_pinned_and_a_client_certificate_presente
     assert_eq!(status["uplink"]["epcis"]["connected"], false);
     assert_eq!(repository.with(|s| s.events.len()), 20);
 }
+
+/// With `[epcis]` and `[mqtt]` both, events go one way only: to the repository. The broker
+/// carries the retained status (which reports the repository's figures) and no event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_broker_too_events_go_only_to_the_repository_and_status_through_the_broker() {
+    let repository = Repository::start().await;
+    let broker = crate::support::Broker::start();
+    let mut sub = crate::support::Subscriber::connect(
+        broker.port,
+        &["tracegate/gw-epcis/events", "tracegate/gw-epcis/status"],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let mqtt = format!(
+        "\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nkeep_alive_s = 5\nreconnect_min_ms = 100\nreconnect_max_s = 1\nstatus_interval_s = 1\n",
+        broker.port
+    );
+    let path = config(dir.path(), &repository.url(), &mqtt, pty.path());
+    let (code, out, err) = tracegate(&["check-config", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("status and commands through broker"), "{out}");
+    let daemon = Daemon::start(&path);
+    daemon.wait_devices_up().await;
+    let codes = reads(950, 20);
+    scan(&mut pty, &codes).await;
+    wait_held(&repository, &daemon, 20, Duration::from_secs(30)).await;
+    assert_eq!(held(&repository), codes);
+    // A status published after the repository captured all 20: anything the gateway had
+    // published as events would have reached the subscriber before it.
+    let mut got = crate::support::Received::default();
+    got.collect_until(&mut sub, Duration::from_secs(20), |r| {
+        r.statuses
+            .last()
+            .is_some_and(|s| s["uplink"]["epcis"]["events_captured_total"] == 20)
+    })
+    .await;
+    assert_eq!(got.documents, 0, "no event went through the broker");
+    let status = got.statuses.last().unwrap();
+    assert_eq!(status["uplink"]["kind"], "epcis");
+    assert_eq!(status["broker"]["connected"], true);
+    no_violations(&repository);
+}
