@@ -143,7 +143,11 @@ pub fn post_answer(capture_url: &Url, status: u16, headers: &HeaderMap, body: &[
     match status {
         200..=202 => match headers.get(reqwest::header::LOCATION).map(|l| l.to_str()) {
             Some(Ok(location)) => match capture_url.join(location.trim()) {
-                Ok(url) => PostAnswer::Accepted(url),
+                // The job is asked for with the same client: http(s) only.
+                Ok(url) if matches!(url.scheme(), "http" | "https") => PostAnswer::Accepted(url),
+                Ok(url) => PostAnswer::Unexpected(format!(
+                    "HTTP {status} with a capture job at {url}, not an http(s) URL"
+                )),
                 Err(e) => PostAnswer::Unexpected(format!(
                     "HTTP {status} with a Location that is not a URL ({location:?}: {e})"
                 )),
@@ -357,6 +361,56 @@ mod tests {
             job_answer(200, b"<xml/>"),
             JobAnswer::Unexpected(_)
         ));
+    }
+
+    proptest::proptest! {
+        /// Whatever a repository (or something posing as one) answers: never a panic, the
+        /// words bounded for a log line, and a 202's job always under an http(s) URL.
+        #[test]
+        fn any_answer_is_read_without_a_panic(
+            status in 100u16..600,
+            location in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            limit in proptest::collection::vec(proptest::num::u8::ANY, 0..12),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        ) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&location) {
+                headers.insert("location", value);
+            }
+            if let Ok(value) = HeaderValue::from_bytes(&limit) {
+                headers.insert(CAPTURE_LIMIT, value.clone());
+                headers.insert(FILE_SIZE_LIMIT, value);
+            }
+            match post_answer(&url(), status, &headers, &body) {
+                PostAnswer::Accepted(job) => {
+                    proptest::prop_assert!(matches!(job.scheme(), "http" | "https"));
+                }
+                PostAnswer::Rejected(p) | PostAnswer::Refused(_, p) | PostAnswer::TooLarge(_, p)
+                | PostAnswer::UnsupportedType(p) | PostAnswer::ServerError(_, p) => {
+                    proptest::prop_assert!(p.words().len() <= 504);
+                }
+                PostAnswer::Unexpected(_) => {}
+            }
+            if let JobAnswer::Errors(problems) = job_answer(status, &body) {
+                proptest::prop_assert!(!problems.is_empty());
+                for p in problems {
+                    proptest::prop_assert!(p.words().len() <= 504);
+                }
+            }
+        }
+    }
+
+    /// Found by fuzzing (`epcis_answer`): backslashes make a relative `Location` a
+    /// host-relative one whose host holds uppercase letters and percent escapes; with
+    /// `idna_adapter` 1.0 (no IDNA mapping) `url` asserted on it in debug builds.
+    #[test]
+    fn a_location_with_backslashes_and_escapes_is_read_not_panicked_on() {
+        let mut headers = HeaderMap::new();
+        headers.insert("location", HeaderValue::from_static("P\\\\%60PPPP%8E+P"));
+        let _ = post_answer(&url(), 201, &headers, b"");
+        let mut headers = HeaderMap::new();
+        headers.insert("location", HeaderValue::from_static("\\\\%60PPPP%8E+P"));
+        let _ = post_answer(&url(), 202, &headers, b"");
     }
 
     #[test]

@@ -34,7 +34,7 @@
 mod answer;
 mod client;
 
-pub use answer::{AnnouncedLimits, JobAnswer, PostAnswer, Problem};
+pub use answer::{AnnouncedLimits, JobAnswer, PostAnswer, Problem, job_answer, post_answer};
 pub use client::{Client, OptionsAnswer, Unreachable};
 
 use std::collections::VecDeque;
