@@ -10,6 +10,9 @@
 
 #[path = "../../tests/support/epcis_repository.rs"]
 mod epcis_repository;
+#[path = "../../tests/support/epcis_schema.rs"]
+#[allow(dead_code)] // the repository uses its validator, not its assertion
+mod epcis_schema;
 
 use std::time::Duration;
 

@@ -117,7 +117,11 @@ pub struct EpcisUplink {
     progressed: bool,
     /// The next batch, being read while a capture job runs.
     prefetch: Option<ReadTask>,
+    /// Set-aside lines.
     log: Throttle,
+    /// Lines for answers a repository can repeat with every request (413, a lost job, an
+    /// event it already holds): a few per window, the rest counted.
+    answer_log: Throttle,
 }
 
 impl EpcisUplink {
@@ -142,6 +146,7 @@ impl EpcisUplink {
             progressed: false,
             prefetch: None,
             log: Throttle::default(),
+            answer_log: Throttle::default(),
         }
     }
 
@@ -519,11 +524,16 @@ impl EpcisUplink {
                     }
                     self.report_limits();
                 }
-                tracing::info!(
-                    events = self.max_events,
-                    bytes = self.max_bytes,
-                    "the EPCIS repository found a document too large (413): sending smaller ones"
-                );
+                let log = self.answer_log.check();
+                if log != Throttled::Quiet {
+                    tracing::info!(
+                        events = self.max_events,
+                        bytes = self.max_bytes,
+                        "the EPCIS repository found a document too large (413): sending smaller \
+                         ones{}",
+                        log.note()
+                    );
+                }
                 if batch.len() == 1 && batch[0].body.len() + ENVELOPE_BYTES > self.max_bytes {
                     self.set_aside(
                         first,
@@ -701,7 +711,15 @@ impl EpcisUplink {
                         Failure::JobLost,
                         format!("capture job {location} is unknown to the repository (404)"),
                     );
-                    tracing::warn!(job = %location, "the repository does not know the capture job: posting its events again");
+                    let log = self.answer_log.check();
+                    if log != Throttled::Quiet {
+                        tracing::warn!(
+                            job = %location,
+                            "the repository does not know the capture job: posting its events \
+                             again{}",
+                            log.note()
+                        );
+                    }
                     break self.again(batch).await;
                 }
                 Ok(JobAnswer::Refused(status, problem)) => {
@@ -755,10 +773,14 @@ impl EpcisUplink {
                 let row = rows.pop().expect("one row");
                 if !problems.is_empty() && problems.iter().all(Problem::says_already_captured) {
                     // Captured before (a resend after a lost answer): it is there.
-                    tracing::info!(
-                        seq = row.seq,
-                        "the repository already holds this event: delivered"
-                    );
+                    let log = self.answer_log.check();
+                    if log != Throttled::Quiet {
+                        tracing::info!(
+                            seq = row.seq,
+                            "the repository already holds this event: delivered{}",
+                            log.note()
+                        );
+                    }
                     self.store.mark_delivered(row.seq, row.seq).await;
                     self.status.captured(1, 1);
                     return;
