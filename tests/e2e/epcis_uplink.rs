@@ -367,6 +367,50 @@ async fn server_errors_and_an_answer_lost_after_capture_are_retried_with_the_sam
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_that_forgets_its_jobs_gets_the_events_again_at_the_retry_pace() {
+    let repository = Repository::start().await;
+    repository.faults(|f| f.forget_jobs = true);
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let daemon = Daemon::start(&config(dir.path(), &repository.url(), "", pty.path()));
+    daemon.wait_devices_up().await;
+    let codes = reads(800, 5);
+    scan(&mut pty, &codes).await;
+    // Every job answers 404. Six POSTs: with retry_min_ms = 50 doubling (jitter only adds),
+    // at least 50 + 100 + 200 + 400 + 800 ms apart in all; re-posting at once after each
+    // 404 would take a few milliseconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while repository.with(|s| s.posted_at.len()) < 6 {
+        assert!(std::time::Instant::now() < deadline, "{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (first, sixth) = repository.with(|s| (s.posted_at[0], s.posted_at[5]));
+    assert!(
+        sixth - first >= Duration::from_millis(1_500),
+        "six POSTs within {:?}: the uplink re-posted without waiting",
+        sixth - first
+    );
+    daemon
+        .wait_status(Duration::from_secs(10), "lost jobs counted", |s| {
+            s["uplink"]["epcis"]["failures"]["job_lost"]
+                .as_u64()
+                .unwrap_or(0)
+                >= 5
+        })
+        .await;
+    let status = daemon.status().await.unwrap();
+    assert_eq!(
+        status["queue"]["undelivered"], 5,
+        "nothing taken for delivered"
+    );
+    // The repository keeps its jobs again: each event once, in order.
+    repository.faults(|f| f.forget_jobs = false);
+    drained(&daemon, 5).await;
+    assert_eq!(held(&repository), codes);
+    no_violations(&repository);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repository_slower_than_the_request_timeout_gets_the_same_events_again() {
     let repository = Repository::start().await;
     // The first POST is answered after 2.5 s, past the gateway's 1 s timeout; the

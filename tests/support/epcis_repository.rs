@@ -101,6 +101,8 @@ pub struct State {
     pub requests: Vec<String>,
     /// POSTs received (documents), accepted or not.
     pub posts: usize,
+    /// When each POST arrived (a test of the gateway's pace between attempts).
+    pub posted_at: Vec<std::time::Instant>,
     /// Events posted (all POSTs that were read as documents).
     pub events_posted: usize,
     /// What broke the OpenAPI document or the schema: must stay empty.
@@ -581,6 +583,7 @@ fn capture(
         .cloned()
         .unwrap_or_default();
     state.posts += 1;
+    state.posted_at.push(std::time::Instant::now());
     state.events_posted += events.len();
     let too_many = [faults.capture_limit, faults.hidden_event_limit]
         .into_iter()

@@ -18,12 +18,13 @@
 //!            ┌──────────────────────────────────────────────────────────────────────┐   │
 //!            │ Watch: keep {Location, first, last} in the outbox, GET it with       │   │
 //!            │   backoff (50 ms … 2 s) until done or epcis.job_timeout_s            │   │
-//!            │   success → mark delivered;  errors → Split;  404 / timeout → again  │   │
+//!            │   success → mark delivered;  errors → Split;  timeout → again        │   │
 //!            └──────────────────────────────────────────────────────────────────────┘   │
 //!    Split: one event → set aside with the repository's words (or, if it says the event │
-//!           is already captured, delivered); more → two halves, first half first.      │
-//!    No answer, 5xx, 401/403 → Backoff (retry_min_ms … retry_max_s, jittered; 401/403 at │
-//!    least every max(retry_max_s, 5 s)) ───────────────────────────────────────────────┘
+//!           is already captured, delivered); more → two halves, first half first.       │
+//!    No answer, 5xx, a job the repository forgot (404), 401/403 → Backoff               │
+//!    (retry_min_ms … retry_max_s, jittered; 401/403 at least every                      │
+//!    max(retry_max_s, 5 s)) ────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! Nothing is marked delivered before the repository's job said success; a batch whose
@@ -707,20 +708,24 @@ impl EpcisUplink {
                 }
                 Ok(JobAnswer::Lost) => {
                     self.status.reached();
-                    self.status.failed(
-                        Failure::JobLost,
-                        format!("capture job {location} is unknown to the repository (404)"),
-                    );
+                    let error =
+                        format!("capture job {location} is unknown to the repository (404)");
+                    self.status.failed(Failure::JobLost, error.clone());
                     let log = self.answer_log.check();
                     if log != Throttled::Quiet {
                         tracing::warn!(
                             job = %location,
                             "the repository does not know the capture job: posting its events \
-                             again{}",
+                             again after the retry delay{}",
                             log.note()
                         );
                     }
-                    break self.again(batch).await;
+                    // The session ends and the next one reads the events again from the
+                    // outbox: a repository that forgets its jobs (restarted, or keeping
+                    // none) gets them again at the backoff's pace, not in a tight loop.
+                    self.forget_job().await;
+                    self.status.job_ended();
+                    return Outcome::End(SessionEnd::Failed(error));
                 }
                 Ok(JobAnswer::Refused(status, problem)) => {
                     let error = format!("GET {location}: HTTP {status} {}", problem.words());
