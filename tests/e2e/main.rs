@@ -36,6 +36,7 @@ mod metrics;
 mod outage;
 mod outbox_full;
 mod packing_line;
+mod power_cut;
 mod print_queue;
 mod printer_device;
 mod r2000_interop;

@@ -12,6 +12,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+pub mod cutfs;
 pub mod epcis_repository;
 pub mod epcis_schema;
 pub mod nats;
@@ -640,6 +641,11 @@ impl Daemon {
         let mut child = self.child.take().expect("running");
         signal(child.id(), libc::SIGKILL);
         let _ = child.wait();
+    }
+
+    /// The file the daemon logs to.
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone()
     }
 
     /// Everything the daemon logged.
