@@ -45,6 +45,7 @@ mod reload;
 mod rfid_gate;
 mod scanner_kinds;
 mod sm2_interop;
+mod soak;
 mod systemd_notify;
 mod tls;
 mod units;
