@@ -219,24 +219,56 @@ pub fn estimated_time(wall_ms: i64, last_good_ms: Option<i64>) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or_else(|_| crate::clock::floor())
 }
 
-/// What to tell the operator of a gateway whose clock is not trusted.
-pub fn advice(config: &crate::config::ClockConfig) -> String {
+/// What to tell the operator of a gateway whose clock is not trusted, the clock reading
+/// `now`. A clock below [`FLOOR`] has not been set at all (no real-time clock, no NTP yet),
+/// whatever `sync_check` says: `trust` cannot help then, and the advice must not suggest it.
+pub fn advice(config: &crate::config::ClockConfig, now: Timestamp) -> String {
+    let hold = match config.max_hold_s {
+        Some(s) => format!(" for up to {s} s (max_hold_s), then published flagged as estimated"),
+        None => " until it is".to_string(),
+    };
+    if now < floor() {
+        return format!(
+            "the clock reads {now}, earlier than any real date for this build ({FLOOR}): it has \
+             not been set (no real-time clock, no NTP yet), so reads are held and not \
+             published{hold}. Run an NTP client (systemd-timesyncd, chrony) that can reach a \
+             time server, or set the clock; held reads are then dated by when they were read"
+        );
+    }
     format!(
         "the clock is not known to be synchronised ([clock] sync_check = \"{}\"), so reads are \
-         held and not published{}. Run an NTP client (systemd-timesyncd, chrony); or, if this \
+         held and not published{hold}. Run an NTP client (systemd-timesyncd, chrony); or, if this \
          clock is right (a battery-backed RTC), set sync_check = \"trust\" in [clock]",
         config.sync_check.as_str(),
-        match config.max_hold_s {
-            Some(s) =>
-                format!(" for up to {s} s (max_hold_s), then published flagged as estimated"),
-            None => " until it is".to_string(),
-        }
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_never_set_is_told_to_be_set_not_trusted() {
+        let config = crate::config::ClockConfig {
+            sync_check: SyncCheck::Trust,
+            ..Default::default()
+        };
+        let unset = advice(&config, Timestamp::UNIX_EPOCH);
+        assert!(unset.contains("1970-01-01T00:00:00Z"), "{unset}");
+        assert!(unset.contains("has not been set"), "{unset}");
+        assert!(!unset.contains("set sync_check"), "{unset}");
+        let unsynced = advice(
+            &crate::config::ClockConfig {
+                sync_check: SyncCheck::Kernel,
+                ..Default::default()
+            },
+            floor(),
+        );
+        assert!(
+            unsynced.contains("set sync_check = \"trust\""),
+            "{unsynced}"
+        );
+    }
 
     #[test]
     fn held_reads_of_this_boot_are_dated_exactly() {

@@ -14,6 +14,7 @@ mod broker_cluster;
 mod chafon_interop;
 mod china_identifiers;
 mod clock_hold;
+mod clock_steps;
 mod context_command;
 mod corrupt_db;
 mod crash;

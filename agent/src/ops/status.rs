@@ -190,6 +190,9 @@ pub struct StatusCollector {
     host: String,
     port: u16,
     started: Timestamp,
+    /// The same moment on the monotonic clock: uptime does not move when NTP steps the wall
+    /// clock.
+    started_mono: std::time::Instant,
     store: Store,
     devices: DeviceRegistry,
     broker: Arc<BrokerStatus>,
@@ -235,6 +238,7 @@ impl StatusCollector {
             repository: None,
             mqtt_url: mqtt_url(config),
             started: Timestamp::now(),
+            started_mono: std::time::Instant::now(),
             store,
             devices,
             broker,
@@ -331,7 +335,7 @@ impl StatusCollector {
                 running: true,
                 pid: Some(std::process::id()),
                 started_at: Some(format!("{:.3}", self.started)),
-                uptime_s: Some(now.duration_since(self.started).as_secs().max(0) as u64),
+                uptime_s: Some(self.started_mono.elapsed().as_secs()),
                 rss_bytes: resident_bytes(),
             },
             queue: QueueReport {
@@ -395,7 +399,8 @@ impl StatusCollector {
                     max_hold_s: config.max_hold_s,
                     held: stats.held,
                     holding_since: oldest_held_ms.and_then(ms_to_rfc3339),
-                    advice: (!synced || stats.held > 0).then(|| crate::clock::advice(config)),
+                    advice: (!synced || stats.held > 0)
+                        .then(|| crate::clock::advice(config, clock.now())),
                 }
             }),
             print: self.print.get().map(|q| q.summary()),

@@ -66,7 +66,7 @@ pub async fn run(
                 now = %clock.now(),
                 held = store.stats().held,
                 "wall clock NOT synchronised: {}",
-                crate::clock::advice(&config)
+                crate::clock::advice(&config, clock.now())
             );
             last_warned = Some(tokio::time::Instant::now());
         }
