@@ -96,6 +96,9 @@ struct Station {
     signal: Option<SignalLine>,
     /// Keeps a scanner reading garbage from filling the log with rejections.
     reject_log: Throttle,
+    /// Closed-case lines: a fast packing line closes cases every second or two, and each is
+    /// its own event already; a few per window are logged, the rest summarised.
+    case_log: Throttle,
     /// An RFID reader's tag smoothing.
     rfid: Option<crate::capture::rfid::station::RfidStation>,
 }
@@ -257,6 +260,7 @@ impl Pipeline {
                     last,
                     signal,
                     reject_log: Throttle::default(),
+                    case_log: Throttle::default(),
                     rfid,
                 },
             );
@@ -302,7 +306,7 @@ impl Pipeline {
                 || self
                     .stations
                     .values()
-                    .any(|s| s.reject_log.has_suppressed());
+                    .any(|s| s.reject_log.has_suppressed() || s.case_log.has_suppressed());
             let event = tokio::select! {
                 _ = summaries.tick(), if summaries_due => {
                     self.log_summaries();
@@ -354,6 +358,9 @@ impl Pipeline {
         for (id, station) in &mut self.stations {
             if let Some(n) = station.reject_log.flush() {
                 tracing::warn!(device = %id, "{n} more rejected reads were not logged (rejects_total and last_reject in status)");
+            }
+            if let Some(n) = station.case_log.flush() {
+                tracing::info!(device = %id, "{n} more closed packing sessions were not logged (each is its aggregation event)");
             }
         }
         for (id, n) in self.input_log.flush() {
@@ -652,7 +659,10 @@ impl Pipeline {
                 let mapped = self.builder.map(id, at);
                 if mapped.is_container() {
                     let children = std::mem::take(&mut station.session);
-                    tracing::info!(device = %read.device, contents = children.len(), "packing session closed");
+                    let log = station.case_log.check();
+                    if log != Throttled::Quiet {
+                        tracing::info!(device = %read.device, contents = children.len(), "packing session closed{}", log.note());
+                    }
                     Decision::Record {
                         events: self.builder.parent_events(
                             at,
