@@ -16,40 +16,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Broker, Daemon, Subscriber, send_command_to};
+use crate::support::{Broker, Daemon, Subscriber, demo_config, send_command_to};
 
 /// The test suite's soak.
 const SOAK_S: u64 = 120;
-
-/// The demo's config with its outbox in `dir`, its broker at `port`, its templates where
-/// they are shipped and its scanners faster.
-fn soak_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
-    let shipped =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/demo.toml"))
-            .unwrap();
-    let labels = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/labels");
-    let text = shipped
-        .replace(
-            "path = \"../target/tracegate-demo/outbox.db\"",
-            &format!("path = \"{}\"", dir.join("outbox.db").display()),
-        )
-        .replace(
-            "templates = \"labels\"",
-            &format!("templates = \"{labels}\""),
-        )
-        .replace(
-            "port = 1883",
-            &format!("port = {port}\nreconnect_max_s = 2"),
-        )
-        .replace("status_interval_s = 10", "status_interval_s = 5")
-        .replace("rate_per_s = 2.0", "rate_per_s = 30.0")
-        .replace("rate_per_s = 1.0", "rate_per_s = 10.0")
-        .replace("rate_per_s = 0.5", "rate_per_s = 5.0");
-    assert!(text.contains("rate_per_s = 30.0") && text.contains(&format!("port = {port}")));
-    let path = dir.join("tracegate.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// One sample of the daemon from outside.
 #[derive(Debug, Clone, Copy, Default)]
@@ -109,7 +79,7 @@ async fn under_a_mixed_load_with_broker_restarts_and_reloads_nothing_grows() {
     let every = (duration / 3).min(Duration::from_secs(180));
     let mut broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = soak_config(dir.path(), broker.port);
+    let config = demo_config(dir.path(), broker.port);
     let outbox = dir.path().join("outbox.db");
     let wal = dir.path().join("outbox.db-wal");
     let mut ctl = Subscriber::connect(

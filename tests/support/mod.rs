@@ -499,6 +499,36 @@ impl TestConfig {
     }
 }
 
+/// `config/demo.toml` (every simulated device kind) with its outbox in `dir`, its broker at
+/// `port`, its templates where they are shipped and its scanners at tens of reads/s.
+pub fn demo_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/demo.toml"))
+            .unwrap();
+    let labels = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/labels");
+    let text = shipped
+        .replace(
+            "path = \"../target/tracegate-demo/outbox.db\"",
+            &format!("path = \"{}\"", dir.join("outbox.db").display()),
+        )
+        .replace(
+            "templates = \"labels\"",
+            &format!("templates = \"{labels}\""),
+        )
+        .replace(
+            "port = 1883",
+            &format!("port = {port}\nreconnect_max_s = 2"),
+        )
+        .replace("status_interval_s = 10", "status_interval_s = 5")
+        .replace("rate_per_s = 2.0", "rate_per_s = 30.0")
+        .replace("rate_per_s = 1.0", "rate_per_s = 10.0")
+        .replace("rate_per_s = 0.5", "rate_per_s = 5.0");
+    assert!(text.contains("rate_per_s = 30.0") && text.contains(&format!("port = {port}")));
+    let path = dir.join("tracegate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// A serial scanner device section on `port`.
 pub fn serial_scanner(id: &str, port: &Path) -> String {
     format!(
