@@ -285,7 +285,6 @@ async fn every_timer_of_the_demo_gateway_runs_on_across_steps() {
     let started = std::time::Instant::now();
     daemon.wait_devices_up().await;
 
-    let mut printed = 0;
     for (round, (offset, by_s)) in [("+0", 0), ("-5h", -5 * 3600), ("+7h", 7 * 3600)]
         .into_iter()
         .enumerate()
@@ -303,7 +302,7 @@ async fn every_timer_of_the_demo_gateway_runs_on_across_steps() {
                             "serial": round.to_string()}}),
         )
         .await;
-        printed += 1;
+        let printed = round + 1;
         // Every timer-driven device moves on within two of its periods (the door and the
         // photo-eye every 5 s, the stick every 4 s).
         let status = daemon
