@@ -160,11 +160,15 @@ async fn commands_reach_scanners_and_outputs_and_every_bad_one_is_answered() {
         b"B",
         "the host bytes reached the scanner"
     );
+    // Every bad command counted: refused before anything was done (unknown, malformed twice,
+    // oversized — and any ping of the burst answered busy), or carried out and failed (no
+    // such device or line, a device that cannot do it, a zero pulse). Which of the two a
+    // ping burst adds to depends on the machine's pace, so only the sure part is asserted.
     let status = daemon.status().await.unwrap();
-    assert!(
-        status["commands"]["refused_total"].as_u64().unwrap() >= 7,
-        "{status}"
-    );
+    let commands = &status["commands"];
+    let refused = commands["refused_total"].as_u64().unwrap();
+    let failed = commands["failed_total"].as_u64().unwrap();
+    assert!(refused >= 4 && refused + failed >= 8, "{status}");
     assert!(
         !daemon.log().contains("panicked"),
         "no panic: {}",

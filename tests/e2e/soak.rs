@@ -4,10 +4,11 @@
 //! label printer printing), commands every few seconds, the broker restarted and the config
 //! reloaded every few minutes — sampled once a second: RSS (anonymous and file-backed), open
 //! file descriptors, threads, the outbox and its WAL, the log, events delivered. Each
-//! quantity's slope is reported per hour; the test fails on any growth of file descriptors or
-//! threads (the median count of the second half above that of the first, after a warm-up: a
-//! leak never gives back what it took, while a descriptor open for an instant or a blocking
-//! thread idling out moves a sample, not the median), and on delivery that stalls.
+//! quantity's slope is reported per hour; the test fails on any growth of file descriptors
+//! (the median count of the second half above that of the first, after a warm-up: a leak
+//! never gives back what it took, while a descriptor open for an instant moves a sample, not
+//! the median), on threads beyond one more for tokio's elastic blocking pool, and on delivery
+//! that stalls.
 //!
 //! `TRACEGATE_SOAK_S` sets the duration (the test suite: 120 s); `./scripts/soak DURATION`
 //! runs it longer and writes the table to `target/soak/figures.md`.
@@ -20,6 +21,8 @@ use crate::support::{Broker, Daemon, Subscriber, demo_config, send_command_to};
 
 /// The test suite's soak.
 const SOAK_S: u64 = 120;
+/// Threads tokio's blocking pool may hold beyond the first half's without a leak.
+const BLOCKING_POOL_SLACK: f64 = 1.0;
 
 /// One sample of the daemon from outside.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,8 +78,9 @@ async fn under_a_mixed_load_with_broker_restarts_and_reloads_nothing_grows() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(SOAK_S),
     );
-    // Every few minutes in a long run; three times in a short one.
-    let every = (duration / 3).min(Duration::from_secs(180));
+    // Every few minutes in a long run; six times in a short one, so that a thread or a
+    // descriptor leaked per restart or reload shows between the halves.
+    let every = (duration / 6).min(Duration::from_secs(180));
     let mut broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), broker.port);
@@ -214,8 +218,11 @@ async fn under_a_mixed_load_with_broker_restarts_and_reloads_nothing_grows() {
         median(second, |s| s.fds) <= median(first, |s| s.fds),
         "open file descriptors grew:\n{table}"
     );
+    // tokio's blocking pool is elastic (a thread joins while two outbox reads overlap and
+    // leaves after 10 s idle): one more is the pool, two more is a leak (at least two
+    // restarts or reloads fall in each half).
     assert!(
-        median(second, |s| s.threads) <= median(first, |s| s.threads),
+        median(second, |s| s.threads) <= median(first, |s| s.threads) + BLOCKING_POOL_SLACK,
         "threads grew:\n{table}"
     );
     assert!(restarts >= 1 && reloads >= 1, "{table}");
