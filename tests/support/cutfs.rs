@@ -634,9 +634,9 @@ impl CutFs {
 
 impl Drop for CutFs {
     fn drop(&mut self) {
-        if let Some(session) = self.session.take() {
-            session.join();
-        }
+        // Unmounted without waiting for the serving thread: a test that panicked may leave a
+        // process holding a file here, and a join would hang the suite instead of failing it.
+        drop(self.session.take());
     }
 }
 
