@@ -280,10 +280,16 @@ async fn every_timer_of_the_demo_gateway_runs_on_across_steps() {
     let config = crate::support::demo_config(dir.path(), broker.port);
     let clock = dir.path().join("faketime");
     std::fs::write(&clock, "+0").unwrap();
-    let ctl = Subscriber::connect(broker.port, &["tracegate/gw-demo/reply/+"]).await;
+    let mut ctl = Subscriber::connect(
+        broker.port,
+        &["tracegate/gw-demo/reply/+", "tracegate/gw-demo/status"],
+    )
+    .await;
     let daemon = start_faked(&config, &clock);
     let started = std::time::Instant::now();
     daemon.wait_devices_up().await;
+    // Commands sent before the daemon has subscribed would be lost (a clean session).
+    ctl.wait_online(daemon.pid()).await;
 
     for (round, (offset, by_s)) in [("+0", 0), ("-5h", -5 * 3600), ("+7h", 7 * 3600)]
         .into_iter()

@@ -302,12 +302,19 @@ async fn a_read_window_opened_by_the_platform_and_closed_from_the_command_line()
     let config = crate::support::TestConfig::new(broker.port, "", &device);
     let mut sub = Subscriber::connect(
         broker.port,
-        &["tracegate/gw-test/events", "tracegate/gw-test/reply/+"],
+        &[
+            "tracegate/gw-test/events",
+            "tracegate/gw-test/reply/+",
+            "tracegate/gw-test/status",
+        ],
     )
     .await;
     let daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
     assert!(!reader.running(), "a command window waits for its command");
+    // Commands sent before the daemon has subscribed would be lost (a clean session): on a
+    // loaded machine this one was.
+    sub.wait_online(daemon.pid()).await;
 
     crate::support::send_command(
         &sub,
