@@ -50,13 +50,10 @@ fn start_faked(config: &Path, clock_file: &Path) -> Daemon {
     )
 }
 
-/// The daemon's wall clock, as its `ping` answers (through the control socket).
-async fn daemon_now(config: &Path) -> jiff::Timestamp {
-    let config =
-        tracegate::config::Config::load_for_tools(config, &tracegate::capture::devices::builtin())
-            .unwrap();
+/// The daemon's wall clock, as its `ping` answers on the control socket at `socket`.
+async fn daemon_now(socket: &Path) -> jiff::Timestamp {
     let reply = tracegate::commands::control::request(
-        &config.control_socket(),
+        socket,
         &json!({"cmd": "command", "name": "ping", "args": {}}),
     )
     .await
@@ -70,10 +67,15 @@ async fn daemon_now(config: &Path) -> jiff::Timestamp {
 
 /// Moves the daemon's wall clock to `offset` and waits until it says so (within 2 s).
 async fn step(config: &Path, clock_file: &Path, offset: &str, by_s: i64) {
+    let socket =
+        tracegate::config::Config::load_for_tools(config, &tracegate::capture::devices::builtin())
+            .unwrap()
+            .control_socket();
     std::fs::write(clock_file, offset).unwrap();
+    // libfaketime reads the file again once a second: ask until the daemon's clock moved.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let off = daemon_now(config).await.as_second() - jiff::Timestamp::now().as_second();
+        let off = daemon_now(&socket).await.as_second() - jiff::Timestamp::now().as_second();
         if (off - by_s).abs() <= 2 {
             return;
         }

@@ -17,7 +17,6 @@
 //! `TRACEGATE_POWER_CUTS` sets the number of cuts (the test suite: 12; the full run,
 //! `scripts/power-cuts`: 100); `TRACEGATE_POWER_CUT_SEED` repeats a run's instants.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -347,31 +346,14 @@ async fn power_cuts_while_capturing_lose_no_acknowledged_read() {
     // The power stays on: everything the scanner was told was captured arrives.
     let daemon = Daemon::start(&config);
     daemon.wait_devices_up().await;
-    let mut missing: HashSet<String> = acknowledged.iter().cloned().collect();
-    let mut checked = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !missing.is_empty() {
-        for event in &received.events[checked..] {
-            if let Some(raw) = event["tg:rawData"].as_str() {
-                missing.remove(raw);
-            }
-        }
-        checked = received.events.len();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} acknowledged reads never arrived, e.g. {:?} (seed {seed}); log:\n{}",
-            missing.len(),
-            acknowledged.len(),
-            missing.iter().take(5).collect::<Vec<_>>(),
-            daemon.log()
-        );
-        if let Some((topic, payload)) = sub.next(Duration::from_millis(200)).await {
-            received.add(&topic, &payload);
-        }
-    }
+    // (The seed to repeat a failing run is printed at the start.)
+    received
+        .collect_raw_reads(
+            &mut sub,
+            Duration::from_secs(120),
+            acknowledged.iter().cloned(),
+        )
+        .await;
 
     // Every label at most once: the jobs cut mid-print voided, the rest printed.
     ctl.wait_online(daemon.pid()).await;

@@ -70,6 +70,26 @@ impl Node {
         }
     }
 
+    /// Sets a file's length (a truncation or a growth, zero-filled): a change the next
+    /// fsync makes durable.
+    fn set_len(&mut self, len: usize) {
+        let old = self.data.len();
+        self.data.resize(len, 0);
+        self.dirty.push((old.min(len), len));
+        self.mtime = SystemTime::now();
+    }
+
+    /// Writes `bytes` at `at`, growing the file as needed.
+    fn write_at(&mut self, at: usize, bytes: &[u8]) {
+        let end = at + bytes.len();
+        if end > self.data.len() {
+            self.data.resize(end, 0);
+        }
+        self.data[at..end].copy_from_slice(bytes);
+        self.dirty.push((at, end));
+        self.mtime = SystemTime::now();
+    }
+
     fn sync_data(&mut self) {
         let len = self.data.len();
         self.durable.resize(len, 0);
@@ -205,7 +225,14 @@ impl Disk {
         self.nodes.get(&parent)?.entries.get(name).copied()
     }
 
-    fn make(&mut self, parent: u64, name: &OsStr, kind: FileType, mode: u32) -> Result<u64, i32> {
+    /// Makes `name` in `parent`; its attributes.
+    fn make(
+        &mut self,
+        parent: u64,
+        name: &OsStr,
+        kind: FileType,
+        mode: u32,
+    ) -> Result<FileAttr, i32> {
         let dir = self.nodes.get(&parent).ok_or(libc::ENOENT)?;
         if dir.kind != FileType::Directory {
             return Err(libc::ENOTDIR);
@@ -222,7 +249,7 @@ impl Disk {
             .expect("checked")
             .entries
             .insert(name.to_os_string(), ino);
-        Ok(ino)
+        Ok(self.attr(ino).expect("made"))
     }
 
     fn used_bytes(&self) -> u64 {
@@ -281,15 +308,7 @@ impl Filesystem for Served {
             node.perm = (mode & 0o7777) as u16;
         }
         if let Some(size) = size {
-            let (old, new) = (node.data.len(), size as usize);
-            node.data.resize(new, 0);
-            if new > old {
-                node.dirty.push((old, new));
-            } else {
-                // A shrink is a change too: the next fsync makes it durable.
-                node.dirty.push((new, new));
-            }
-            node.mtime = SystemTime::now();
+            node.set_len(size as usize);
         }
         let attr = disk.attr(ino).expect("exists");
         reply.attr(&TTL, &attr);
@@ -304,12 +323,8 @@ impl Filesystem for Served {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        let mut disk = self.disk();
-        match disk.make(parent, name, FileType::Directory, mode) {
-            Ok(ino) => {
-                let attr = disk.attr(ino).expect("made");
-                reply.entry(&TTL, &attr, 0);
-            }
+        match self.disk().make(parent, name, FileType::Directory, mode) {
+            Ok(attr) => reply.entry(&TTL, &attr, 0),
             Err(e) => reply.error(e),
         }
     }
@@ -324,12 +339,8 @@ impl Filesystem for Served {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let mut disk = self.disk();
-        match disk.make(parent, name, FileType::RegularFile, mode) {
-            Ok(ino) => {
-                let attr = disk.attr(ino).expect("made");
-                reply.created(&TTL, &attr, 0, 0, 0);
-            }
+        match self.disk().make(parent, name, FileType::RegularFile, mode) {
+            Ok(attr) => reply.created(&TTL, &attr, 0, 0, 0),
             Err(e) => reply.error(e),
         }
     }
@@ -440,25 +451,23 @@ impl Filesystem for Served {
         reply: ReplyWrite,
     ) {
         let mut disk = self.disk();
-        let used = disk.used_bytes();
-        let Some(node) = disk.nodes.get_mut(&ino) else {
+        let Some(len) = disk.nodes.get(&ino).map(|n| n.data.len()) else {
             return reply.error(libc::ENOENT);
         };
         let start = if flags & libc::O_APPEND != 0 {
-            node.data.len()
+            len
         } else {
             offset.max(0) as usize
         };
-        let end = start + data.len();
-        if end > node.data.len() && used + (end - node.data.len()) as u64 > CAPACITY_BYTES {
+        // Only a write that grows the file can fill the card (summed only then).
+        let growth = (start + data.len()).saturating_sub(len) as u64;
+        if growth > 0 && disk.used_bytes() + growth > CAPACITY_BYTES {
             return reply.error(libc::ENOSPC);
         }
-        if end > node.data.len() {
-            node.data.resize(end, 0);
-        }
-        node.data[start..end].copy_from_slice(data);
-        node.dirty.push((start, end));
-        node.mtime = SystemTime::now();
+        disk.nodes
+            .get_mut(&ino)
+            .expect("checked")
+            .write_at(start, data);
         reply.written(data.len() as u32);
     }
 
@@ -572,9 +581,7 @@ impl Filesystem for Served {
         };
         let end = (offset + length).max(0) as usize;
         if end > node.data.len() {
-            let old = node.data.len();
-            node.data.resize(end, 0);
-            node.dirty.push((old, end));
+            node.set_len(end);
         }
         reply.ok();
     }
@@ -648,15 +655,11 @@ mod tests {
     fn file(disk: &mut Disk, name: &str) -> u64 {
         disk.make(ROOT, OsStr::new(name), FileType::RegularFile, 0o644)
             .unwrap()
+            .ino
     }
 
     fn write(disk: &mut Disk, ino: u64, at: usize, bytes: &[u8]) {
-        let node = disk.nodes.get_mut(&ino).unwrap();
-        if node.data.len() < at + bytes.len() {
-            node.data.resize(at + bytes.len(), 0);
-        }
-        node.data[at..at + bytes.len()].copy_from_slice(bytes);
-        node.dirty.push((at, at + bytes.len()));
+        disk.nodes.get_mut(&ino).unwrap().write_at(at, bytes);
     }
 
     fn fsync(disk: &mut Disk, ino: u64) {
@@ -731,14 +734,10 @@ mod tests {
         let a = file(&mut disk, "a");
         write(&mut disk, a, 0, b"0123456789");
         fsync(&mut disk, a);
-        let node = disk.nodes.get_mut(&a).unwrap();
-        node.data.truncate(4);
-        node.dirty.push((4, 4));
+        disk.nodes.get_mut(&a).unwrap().set_len(4);
         disk.cut();
         assert_eq!(data(&disk, "a").unwrap(), b"0123456789");
-        let node = disk.nodes.get_mut(&a).unwrap();
-        node.data.truncate(4);
-        node.dirty.push((4, 4));
+        disk.nodes.get_mut(&a).unwrap().set_len(4);
         fsync(&mut disk, a);
         disk.cut();
         assert_eq!(data(&disk, "a").unwrap(), b"0123");

@@ -408,13 +408,34 @@ impl Received {
         timeout: Duration,
         want: impl IntoIterator<Item = String>,
     ) {
+        self.collect_field(sub, timeout, "eventID", want).await;
+    }
+
+    /// As [`Received::collect_event_ids`], for the reads with these `tg:rawData` values.
+    pub async fn collect_raw_reads(
+        &mut self,
+        sub: &mut Subscriber,
+        timeout: Duration,
+        want: impl IntoIterator<Item = String>,
+    ) {
+        self.collect_field(sub, timeout, "tg:rawData", want).await;
+    }
+
+    /// Receives until an event with each value of `want` in `field` has arrived.
+    async fn collect_field(
+        &mut self,
+        sub: &mut Subscriber,
+        timeout: Duration,
+        field: &str,
+        want: impl IntoIterator<Item = String>,
+    ) {
         let mut missing: std::collections::HashSet<String> = want.into_iter().collect();
         let mut checked = 0;
         let deadline = Instant::now() + timeout;
         loop {
             for event in &self.events[checked..] {
-                if let Some(id) = event["eventID"].as_str() {
-                    missing.remove(id);
+                if let Some(value) = event[field].as_str() {
+                    missing.remove(value);
                 }
             }
             checked = self.events.len();
