@@ -6,6 +6,8 @@
 //! - latency from a scan written to the pty to its event at a QoS 1 subscriber, at 10, 100,
 //!   1,000 and 10,000 reads/s (mosquitto sends the PUBACK and forwards the message in the same
 //!   pass over its socket, so this is the PUBACK latency plus one loopback hop);
+//! - the commissioning page: the daemon's CPU at 10,000 reads/s with its live stream open,
+//!   against the same run with nobody watching;
 //! - footprint: resident memory with an empty outbox and with 1,000,000 undelivered events,
 //!   its peak while they drain, DB bytes per event, and CPU at idle with a device connected
 //!   and the broker up;
@@ -249,6 +251,149 @@ async fn end_to_end(n: usize) {
         unit: "µs",
         limit: None,
         target: None,
+    });
+}
+
+/// The page's live stream as a browser holds it open: reads `/api/live` until dropped and
+/// counts the reads it was shown and the reads it was told it missed.
+struct Watcher {
+    task: tokio::task::JoinHandle<()>,
+    counts: std::sync::Arc<std::sync::Mutex<(u64, u64, u64)>>,
+}
+
+impl Watcher {
+    async fn open(port: u16) -> Watcher {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        stream
+            .write_all(
+                format!("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let counts = std::sync::Arc::new(std::sync::Mutex::new((0u64, 0u64, 0u64)));
+        let shared = counts.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut pending = Vec::new();
+            loop {
+                let n = match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                pending.extend_from_slice(&buf[..n]);
+                // Server-sent events end with a blank line (inside HTTP chunks whose size
+                // lines do not contain one).
+                while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+                    let frame = String::from_utf8_lossy(&pending[..end]).to_string();
+                    pending.drain(..end + 2);
+                    let Some(data) = frame
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .filter(|_| frame.contains("event: reads"))
+                    else {
+                        continue;
+                    };
+                    let Ok(batch) = serde_json::from_str::<Value>(data) else {
+                        continue;
+                    };
+                    let mut c = shared.lock().unwrap();
+                    c.0 += batch["reads"].as_array().map_or(0, |r| r.len() as u64);
+                    c.1 += batch["missed"].as_u64().unwrap_or(0);
+                    c.2 += 1;
+                }
+            }
+        });
+        Watcher { task, counts }
+    }
+
+    /// (reads shown, reads missed, batches).
+    fn counts(&self) -> (u64, u64, u64) {
+        *self.counts.lock().unwrap()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the commissioning page costs: the daemon's CPU at `rate` reads/s for `seconds` with
+/// nobody watching (the baseline) and with the page's live stream open, on one daemon; every
+/// read must reach the subscriber in both.
+async fn page_cost(rate: f64, seconds: f64) {
+    let broker = Broker::start();
+    let web = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = VirtualSerialPort::new().unwrap();
+    let devices = format!(
+        "[web]\nlisten = \"127.0.0.1:{web}\"\n\n{}",
+        scanner_on(&pty)
+    );
+    let config = write_config(dir.path(), "gw-bench", broker.port, "", &devices);
+    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-bench/events"]).await;
+    let daemon = daemon(&config);
+    daemon.wait_devices_up().await;
+    daemon
+        .wait_status(Duration::from_secs(30), "connected", |s| {
+            s["broker"]["connected"] == true
+        })
+        .await;
+    let n = (rate * seconds) as usize;
+    let mut arrived = HashMap::new();
+    let mut run = async |first: usize| -> f64 {
+        let cpu_before = cpu_s(daemon.pid());
+        let started = Instant::now();
+        let writer = write_scans(&mut pty, first, n, Some(rate));
+        let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(600), |a| {
+            (first..first + n).all(|i| a.contains_key(&i))
+        });
+        tokio::join!(writer, receiver);
+        (cpu_s(daemon.pid()) - cpu_before) / started.elapsed().as_secs_f64()
+    };
+    // Warm up (statements, buffers), then nobody watching, then the page open.
+    run(10 * n).await;
+    let alone = run(0).await;
+    let watcher = Watcher::open(web).await;
+    let watched = run(n).await;
+    let (shown, missed, batches) = watcher.counts();
+    drop(watcher);
+    report::record(Figure {
+        bench: "page",
+        what: "daemon CPU, reads at 10,000/s, nobody watching",
+        value: alone,
+        unit: "cores",
+        limit: None,
+        target: None,
+    });
+    report::record(Figure {
+        bench: "page",
+        what: "daemon CPU, the same with the page's live stream open",
+        value: watched,
+        unit: "cores",
+        limit: Some(("the same run, nobody watching", alone)),
+        target: Some(("< 0.05 core more", watched - alone < 0.05)),
+    });
+    report::record(Figure {
+        bench: "page",
+        what: "reads the page was shown (the rest counted as missed)",
+        value: shown as f64,
+        unit: "reads",
+        limit: Some(("reads shown + counted as missed", (shown + missed) as f64)),
+        target: Some((
+            "a batch at most every 250 ms",
+            batches as f64 <= seconds * 4.0 + 8.0,
+        )),
+    });
+    report::record(Figure {
+        bench: "page",
+        what: "reads captured and delivered, both runs",
+        value: arrived.len() as f64,
+        unit: "reads",
+        limit: Some(("reads written", 3.0 * n as f64)),
+        target: Some(("none lost", arrived.len() == 3 * n)),
     });
 }
 
@@ -766,7 +911,7 @@ async fn stream_through(port: u16, sub_port: u16, mqtt_extra: &str, n: usize) ->
 }
 
 /// Whether section `name` runs: all do, unless `TRACEGATE_BENCH_ONLY` names some
-/// (comma-separated: `end-to-end,latency,footprint,card,fleet,cluster,epcis`).
+/// (comma-separated: `end-to-end,latency,page,footprint,card,fleet,cluster,epcis`).
 fn runs(name: &str) -> bool {
     match std::env::var("TRACEGATE_BENCH_ONLY") {
         Ok(only) if !only.trim().is_empty() => only.split(',').any(|s| s.trim() == name),
@@ -794,6 +939,10 @@ async fn main() {
             &[(10.0, 20.0), (100.0, 10.0), (1000.0, 5.0), (10000.0, 3.0)]
         };
         latency(rates).await;
+    }
+    if runs("page") {
+        println!("\nthe commissioning page");
+        page_cost(10_000.0, if quick { 1.0 } else { 10.0 }).await;
     }
     if runs("footprint") {
         println!("\nfootprint");

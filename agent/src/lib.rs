@@ -21,3 +21,4 @@ pub mod print;
 pub mod runtime;
 pub mod telemetry;
 pub mod uplink;
+pub mod web;

@@ -50,3 +50,4 @@ mod soak;
 mod systemd_notify;
 mod tls;
 mod units;
+mod web_page;

@@ -14,11 +14,13 @@
 //!   commit it, answer the scanner;
 //! - [`event`]: identifiers → EPCIS URIs, the event and its CBV 2.0 eventID;
 //! - [`contexts`], [`feedback`], [`rfid`]: business context per device, feedback rules,
-//!   RFID smoothing and read windows.
+//!   RFID smoothing and read windows;
+//! - [`meaning`]: a decoded read as JSON (`tracegate decode`, the commissioning page).
 
 pub mod contexts;
 pub mod devices;
 pub mod event;
 pub mod feedback;
+pub mod meaning;
 pub mod pipeline;
 pub mod rfid;

@@ -125,7 +125,7 @@ async fn answer(stream: UnixStream, status: Arc<StatusCollector>, router: Router
             Ok(Request::Command { name, mut args }) => {
                 args.insert("id".into(), LOCAL_ID.into());
                 let payload = serde_json::to_vec(&args).unwrap_or_default();
-                command(&router, &name, &payload).await
+                router.final_reply(&name, &payload).await
             }
             Err(e) => error_json(&format!("bad request: {e}")),
         };
@@ -180,19 +180,6 @@ async fn import(status: &Arc<StatusCollector>, dir: PathBuf, key: Option<String>
         }
         Err(e) => error_json(&format!("import failed: {e}")),
     }
-}
-
-/// Runs a command through the router and returns its final reply.
-async fn command(router: &Router, name: &str, payload: &[u8]) -> Vec<u8> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-    router.dispatch(name, payload, &tx).await;
-    drop(tx);
-    while let Some(reply) = rx.recv().await {
-        if reply.last {
-            return reply.payload;
-        }
-    }
-    error_json("the command got no final reply")
 }
 
 fn error_json(message: &str) -> Vec<u8> {

@@ -104,6 +104,21 @@ impl Router {
         self.status.commands()
     }
 
+    /// Runs command `name` with `payload` and returns its final reply (the control socket's
+    /// and the page's way: one answer per request).
+    pub async fn final_reply(&self, name: &str, payload: &[u8]) -> Vec<u8> {
+        let (tx, mut rx) = mpsc::channel(4);
+        self.dispatch(name, payload, &tx).await;
+        drop(tx);
+        while let Some(reply) = rx.recv().await {
+            if reply.last {
+                return reply.payload;
+            }
+        }
+        serde_json::to_vec(&serde_json::json!({ "error": "the command got no final reply" }))
+            .unwrap_or_default()
+    }
+
     /// Handles command `name` with `payload`; every reply goes to `replies`, the last one
     /// final. Returns once the command is answered or handed to a task that will answer it.
     pub async fn dispatch(&self, name: &str, payload: &[u8], replies: &mpsc::Sender<Reply>) {

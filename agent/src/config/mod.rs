@@ -16,6 +16,7 @@ mod identifiers;
 mod metrics;
 pub mod rfid;
 mod values;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use feedback::{FeedbackRule, Outcome, ScannerFeedback};
 pub use identifiers::{ClockConfig, IdentifiersConfig, NationalUri, SyncCheck, UriForm};
 pub use metrics::MetricsConfig;
 pub use values::{BrokerNode, GatewayId, Secret, TopicPrefix, WhenFull, check_topic_level};
+pub use web::{WebConfig, WebTls};
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -57,6 +59,8 @@ pub struct Config {
     pub clock: ClockConfig,
     /// `[metrics]`
     pub metrics: MetricsConfig,
+    /// `[web]`: the commissioning page (off without the section).
+    pub web: WebConfig,
     /// `[printing]`: label templates (empty without the section).
     pub printing: PrintingConfig,
     /// `[integrity]`: the gateway's signing key.
@@ -231,6 +235,8 @@ struct RawConfig {
     clock: ClockConfig,
     #[serde(default)]
     metrics: Option<metrics::RawMetrics>,
+    #[serde(default)]
+    web: Option<web::RawWeb>,
     #[serde(default)]
     printing: Option<RawPrinting>,
     #[serde(default)]
@@ -514,6 +520,10 @@ impl Config {
             Some(m) => m.validate(&ctx)?,
             None => MetricsConfig::default(),
         };
+        let web = match raw.web {
+            Some(w) => w.validate(&ctx, base)?,
+            None => WebConfig::default(),
+        };
         let printing = match raw.printing {
             None => PrintingConfig::default(),
             Some(p) => {
@@ -590,6 +600,7 @@ impl Config {
             identifiers,
             clock: raw.clock,
             metrics,
+            web,
             printing,
             integrity,
             devices,

@@ -231,6 +231,38 @@ fn metrics_are_off_by_default_and_listen_on_loopback_only() {
 }
 
 #[test]
+fn the_page_is_off_by_default_and_needs_a_password_off_loopback() {
+    assert_eq!(parse(MINIMAL).unwrap().web.listen, None);
+    let c = parse(&format!("{MINIMAL}\n[web]\n")).unwrap();
+    assert_eq!(c.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
+    assert!(c.web.password.is_none() && c.web.tls.is_none());
+
+    let (line, message) = err(&format!("{MINIMAL}\n[web]\nlisten = \"0.0.0.0:8080\"\n"));
+    assert_eq!(line, 12);
+    assert!(message.contains("web.password_file"), "{message}");
+    let (_, message) = err(&format!("{MINIMAL}\n[web]\nlisten = \"8080\"\n"));
+    assert!(message.contains("not an address and port"), "{message}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("web-password");
+    std::fs::write(&password, "pa55\n").unwrap();
+    let c = parse(&format!(
+        "{MINIMAL}\n[web]\nlisten = \"0.0.0.0:8443\"\npassword_file = \"{}\"\ncertificate = \"web.crt\"\nprivate_key = \"web.key\"\n",
+        password.display()
+    ))
+    .unwrap();
+    assert_eq!(c.web.password.as_ref().map(|p| p.expose()), Some("pa55"));
+    assert!(
+        !format!("{:?}", c.web).contains("pa55"),
+        "the password is never printed"
+    );
+    let tls = c.web.tls.unwrap();
+    assert_eq!(tls.certificate, Path::new("/etc/tracegate/web.crt"));
+    let (_, message) = err(&format!("{MINIMAL}\n[web]\ncertificate = \"web.crt\"\n"));
+    assert!(message.contains("go together"), "{message}");
+}
+
+#[test]
 fn tools_load_without_reading_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.toml");
@@ -493,6 +525,7 @@ fn every_config_key_is_documented() {
     add("[identifiers]", field_names::<IdentifiersConfig>());
     add("[clock]", field_names::<ClockConfig>());
     add("[metrics]", field_names::<super::metrics::RawMetrics>());
+    add("[web]", field_names::<super::web::RawWeb>());
     add("[printing]", field_names::<RawPrinting>());
     add("[integrity]", field_names::<RawIntegrity>());
     add("[[feedback]]", field_names::<super::feedback::RawRule>());

@@ -205,6 +205,40 @@ impl PrintQueue {
         Ok(queue)
     }
 
+    /// The templates' names, sorted (for the page's test print).
+    pub fn template_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .templates
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `template` with `vars` as `printer` would print it, drawn as PNG (one copy, no job:
+    /// nothing is queued or committed). Blocking: the renderer draws on this thread.
+    pub fn preview(
+        &self,
+        printer: &str,
+        template: &str,
+        vars: &Map<String, Value>,
+    ) -> Result<Vec<u8>, String> {
+        let language = *self.printers.get(printer).ok_or_else(|| {
+            let mut known: Vec<&str> = self.printers.keys().map(String::as_str).collect();
+            known.sort();
+            format!(
+                "no label printer {printer:?}; the printers are: {}",
+                known.join(", ")
+            )
+        })?;
+        let rendered = self
+            .templates
+            .render(template, vars, 1, false, language, &self.symbols)?;
+        crate::labels::preview::png(&rendered, crate::labels::preview::PreviewSize::default())
+    }
+
     /// Follows job changes (subscribe before submitting to miss none).
     pub fn updates(&self) -> broadcast::Receiver<JobUpdate> {
         self.updates.subscribe()

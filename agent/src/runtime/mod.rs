@@ -31,10 +31,12 @@ use crate::ops::systemd;
 use crate::outbox::signing::key::GatewayKey;
 use crate::outbox::store::{ChainSigner, Store};
 use crate::telemetry::health;
+use crate::telemetry::live::LiveFeed;
 use crate::telemetry::{BrokerStatus, DeviceRegistry, RepositoryStatus};
 use crate::uplink::Uplink;
 use crate::uplink::epcis::EpcisUplink;
 use crate::uplink::mqtt::Sync;
+use crate::web::{WebServer, WebState};
 
 /// Runs the daemon with `config` until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -98,6 +100,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .filter_map(|d| d.capabilities.printing.map(|l| (d.id.to_string(), l)))
         .collect();
     let builder = event_builder(&config)?;
+    let mut print_queue = None;
     if !printers.is_empty() {
         let labels = crate::print::queue::LabelEvents::new(builder.clone(), &config.location);
         let symbols = labels.symbol_settings(config.printing.digital_link_stem.clone());
@@ -113,6 +116,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the print queue: {e}"))?;
         status.set_print_queue(queue.clone());
+        print_queue = Some(queue.clone());
         router = router.with_print(queue);
     }
 
@@ -143,6 +147,37 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     };
 
+    // The commissioning page: the pipeline writes its live feed only while a page watches.
+    let live = LiveFeed::new();
+    let web_task = match config.web.listen {
+        None => None,
+        Some(addr) => match WebServer::bind(&config.web, addr).await {
+            // Capture is the product, the page a tool: a taken port or a bad certificate
+            // leaves the gateway capturing, and says so.
+            Err(e) => {
+                tracing::error!("commissioning page not served: {e}");
+                None
+            }
+            Ok(server) => {
+                let bound = server.local_addr()?;
+                let scheme = if server.is_tls() { "https" } else { "http" };
+                let state = Arc::new(WebState {
+                    status: status.clone(),
+                    router: router.clone(),
+                    live: live.clone(),
+                    auth: crate::web::auth::Auth::new(
+                        config.web.password.as_ref(),
+                        bound.port(),
+                        server.is_tls(),
+                    ),
+                    print: print_queue.clone(),
+                });
+                tracing::info!("commissioning page on {scheme}://{bound}/");
+                Some(tokio::spawn(server.serve(state, control_cancel.clone())))
+            }
+        },
+    };
+
     let (pipeline_probe, pipeline_responder) = health::probe("capture pipeline");
     let (reconfigure_tx, reconfigure_rx) = mpsc::channel(1);
     let pipeline = Pipeline::new(
@@ -154,6 +189,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         clock.clone(),
     )
     .with_probe(pipeline_responder)
+    .with_live(live)
     .with_routes(devices.routes(), &config)
     .with_control(reconfigure_rx);
     // `offline-too-long` rules: sleeps until a threshold or a change of the connection.
@@ -275,6 +311,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     control_cancel.cancel();
     let _ = control_task.await;
     if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    if let Some(task) = web_task {
         let _ = task.await;
     }
     tracing::info!("stopped cleanly: every read committed, the outbox closed");

@@ -259,6 +259,14 @@ impl DeviceStatus {
         *self.last_reject.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
 
+    /// Why the latest rejected read was rejected.
+    pub fn last_reject(&self) -> Option<String> {
+        self.last_reject
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// A read's event was larger than the uplink can send: not captured.
     pub fn oversized(&self) {
         self.oversized_total.fetch_add(1, Ordering::Relaxed);

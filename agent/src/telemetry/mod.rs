@@ -11,6 +11,7 @@ pub mod commands;
 pub mod devices;
 pub mod health;
 pub mod latency;
+pub mod live;
 pub mod rate;
 pub mod repository;
 pub mod throttle;

@@ -39,6 +39,7 @@ use crate::config::Outcome as Told;
 use crate::config::{CaptureSettings, Config, LocationConfig, OnReject};
 use crate::outbox::store::{AppendOutcome, NewHeld, PendingAppend, Store};
 use crate::telemetry::health::{self, Responder};
+use crate::telemetry::live::{LiveFeed, LiveRead, ReadOutcome};
 use crate::telemetry::throttle::{Throttle, Throttled, Throttles};
 use crate::telemetry::{DeviceRegistry, DeviceStatus};
 use tracegate_epcis::context::EventKind;
@@ -150,6 +151,10 @@ pub struct Pipeline {
     inputs: HashMap<Arc<str>, Vec<InputLineConfig>>,
     /// `[location]`, for the events of recorded input edges.
     location: LocationConfig,
+    /// What the commissioning page shows live (written only while someone watches).
+    live: Arc<LiveFeed>,
+    /// The event ids of the read being captured, kept only while the page watches.
+    live_ids: Vec<String>,
 }
 
 impl Pipeline {
@@ -179,6 +184,8 @@ impl Pipeline {
             signals: Signals::new(Routes::default(), Vec::new()),
             inputs: HashMap::new(),
             location: config.location.clone(),
+            live: LiveFeed::new(),
+            live_ids: Vec::new(),
         };
         pipeline.set_stations(config);
         pipeline
@@ -195,6 +202,31 @@ impl Pipeline {
     /// The feedback rules, for the task that watches the uplink.
     pub fn signals(&self) -> Arc<Signals> {
         self.signals.clone()
+    }
+
+    /// Shows reads and tags on `feed` while the commissioning page watches it.
+    pub fn with_live(mut self, feed: Arc<LiveFeed>) -> Self {
+        self.live = feed;
+        self
+    }
+
+    /// Adds `read` to the live feed (the caller checked that someone watches).
+    fn show(&mut self, read: &RawRead, outcome: ReadOutcome, reason: Option<String>) {
+        let Some(station) = self.stations.get(&read.device) else {
+            return;
+        };
+        let at = Timestamp::try_from(read.at).unwrap_or_else(|_| self.clock.now());
+        self.live.read(LiveRead {
+            seq: 0,
+            at,
+            device: read.device.clone(),
+            payload: read.payload.clone(),
+            mode: station.capture.decode_as,
+            rules: station.capture.rules(),
+            outcome,
+            reason,
+            events: std::mem::take(&mut self.live_ids),
+        });
     }
 
     /// Takes new device sets from `control` (reloads).
@@ -460,6 +492,9 @@ impl Pipeline {
         }
         if station.is_repeat(&read) {
             device.duplicate();
+            if self.live.watching() {
+                self.show(&read, ReadOutcome::Duplicate, None);
+            }
             self.signals.tell(&device, Told::Duplicate);
             tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");
             return true;
@@ -470,6 +505,14 @@ impl Pipeline {
             // Nothing to commit: the operator hears the verdict now.
             unrecorded => {
                 let accepted = matches!(unrecorded, Decision::Waiting);
+                if self.live.watching() {
+                    let (outcome, reason) = match &unrecorded {
+                        Decision::Waiting => (ReadOutcome::InCase, None),
+                        Decision::Refused => (ReadOutcome::Refused, device.last_reject()),
+                        _ => (ReadOutcome::CaseFull, device.last_reject()),
+                    };
+                    self.show(&read, outcome, reason);
+                }
                 self.signals.tell(
                     &device,
                     if accepted {
@@ -487,8 +530,19 @@ impl Pipeline {
             }
         };
         let parts = events.len();
+        let live_reason = (flagged && self.live.watching())
+            .then(|| device.last_reject())
+            .flatten();
         for (index, event) in events.into_iter().enumerate() {
             let append = self.capture(event, &read).await;
+            if index + 1 == parts && self.live.watching() {
+                let outcome = if flagged {
+                    ReadOutcome::Flagged
+                } else {
+                    ReadOutcome::Recorded
+                };
+                self.show(&read, outcome, live_reason.clone());
+            }
             let pending = Pending {
                 device: device.clone(),
                 append,
@@ -694,15 +748,23 @@ impl Pipeline {
     /// Stores `event`: committed now when the clock is right, held until it is otherwise.
     /// An event larger than the uplink can ever send is refused here, at capture, so it can
     /// never stop delivery.
-    async fn capture(&self, event: Event, read: &RawRead) -> PendingAppend {
+    async fn capture(&mut self, event: Event, read: &RawRead) -> PendingAppend {
         self.capture_from(event, &read.device, read.mono).await
     }
 
     /// [`Pipeline::capture`] for an event that is not a read's (an input edge): `device`'s,
     /// happened at `mono`.
-    async fn capture_from(&self, event: Event, device: &Arc<str>, mono: Instant) -> PendingAppend {
+    async fn capture_from(
+        &mut self,
+        event: Event,
+        device: &Arc<str>,
+        mono: Instant,
+    ) -> PendingAppend {
         if self.clock.synced() {
             let event = self.builder.finish(event, device);
+            if self.live.watching() {
+                self.live_ids.push(event.event_id.clone());
+            }
             if event.body.len() > self.max_event_bytes {
                 return PendingAppend::ready(AppendOutcome::TooLarge {
                     bytes: event.body.len(),

@@ -78,6 +78,21 @@ impl Pipeline {
             return true;
         };
         let settings = rfid.settings.clone();
+        if self.live.watching() {
+            let zone = settings
+                .zone_of(read.meta.antenna)
+                .and_then(|z| settings.zones.get(z))
+                .map(|z| z.name.as_str());
+            let at = Timestamp::try_from(read.at).unwrap_or_else(|_| self.clock.now());
+            self.live.tag(
+                &read.device,
+                &read.payload,
+                read.meta.antenna,
+                zone,
+                read.meta.rssi_dbm,
+                at,
+            );
+        }
         let (capture, status, log) = (&station.capture, &station.status, &mut station.reject_log);
         let mut judge = |r: &RawRead| judge_tag(r, capture, &settings.filter, status, log);
         let recorded = match settings.emit {
@@ -134,12 +149,15 @@ impl Pipeline {
 
     /// Builds and stores the event of one movement; false when the feedback task is gone.
     async fn record_movement(
-        &self,
+        &mut self,
         r: Recorded,
         settings: &RfidSettings,
         pending_tx: &mpsc::Sender<Pending>,
     ) -> bool {
         let device = r.read.device.clone();
+        if self.live.watching() {
+            self.live.movement(&device, &r.read.payload, r.movement);
+        }
         let (Some(status), Some(context)) = (self.devices.get(&device), self.contexts.get(&device))
         else {
             // Every input has both from set_stations on: only a reader removed by a reload
