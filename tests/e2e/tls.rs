@@ -111,3 +111,50 @@ async fn a_broker_certificate_from_another_ca_is_refused() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commissioning_page_is_served_over_https_with_a_certificate() {
+    let s = broker_with_tls();
+    let d = s.pki_dir.display();
+    let web = free_port();
+    let config = TestConfig::new(
+        s.broker.port,
+        "",
+        &format!(
+            "[web]\nlisten = \"127.0.0.1:{web}\"\ncertificate = \"{d}/server.pem\"\nprivate_key = \"{d}/server.key\"\n"
+        ),
+    );
+    let daemon = Daemon::start(&config.path);
+    daemon
+        .wait_log(
+            Duration::from_secs(30),
+            &format!("commissioning page on https://127.0.0.1:{web}/"),
+        )
+        .await;
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new(crate::support::require("curl"))
+            .args(["-sS", "-i", "--max-time", "10"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let url = format!("https://127.0.0.1:{web}/api/session");
+    let (ok, answer) = curl(&["--cacert", &format!("{d}/ca.pem"), &url]);
+    assert!(ok && answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("; Secure"),
+        "the session cookie is Secure over HTTPS: {answer}"
+    );
+    // A client that trusts another CA refuses the page's certificate; plain HTTP gets nothing.
+    let (ok, _) = curl(&["--cacert", &format!("{d}/other-ca.pem"), &url]);
+    assert!(!ok, "a certificate from another CA is not trusted");
+    let (_, answer) = curl(&[&format!("http://127.0.0.1:{web}/api/session")]);
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // Still served to the trusting client after the failed handshakes.
+    let (ok, _) = curl(&["--cacert", &format!("{d}/ca.pem"), &url]);
+    assert!(ok);
+}

@@ -17,6 +17,7 @@ struct Rig {
     store: Store,
     thread: Option<crate::outbox::store::StoreThread>,
     builder: EventBuilder,
+    live: Arc<LiveFeed>,
 }
 
 impl Rig {
@@ -45,6 +46,7 @@ impl Rig {
             store,
             thread: Some(thread),
             builder,
+            live: LiveFeed::new(),
         }
     }
 
@@ -66,7 +68,8 @@ impl Rig {
             contexts,
             self.builder.clone(),
             clock.clone(),
-        );
+        )
+        .with_live(self.live.clone());
         // Capacity 1: a send returns once the event before the one queued was taken, and the
         // pipeline takes the next event only when it is done with the previous one.
         let (tx, rx) = mpsc::channel(1);
@@ -373,5 +376,45 @@ async fn with_max_hold_reads_held_too_long_are_released_flagged_and_the_rest_wai
         1
     );
     assert_eq!(rig.store.stats().held, 0);
+    rig.close().await;
+}
+
+#[tokio::test]
+async fn the_live_feed_gets_each_read_with_its_verdict_only_while_watched() {
+    let rig = Rig::new(
+        "[[devices]]\nid = \"s1\"\nkind = \"sim-scanner\"\ndedupe_ms = 1000\naccept = [\"gs1\"]\n",
+    );
+    let clock = Arc::new(TestClock::new(
+        "2026-11-26T08:00:00Z".parse().unwrap(),
+        true,
+        "b",
+    ));
+    let good = "(01)80614141123458(21)1";
+    let bad = "(01)80614141123459(21)2";
+    // Nobody watching: nothing kept.
+    rig.scan(&clock, &[("s1", good)]).await;
+    assert_eq!(rig.live.last_seq(), 0);
+
+    let watch = rig.live.watch();
+    let again = "(01)80614141123458(21)3";
+    rig.scan(&clock, &[("s1", again), ("s1", again), ("s1", bad)])
+        .await;
+    let (reads, missed) = rig.live.reads_since(0, 10);
+    assert_eq!(missed, 0);
+    let outcomes: Vec<ReadOutcome> = reads.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [ReadOutcome::Recorded, ReadOutcome::Duplicate, ReadOutcome::Refused]
+    );
+    let stored = rig.events();
+    let last = stored.last().unwrap();
+    assert_eq!(reads[0].events, [last["eventID"].as_str().unwrap()]);
+    assert!(
+        reads[2].reason.as_deref().unwrap().contains("check digit"),
+        "{:?}",
+        reads[2].reason
+    );
+    assert_eq!(&reads[2].payload[..], bad.as_bytes());
+    drop(watch);
     rig.close().await;
 }
