@@ -216,7 +216,10 @@ impl LiveFeed {
             movement: None,
         });
         row.antenna = antenna;
-        row.zone = zone.map(str::to_string);
+        // A reader reports the same tag many times a second: allocate only on a change.
+        if row.zone.as_deref() != zone {
+            row.zone = zone.map(str::to_string);
+        }
         row.rssi_dbm = rssi_dbm;
         if let Some(r) = rssi_dbm
             && row.peak_rssi_dbm.is_none_or(|peak| r > peak)

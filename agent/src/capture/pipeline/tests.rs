@@ -404,7 +404,11 @@ async fn the_live_feed_gets_each_read_with_its_verdict_only_while_watched() {
     let outcomes: Vec<ReadOutcome> = reads.iter().map(|r| r.outcome).collect();
     assert_eq!(
         outcomes,
-        [ReadOutcome::Recorded, ReadOutcome::Duplicate, ReadOutcome::Refused]
+        [
+            ReadOutcome::Recorded,
+            ReadOutcome::Duplicate,
+            ReadOutcome::Refused
+        ]
     );
     let stored = rig.events();
     let last = stored.last().unwrap();
