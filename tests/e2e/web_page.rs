@@ -346,6 +346,27 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
     assert_eq!(printer.printed(), 1);
     assert!(String::from_utf8_lossy(&printer.received()).contains("^FDLOT A17^FS"));
 
+    // A reload from the page, with its report.
+    c.find(Locator::Css("#config-details summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("reload"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_true(
+        &c,
+        "const r = document.getElementById('reload-result'); return r.classList.contains('good') && r.textContent.includes('done')",
+        Duration::from_secs(20),
+        "the reload's report",
+    )
+    .await;
+
     // Chinese, from the switch.
     c.find(Locator::Id("lang"))
         .await
@@ -380,6 +401,24 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
         .unwrap();
     eprintln!("browser: {browser}");
     c.close().await.unwrap();
+
+    // The language from the browser's Accept-Language.
+    let (_, _, html) = http(
+        web,
+        "GET",
+        "/",
+        &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")],
+        "",
+    );
+    assert!(html.contains("<html lang=\"zh-CN\">"), "{html}");
+    let (_, _, html) = http(
+        web,
+        "GET",
+        "/",
+        &[("Accept-Language", "en-GB,en;q=0.9")],
+        "",
+    );
+    assert!(html.contains("<html lang=\"en\">"));
 
     // The same page without a browser: a cross-site POST is refused, even with the session's
     // cookie and token; so is one without the token.
