@@ -395,11 +395,15 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
         "{}",
         status["commands"]
     );
-    let browser = c
-        .execute("return navigator.userAgent", vec![])
-        .await
+    // Which browser the run drove, for the record (`--nocapture` shows it).
+    let version = Command::new(require("chromium"))
+        .arg("--version")
+        .output()
         .unwrap();
-    eprintln!("browser: {browser}");
+    eprintln!(
+        "browser: {}",
+        String::from_utf8_lossy(&version.stdout).trim()
+    );
     c.close().await.unwrap();
 
     // The language from the browser's Accept-Language.
