@@ -155,6 +155,10 @@ pub struct Pipeline {
     live: Arc<LiveFeed>,
     /// The event ids of the read being captured, kept only while the page watches.
     live_ids: Vec<String>,
+    /// Whether `capture_from` keeps event ids for the page: only around a read's own events
+    /// (an RFID movement or an input edge is not a read the page lists; their ids would pile
+    /// up here).
+    live_collect: bool,
 }
 
 impl Pipeline {
@@ -186,6 +190,7 @@ impl Pipeline {
             location: config.location.clone(),
             live: LiveFeed::new(),
             live_ids: Vec::new(),
+            live_collect: false,
         };
         pipeline.set_stations(config);
         pipeline
@@ -227,6 +232,7 @@ impl Pipeline {
             reason,
             events: std::mem::take(&mut self.live_ids),
         });
+        self.live_collect = false;
     }
 
     /// Takes new device sets from `control` (reloads).
@@ -533,6 +539,7 @@ impl Pipeline {
         let live_reason = (flagged && self.live.watching())
             .then(|| device.last_reject())
             .flatten();
+        self.live_collect = self.live.watching();
         for (index, event) in events.into_iter().enumerate() {
             let append = self.capture(event, &read).await;
             if index + 1 == parts && self.live.watching() {
@@ -560,6 +567,9 @@ impl Pipeline {
                 return false;
             }
         }
+        // Whatever the page stopped watching in between left behind.
+        self.live_collect = false;
+        self.live_ids.clear();
         true
     }
 
@@ -762,7 +772,7 @@ impl Pipeline {
     ) -> PendingAppend {
         if self.clock.synced() {
             let event = self.builder.finish(event, device);
-            if self.live.watching() {
+            if self.live_collect {
                 self.live_ids.push(event.event_id.clone());
             }
             if event.body.len() > self.max_event_bytes {
