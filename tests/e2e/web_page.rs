@@ -395,6 +395,41 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
         "{}",
         status["commands"]
     );
+    // A cross-site form POST from another page in the same browser (the classic CSRF: a
+    // text/plain form whose body reads as JSON): refused, and the light stays as it was.
+    let form = format!(
+        "data:text/html,<form id=f method=post enctype=text/plain action='http://127.0.0.1:{web}/api/command/output'>\
+         <input name='{{\"device\":\"light\",\"line\":\"green\",\"state\":\"on\",\"x\":\"' value='\"}}'></form>\
+         <script>document.getElementById('f').submit()</script>"
+    );
+    c.goto(&form).await.unwrap();
+    wait_true(
+        &c,
+        "return location.href.startsWith('http://127.0.0.1') && document.body.textContent.includes('refused')",
+        Duration::from_secs(10),
+        "the cross-site form refused",
+    )
+    .await;
+    let answer = c
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.contains("\"ok\":false"), "{answer}");
+    let status = daemon.status().await.unwrap();
+    let light = status["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "light")
+        .unwrap();
+    assert_eq!(
+        light["outputs"]["green"], false,
+        "the cross-site form switched nothing"
+    );
+
     // Which browser the run drove, for the record (`--nocapture` shows it).
     let version = Command::new(require("chromium"))
         .arg("--version")
