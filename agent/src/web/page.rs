@@ -91,6 +91,24 @@ mod tests {
         assert_eq!(language(Some(";;;,,q=,zh;q=abc")), "zh-CN");
     }
 
+    /// The keys of one language's table in app.js (`key: "text",`).
+    fn keys(block: &str) -> std::collections::BTreeSet<&str> {
+        block
+            .split([',', '\n', '{'])
+            .filter_map(|item| item.trim().split_once(": \""))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    #[test]
+    fn both_languages_have_every_text() {
+        let en = &APP_JS[APP_JS.find("\"en\": {").unwrap()..APP_JS.find("\"zh-CN\": {").unwrap()];
+        let rest = &APP_JS[APP_JS.find("\"zh-CN\": {").unwrap()..];
+        let zh = &rest[..rest.find("\n  },").unwrap()];
+        assert!(keys(en).len() > 50, "{:?}", keys(en));
+        assert_eq!(keys(en), keys(zh));
+    }
+
     #[test]
     fn the_page_names_its_files_and_has_both_languages() {
         assert!(INDEX.contains("{{LANG}}"));

@@ -33,7 +33,7 @@ const TEXT = {
     undecided: "Print jobs waiting for a decision (the label may or may not have printed):",
     reprint: "Reprint", void: "Void", done: "done", failed: "failed",
     sign_in_needed: "Sign in to act.", connection_lost: "Connection to the gateway lost; reconnecting…",
-    refresh: "Refresh",
+    refresh: "Refresh", held: "reads held",
   },
   "zh-CN": {
     devices: "设备", live_reads: "实时读取", device: "设备", all: "全部", pause: "暂停",
@@ -64,7 +64,7 @@ const TEXT = {
     undecided: "等待决定的打印任务（标签可能已打印，也可能没有）：",
     reprint: "重新打印", void: "作废", done: "完成", failed: "失败",
     sign_in_needed: "请先登录再操作。", connection_lost: "与网关的连接中断，正在重连……",
-    refresh: "刷新",
+    refresh: "刷新", held: "条读取暂存",
   },
 };
 
@@ -351,7 +351,8 @@ function renderGateway(s) {
   ];
   if (b.offline_since) items.push(kv(t("offline_since"), ago(b.offline_since), "bad"));
   if (b.last_error) items.push(kv(t("credentials"), b.last_error, "bad"));
-  if (c) items.push(kv(t("clock"), (c.synced ? t("clock_ok") : t("clock_held")) + (c.advice ? " — " + c.advice : ""), c.synced ? "" : "bad"));
+  if (c) items.push(kv(t("clock"), (c.synced ? t("clock_ok") : t("clock_held")) + (c.held ? " · " + c.held + " " + t("held") : "") + (c.advice ? " — " + c.advice : ""), c.synced ? "" : "bad"));
+  if (b.refused) items.push(kv(t("credentials"), JSON.stringify(b.refused), "bad"));
   if (s.integrity) items.push(kv(t("integrity") + " · " + t("public_key"), s.integrity.algorithm + " " + s.integrity.public_key, "code"));
   $("gateway-info").replaceChildren(...items);
 }
