@@ -370,6 +370,64 @@ async fn a_voided_label_is_decommissioned() {
     assert_eq!(printer.jobs(), 1, "a voided job is never printed again");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_an_operator_saw_come_out_intact_is_commissioned_without_a_second_one() {
+    // One label on the roll: a job of two runs out after the first and stays `sent`; the
+    // daemon is killed, so its outcome is unknown at the next start.
+    let line = Line::start(SimPrinterConfig {
+        roll: Some(1),
+        ..SimPrinterConfig::default()
+    })
+    .await;
+    let (printer, config) = (&line.printer, line.config.clone());
+    let (mut sub, mut daemon) = line.online().await;
+    send_command_to(
+        &sub,
+        PREFIX,
+        "print",
+        "p1",
+        json!({"device": "line-3-printer", "template": "case", "key": "order-10-case-1",
+               "copies": 2, "vars": vars("C1", 3001)}),
+    )
+    .await;
+    daemon
+        .wait_status(Duration::from_secs(10), "the job is printing", |s| {
+            s["print"]["sent"] == 1
+        })
+        .await;
+    daemon.kill();
+    printer.load_roll(None);
+    let daemon = Daemon::start(&config);
+    daemon.wait_devices_up().await;
+    sub.wait_online(daemon.pid()).await;
+    daemon
+        .wait_status(Duration::from_secs(10), "undecided", |s| {
+            s["print"]["unknown"] == 1
+        })
+        .await;
+    let mut got = Received::default();
+    send_command_to(
+        &sub,
+        PREFIX,
+        "print-decide",
+        "d1",
+        json!({"key": "order-10-case-1", "decision": "printed"}),
+    )
+    .await;
+    let reply = final_reply(&mut got, &mut sub, "d1").await;
+    assert_eq!(reply["result"]["state"], "confirmed", "{reply}");
+    got.collect_until(&mut sub, Duration::from_secs(30), |r| {
+        label_events(r).contains_key("order-10-case-1")
+    })
+    .await;
+    let events = label_events(&got);
+    assert_commissioned(&events["order-10-case-1"][0], 3001, "C1");
+    let status = daemon.status().await.unwrap();
+    assert_eq!(status["print"]["confirmed"], 1, "{}", status["print"]);
+    assert_eq!(status["print"]["unknown"], 0);
+    assert_eq!(printer.jobs(), 1, "no second label");
+}
+
 /// `tracegate print --preview` draws the packing line's case label without a printer or a
 /// daemon, at the label's declared size, and names the GS1 data its symbols carry.
 #[cfg(feature = "preview")]

@@ -186,7 +186,7 @@ pub fn render(report: &StatusReport) -> String {
             p.voided,
             if p.unknown > 0 {
                 format!(
-                    " · {} UNKNOWN, waiting for a decision (print-decide KEY reprint|void): {}",
+                    " · {} UNKNOWN, waiting for a decision (print-decide KEY reprint|printed|void): {}",
                     p.unknown,
                     p.undecided.join(", ")
                 )

@@ -94,11 +94,11 @@ pub enum Command {
         #[serde(default)]
         key: Option<String>,
     },
-    /// An operator's decision on a job whose outcome is unknown: `reprint` or `void`.
+    /// An operator's decision on a job whose outcome is unknown: `reprint`, `printed` or `void`.
     PrintDecide {
         /// The idempotency key.
         key: String,
-        /// `reprint` (marked as a reprint) or `void`.
+        /// `reprint` (marked as a reprint), `printed` (it came out intact) or `void`.
         decision: crate::print::queue::Decision,
     },
 }

@@ -75,6 +75,9 @@ pub enum Decision {
     Reprint,
     /// It is void: never printed again.
     Void,
+    /// The label did come out intact: the job is confirmed and its commissioning event
+    /// committed, with no second label.
+    Printed,
 }
 
 /// A job changed state (for replies that follow a job).
@@ -174,7 +177,7 @@ impl PrintQueue {
         {
             tracing::warn!(
                 "{n} print job(s) were sent before the daemon stopped and may or may not have printed: \
-                 each is held for a decision (print-decide reprint or void); their printers' queues wait"
+                 each is held for a decision (print-decide reprint, printed or void); their printers' queues wait"
             );
         }
         let wake: HashMap<String, Arc<Notify>> = printers
@@ -330,6 +333,12 @@ impl PrintQueue {
                 "voided by an operator".to_string(),
                 None,
                 self.labels.event(&job, false),
+            ),
+            Decision::Printed => (
+                JobState::Confirmed,
+                "printed intact, as an operator confirmed".to_string(),
+                None,
+                self.labels.event(&job, true),
             ),
             Decision::Reprint => {
                 let language = *self
@@ -517,7 +526,7 @@ impl Worker {
                     ..
                 }) => {
                     if held_logged.as_ref() != Some(&key) {
-                        tracing::warn!(printer = %self.device, job = %key, "print queue held: job {key:?} may or may not have printed; decide reprint or void (print-decide)");
+                        tracing::warn!(printer = %self.device, job = %key, "print queue held: job {key:?} may or may not have printed; decide reprint, printed or void (print-decide)");
                         held_logged = Some(key);
                     }
                     None
@@ -602,7 +611,7 @@ impl Worker {
                 Attempt::Settled,
             ),
             Err(CommandError::OutcomeUnknown(why)) => {
-                tracing::warn!(printer = %self.device, job = %job.key, "print job outcome unknown: {why}; held for a decision (print-decide reprint or void)");
+                tracing::warn!(printer = %self.device, job = %job.key, "print job outcome unknown: {why}; held for a decision (print-decide reprint, printed or void)");
                 (JobState::Unknown, Some(why), Attempt::Settled)
             }
             Err(e) => (JobState::Failed, Some(e.to_string()), Attempt::Settled),

@@ -149,7 +149,7 @@ fn print_jobs(e: &mut DescriptorEncoder, report: &StatusReport) -> Fmt {
     };
     let mut family = e.encode_descriptor(
         "tracegate_print_jobs",
-        "Print jobs in the durable queue by state (unknown: waiting for an operator's reprint or void decision).",
+        "Print jobs in the durable queue by state (unknown: waiting for an operator's reprint, printed or void decision).",
         None,
         MetricType::Gauge,
     )?;

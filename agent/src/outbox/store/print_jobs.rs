@@ -332,7 +332,7 @@ pub(super) fn apply(
             let n = tx
                 .prepare_cached(
                     "UPDATE print_jobs SET state = 'unknown', updated_at = ?1, reason = \
-                     'the daemon stopped (crash, power cut or kill) after sending the job: whether it printed is unknown; decide reprint or void' \
+                     'the daemon stopped (crash, power cut or kill) after sending the job: whether it printed is unknown; decide reprint, printed or void' \
                      WHERE state = 'sent'",
                 )?
                 .execute(params![now_ms])?;

@@ -31,7 +31,7 @@ const TEXT = {
     seen: "last seen", no_tags: "No tags seen since this page opened.",
     no_reads: "Waiting for reads…", event: "event", not_delivered: "not delivered",
     undecided: "Print jobs waiting for a decision (the label may or may not have printed):",
-    reprint: "Reprint", void: "Void", done: "done", failed: "failed",
+    reprint: "Reprint", void: "Void", printed_intact: "It printed intact", done: "done", failed: "failed",
     sign_in_needed: "Sign in to act.", connection_lost: "Connection to the gateway lost; reconnecting…",
     refresh: "Refresh", held: "reads held",
   },
@@ -62,7 +62,7 @@ const TEXT = {
     seen: "最近看到", no_tags: "本页打开后尚未看到标签。",
     no_reads: "等待读取……", event: "事件", not_delivered: "未送达",
     undecided: "等待决定的打印任务（标签可能已打印，也可能没有）：",
-    reprint: "重新打印", void: "作废", done: "完成", failed: "失败",
+    reprint: "重新打印", void: "作废", printed_intact: "已完好打印", done: "完成", failed: "失败",
     sign_in_needed: "请先登录再操作。", connection_lost: "与网关的连接中断，正在重连……",
     refresh: "刷新", held: "条读取暂存",
   },
@@ -384,6 +384,7 @@ function renderPrint(s) {
   $("undecided").replaceChildren(...(undecided.length ? [h("p", {}, t("undecided")),
     ...undecided.map((key) => h("div", { class: "buttons" }, h("span", { class: "code" }, key), " ",
       h("button", { onclick: () => act("print-decide", { key, decision: "reprint" }) }, t("reprint")),
+      h("button", { onclick: () => act("print-decide", { key, decision: "printed" }) }, t("printed_intact")),
       h("button", { onclick: () => act("print-decide", { key, decision: "void" }) }, t("void"))))] : []));
 }
 
