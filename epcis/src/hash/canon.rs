@@ -108,6 +108,15 @@ pub fn number(text: &str) -> Option<String> {
 /// them, optional fraction and exponent, or inf / infinity / nan in any case.
 fn parse_float(s: &str) -> Option<f64> {
     let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    // Most values hashed are URIs and words: whatever cannot start a number (a digit, a
+    // point, or inf / infinity / nan) is not one, found without the allocations below.
+    if !unsigned
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'.' | b'i' | b'I' | b'n' | b'N'))
+    {
+        return None;
+    }
     let lower = unsigned.to_ascii_lowercase();
     if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
         return s.to_ascii_lowercase().parse().ok();

@@ -407,15 +407,22 @@ fn value_part(name: &str, value: &str, form: Form) -> String {
     if text.is_empty() {
         return String::new();
     }
-    let lower = name.to_ascii_lowercase();
     let text = match form {
         Form::Vocab(field) => vocab_value(text, field),
-        _ if lower.contains("time") && !lower.contains("offset") => {
+        _ if contains_ignoring_case(name, "time") && !contains_ignoring_case(name, "offset") => {
             canon::time(text).unwrap_or_else(|| text.to_string())
         }
         _ => canon::value(text),
     };
     format!("={text}")
+}
+
+/// Whether `name` contains the lower-case ASCII `word` in any case (without allocating a
+/// lower-cased copy: this runs for every value of every event).
+fn contains_ignoring_case(name: &str, word: &str) -> bool {
+    name.as_bytes()
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// A bare CBV word as its Web URI (rule 16); anything else as an ordinary value.
