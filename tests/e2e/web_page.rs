@@ -699,6 +699,12 @@ async fn with_a_password_nothing_is_shown_or_done_until_the_operator_signs_in() 
     );
     c.close().await.unwrap();
 
+    // Every refusal so far is counted, and shows in status.
+    let page = daemon.status().await.unwrap()["page"].clone();
+    assert!(page["refused_total"].as_u64().unwrap() >= 7, "{page}");
+    assert_eq!(page["sign_ins_total"], 1, "{page}");
+    assert!(page["actions_total"].as_u64().unwrap() >= 1, "{page}");
+
     // Wrong passwords are limited per address.
     let origin = format!("http://127.0.0.1:{web}");
     let mut codes = Vec::new();

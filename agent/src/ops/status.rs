@@ -47,6 +47,9 @@ pub struct StatusReport {
     /// The print queue (a config with label printers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub print: Option<crate::outbox::store::print_jobs::PrintSummary>,
+    /// The commissioning page, when `[web]` serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<crate::telemetry::PageReport>,
     /// The gateway's signing key and the outbox chain's head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<IntegrityReport>,
@@ -208,6 +211,7 @@ pub struct StatusCollector {
     capture_rate: RateWindow,
     /// The print queue, once started.
     print: std::sync::OnceLock<crate::print::queue::PrintQueue>,
+    page: std::sync::OnceLock<Arc<crate::telemetry::PageStats>>,
     /// The gateway key's algorithm and public key.
     key: Option<(String, String)>,
     /// Imports by origin gateway.
@@ -218,6 +222,11 @@ impl StatusCollector {
     /// Includes the print queue's counts in the report.
     pub fn set_print_queue(&self, queue: crate::print::queue::PrintQueue) {
         let _ = self.print.set(queue);
+    }
+
+    /// Reports the commissioning page's figures (`[web]` serves it).
+    pub fn set_page(&self, stats: Arc<crate::telemetry::PageStats>) {
+        let _ = self.page.set(stats);
     }
 
     /// A collector over the daemon's live parts.
@@ -250,6 +259,7 @@ impl StatusCollector {
                 std::time::Duration::from_secs(60),
             ),
             print: std::sync::OnceLock::new(),
+            page: std::sync::OnceLock::new(),
             key: None,
             imports: Mutex::new(BTreeMap::new()),
         }
@@ -404,6 +414,7 @@ impl StatusCollector {
                 }
             }),
             print: self.print.get().map(|q| q.summary()),
+            page: self.page.get().map(|p| p.report()),
             integrity: self
                 .key
                 .as_ref()
@@ -585,6 +596,7 @@ pub fn offline_report(
         commands: CommandReport::default(),
         clock: None,
         print: None,
+        page: None,
         integrity: None,
         imports: BTreeMap::new(),
     })

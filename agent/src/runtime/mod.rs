@@ -171,7 +171,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                         server.is_tls(),
                     ),
                     print: print_queue.clone(),
+                    stats: Arc::new(crate::telemetry::PageStats::default()),
+                    log: crate::telemetry::SharedThrottle::default(),
                 });
+                status.set_page(state.stats.clone());
                 tracing::info!("commissioning page on {scheme}://{bound}/");
                 Some(tokio::spawn(server.serve(state, control_cancel.clone())))
             }

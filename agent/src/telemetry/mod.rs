@@ -12,6 +12,7 @@ pub mod devices;
 pub mod health;
 pub mod latency;
 pub mod live;
+pub mod page;
 pub mod rate;
 pub mod repository;
 pub mod throttle;
@@ -22,5 +23,6 @@ pub use devices::{
     DeviceRegistry, DeviceReport, DeviceStatus, InputReport, PrinterReport, RfidCounters,
     RfidReport,
 };
+pub use page::{PageReport, PageStats};
 pub use repository::{Failure, LimitsReport, RepositoryReport, RepositoryStatus};
 pub use throttle::{SharedThrottle, Throttle, Throttled, Throttles};

@@ -88,8 +88,19 @@ async fn send(tx: &mpsc::Sender<Bytes>, bytes: Bytes) -> bool {
     )
 }
 
+/// Counts a stream open for as long as it lives.
+struct Open(Arc<WebState>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.stats.stream(false);
+    }
+}
+
 async fn feed(state: Arc<WebState>, tx: mpsc::Sender<Bytes>, cancel: CancellationToken) {
     let _watch = state.live.watch();
+    state.stats.stream(true);
+    let _open = Open(state.clone());
     // Reads from before the page opened are not news.
     let mut seen = state.live.last_seq();
     let mut batches = tokio::time::interval(BATCH_EVERY);

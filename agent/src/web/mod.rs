@@ -36,6 +36,7 @@ use crate::config::{WebConfig, WebTls};
 use crate::ops::status::StatusCollector;
 use crate::print::queue::PrintQueue;
 use crate::telemetry::live::LiveFeed;
+use crate::telemetry::{PageStats, SharedThrottle};
 
 /// Connections served at once; more are closed at accept (a slowloris holds no more).
 pub const MAX_CONNECTIONS: usize = 64;
@@ -61,6 +62,10 @@ pub struct WebState {
     pub auth: auth::Auth,
     /// The print queue, for the test print's preview (none: no printer).
     pub print: Option<PrintQueue>,
+    /// Sign-ins, refusals, actions and open streams, for status and metrics.
+    pub stats: Arc<PageStats>,
+    /// Refusals logged a few per window (someone guessing passwords does not fill the card).
+    pub log: SharedThrottle,
 }
 
 /// Why the page cannot be served.

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::Refusal;
 use super::{MAX_BODY_BYTES, WebState, live, page};
+use crate::telemetry::Throttled;
 
 /// Every response's body: whole, or a stream (the live feed).
 pub(super) type Body = BoxBody<Bytes, Infallible>;
@@ -56,6 +57,21 @@ pub(super) fn json_reply(code: StatusCode, value: &Value) -> Response<Body> {
 
 fn error(code: StatusCode, message: impl Into<String>) -> Response<Body> {
     json_reply(code, &json!({ "ok": false, "error": message.into() }))
+}
+
+/// A refusal: counted, logged a few times per window, answered.
+fn refused_by(state: &WebState, peer: Option<IpAddr>, refusal: Refusal) -> Response<Body> {
+    state.stats.refused();
+    let log = state.log.check();
+    if log != Throttled::Quiet {
+        match peer {
+            Some(peer) => {
+                tracing::warn!(%peer, "web page: refused: {}{}", refusal.message(), log.note())
+            }
+            None => tracing::warn!("web page: refused: {}{}", refusal.message(), log.note()),
+        }
+    }
+    refused(refusal)
 }
 
 fn refused(refusal: Refusal) -> Response<Body> {
@@ -126,12 +142,12 @@ async fn route(
         }
         (true, _, "/api/live") => match state.auth.may_read(req.headers()) {
             Ok(()) => live::stream(state.clone(), cancel),
-            Err(refusal) => refused(refusal),
+            Err(refusal) => refused_by(state, Some(peer), refusal),
         },
         (_, true, "/api/sign-in") => sign_in(req, state, peer).await,
         (_, true, "/api/sign-out") => {
             if let Err(refusal) = state.auth.may_act(req.headers()) {
-                return refused(refusal);
+                return refused_by(state, Some(peer), refusal);
             }
             let cookie = state.auth.sign_out(req.headers());
             with_cookie(json_reply(StatusCode::OK, &json!({ "ok": true })), &cookie)
@@ -168,7 +184,7 @@ async fn guarded_read(
 ) -> Response<Body> {
     match state.auth.may_read(headers) {
         Ok(()) => answer.await,
-        Err(refusal) => refused(refusal),
+        Err(refusal) => refused_by(state, None, refusal),
     }
 }
 
@@ -179,11 +195,14 @@ where
     Fut: Future<Output = Response<Body>>,
 {
     if let Err(refusal) = state.auth.may_act(req.headers()) {
-        return refused(refusal);
+        return refused_by(state, None, refusal);
     }
     match json_body(req).await {
         Ok(body) => then(state.clone(), body).await,
-        Err(response) => response,
+        Err(response) => {
+            state.stats.refused();
+            response
+        }
     }
 }
 
@@ -261,16 +280,14 @@ async fn sign_in(req: Request<Incoming>, state: &WebState, peer: IpAddr) -> Resp
     };
     match state.auth.sign_in(&headers, peer, &password) {
         Ok((cookie, csrf)) => {
+            state.stats.signed_in();
             tracing::info!(%peer, "web page: operator signed in");
             with_cookie(
                 json_reply(StatusCode::OK, &json!({ "ok": true, "csrf": csrf })),
                 &cookie,
             )
         }
-        Err(refusal) => {
-            tracing::warn!(%peer, "web page: sign-in refused: {}", refusal.message());
-            refused(refusal)
-        }
+        Err(refusal) => refused_by(state, Some(peer), refusal),
     }
 }
 
@@ -331,6 +348,7 @@ async fn events(state: &Arc<WebState>, query: &str) -> Response<Body> {
 
 /// A command from the page, through the router: its final reply.
 async fn command(state: Arc<WebState>, name: String, mut body: Value) -> Response<Body> {
+    state.stats.action();
     let id = format!("web-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
     if let Some(object) = body.as_object_mut() {
         object.insert("id".into(), Value::String(id));

@@ -509,6 +509,33 @@ impl Collector for ReportCollector {
             "Command replies the uplink could not queue.",
             r.commands.replies_dropped_total,
         )?;
+        if let Some(page) = &r.page {
+            counter(
+                e,
+                "tracegate_page_sign_ins",
+                "Operators signed in on the commissioning page since start.",
+                page.sign_ins_total,
+            )?;
+            counter(
+                e,
+                "tracegate_page_refused",
+                "Commissioning page requests refused (sign-in needed, wrong password, too many tries, cross-site, no CSRF token, a bad body).",
+                page.refused_total,
+            )?;
+            counter(
+                e,
+                "tracegate_page_actions",
+                "Actions sent from the commissioning page to the command router.",
+                page.actions_total,
+            )?;
+            gauge(
+                e,
+                "tracegate_page_streams",
+                "Commissioning pages watching now (live streams open).",
+                None,
+                page.streams as f64,
+            )?;
+        }
         if let Some(latency) = &q.commit_latency {
             histogram(
                 e,
