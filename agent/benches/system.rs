@@ -89,9 +89,15 @@ struct Gateway {
 impl Gateway {
     /// Starts it and returns once its scanner is up and it is connected.
     async fn start(port: u16, sub_port: u16, mqtt_extra: &str) -> Gateway {
+        Gateway::start_with(port, sub_port, mqtt_extra, "").await
+    }
+
+    /// As [`Gateway::start`], with `sections` (`[web]` …) in the config before the scanner.
+    async fn start_with(port: u16, sub_port: u16, mqtt_extra: &str, sections: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let pty = VirtualSerialPort::new().unwrap();
-        let config = write_config(dir.path(), "gw-bench", port, mqtt_extra, &scanner_on(&pty));
+        let devices = format!("{sections}\n{}", scanner_on(&pty));
+        let config = write_config(dir.path(), "gw-bench", port, mqtt_extra, &devices);
         let sub = Subscriber::connect(sub_port, &["tracegate/gw-bench/events"]).await;
         let daemon = daemon(&config);
         daemon.wait_devices_up().await;
@@ -326,31 +332,24 @@ impl Drop for Watcher {
 async fn page_cost(rate: f64, seconds: f64, rounds: usize) {
     let broker = Broker::start();
     let web = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut pty = VirtualSerialPort::new().unwrap();
-    let devices = format!(
-        "[web]\nlisten = \"127.0.0.1:{web}\"\n\n{}",
-        scanner_on(&pty)
-    );
-    let config = write_config(dir.path(), "gw-bench", broker.port, "", &devices);
-    let mut sub = Subscriber::connect(broker.port, &["tracegate/gw-bench/events"]).await;
-    let daemon = daemon(&config);
-    daemon.wait_devices_up().await;
-    daemon
-        .wait_status(Duration::from_secs(30), "connected", |s| {
-            s["broker"]["connected"] == true
-        })
-        .await;
+    let mut gateway = Gateway::start_with(
+        broker.port,
+        broker.port,
+        "",
+        &format!("[web]\nlisten = \"127.0.0.1:{web}\"\n"),
+    )
+    .await;
+    let (pty, sub, daemon) = (&mut gateway.pty, &mut gateway.sub, &gateway.daemon);
     let n = (rate * seconds) as usize;
     let mut arrived = HashMap::new();
     let mut run = async |first: usize| -> f64 {
         let cpu_before = cpu_s(daemon.pid());
         let started = Instant::now();
-        let writer = write_scans(&mut pty, first, n, Some(rate));
+        let writer = write_scans(&mut *pty, first, n, Some(rate));
         // Ranges are disjoint and each run waits for all of its own: a count suffices (a
         // scan over the range per message would cost the bench a core beside the daemon).
         let target = arrived.len() + n;
-        let receiver = receive_until(&mut sub, &mut arrived, Duration::from_secs(600), |a| {
+        let receiver = receive_until(&mut *sub, &mut arrived, Duration::from_secs(600), |a| {
             a.len() >= target
         });
         tokio::join!(writer, receiver);

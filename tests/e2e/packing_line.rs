@@ -310,23 +310,19 @@ async fn packing_line_prints_serialised_labels_once_with_their_commissioning_eve
     drop(daemon);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_voided_label_is_decommissioned() {
-    // One label on the roll: a job of two runs out after the first and stays `sent`.
-    let line = Line::start(SimPrinterConfig {
-        roll: Some(1),
-        ..SimPrinterConfig::default()
-    })
-    .await;
-    let (printer, config) = (&line.printer, line.config.clone());
+/// A job `key` whose outcome is unknown, on `line` (a printer with one label on its roll): a
+/// job of two runs out after the first label and stays `sent`; the daemon is killed, the
+/// roll loaded, and the daemon started again finds the job undecided. Returns the subscriber
+/// and the new daemon.
+async fn undecided(line: &Line, key: &str, lot: &str, serial: u32) -> (Subscriber, Daemon) {
     let (mut sub, mut daemon) = line.online().await;
     send_command_to(
         &sub,
         PREFIX,
         "print",
         "p1",
-        json!({"device": "line-3-printer", "template": "case", "key": "order-9-case-1",
-               "copies": 2, "vars": vars("B1", 2001)}),
+        json!({"device": "line-3-printer", "template": "case", "key": key,
+               "copies": 2, "vars": vars(lot, serial)}),
     )
     .await;
     daemon
@@ -335,8 +331,8 @@ async fn a_voided_label_is_decommissioned() {
         })
         .await;
     daemon.kill();
-    printer.load_roll(None);
-    let daemon = Daemon::start(&config);
+    line.printer.load_roll(None);
+    let daemon = Daemon::start(&line.config);
     daemon.wait_devices_up().await;
     sub.wait_online(daemon.pid()).await;
     daemon
@@ -344,6 +340,18 @@ async fn a_voided_label_is_decommissioned() {
             s["print"]["unknown"] == 1
         })
         .await;
+    (sub, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voided_label_is_decommissioned() {
+    let line = Line::start(SimPrinterConfig {
+        roll: Some(1),
+        ..SimPrinterConfig::default()
+    })
+    .await;
+    let printer = &line.printer;
+    let (mut sub, _daemon) = undecided(&line, "order-9-case-1", "B1", 2001).await;
     let mut got = Received::default();
     send_command_to(
         &sub,
@@ -372,39 +380,13 @@ async fn a_voided_label_is_decommissioned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_an_operator_saw_come_out_intact_is_commissioned_without_a_second_one() {
-    // One label on the roll: a job of two runs out after the first and stays `sent`; the
-    // daemon is killed, so its outcome is unknown at the next start.
     let line = Line::start(SimPrinterConfig {
         roll: Some(1),
         ..SimPrinterConfig::default()
     })
     .await;
-    let (printer, config) = (&line.printer, line.config.clone());
-    let (mut sub, mut daemon) = line.online().await;
-    send_command_to(
-        &sub,
-        PREFIX,
-        "print",
-        "p1",
-        json!({"device": "line-3-printer", "template": "case", "key": "order-10-case-1",
-               "copies": 2, "vars": vars("C1", 3001)}),
-    )
-    .await;
-    daemon
-        .wait_status(Duration::from_secs(10), "the job is printing", |s| {
-            s["print"]["sent"] == 1
-        })
-        .await;
-    daemon.kill();
-    printer.load_roll(None);
-    let daemon = Daemon::start(&config);
-    daemon.wait_devices_up().await;
-    sub.wait_online(daemon.pid()).await;
-    daemon
-        .wait_status(Duration::from_secs(10), "undecided", |s| {
-            s["print"]["unknown"] == 1
-        })
-        .await;
+    let printer = &line.printer;
+    let (mut sub, daemon) = undecided(&line, "order-10-case-1", "C1", 3001).await;
     let mut got = Received::default();
     send_command_to(
         &sub,

@@ -21,7 +21,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tracegate_drivers::sim::{SimPrinter, SimPrinterConfig, VirtualSerialPort};
 
-use crate::support::{Broker, Daemon, TestConfig, free_port, require, scan, serial_scanner};
+use crate::support::{Broker, Daemon, TestConfig, free_port, http, require, scan, serial_scanner};
 
 const GOOD: &str = "]d201095060001343522101";
 const BAD_CHECK_DIGIT: &str = "]d201095060001343532102";
@@ -80,45 +80,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// One HTTP/1.1 request on loopback: (status, headers lower-cased, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let response = String::from_utf8_lossy(&response).to_string();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-        .collect();
-    (status, headers, body.to_string())
 }
 
 /// The session cookie (`name=value`) and CSRF token a local caller is given.
@@ -192,15 +153,66 @@ fn config(
     config
 }
 
+/// What every test here runs against: a broker, the test's own simulated ZPL printer, a
+/// scanner's pty and the daemon's config (a free port for the page, `web_extra` in `[web]`).
+struct Rig {
+    broker: Broker,
+    printer: SimPrinter,
+    scanner: VirtualSerialPort,
+    web: u16,
+    config: TestConfig,
+}
+
+impl Rig {
+    async fn new(web_extra: &str) -> Rig {
+        let broker = Broker::start();
+        let printer = SimPrinter::start_zpl(SimPrinterConfig::default())
+            .await
+            .unwrap();
+        let scanner = VirtualSerialPort::new().unwrap();
+        let web = free_port();
+        let config = config(broker.port, web, &scanner, &printer, web_extra);
+        Rig {
+            broker,
+            printer,
+            scanner,
+            web,
+            config,
+        }
+    }
+}
+
+/// `device`'s output `line` in a status report.
+fn output<'a>(status: &'a Value, device: &str, line: &str) -> &'a Value {
+    status["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == device)
+        .map_or(&Value::Null, |d| &d["outputs"][line])
+}
+
+/// Waits until `tracegate status` shows `device`'s `line` on.
+async fn wait_on(daemon: &Daemon, device: &str, line: &str) {
+    daemon
+        .wait_status(
+            Duration::from_secs(10),
+            &format!("{device} {line} on"),
+            |s| output(s, device, line) == true,
+        )
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router() {
-    let broker = Broker::start();
-    let printer = SimPrinter::start_zpl(SimPrinterConfig::default())
-        .await
-        .unwrap();
-    let mut scanner = VirtualSerialPort::new().unwrap();
-    let web = free_port();
-    let config = config(broker.port, web, &scanner, &printer, "");
+    // Bound whole: the broker and the simulators live as long as the test.
+    let Rig {
+        broker: _broker,
+        printer,
+        mut scanner,
+        web,
+        config,
+    } = Rig::new("").await;
     let daemon = Daemon::start(&config.path);
     daemon.wait_devices_up().await;
     let driver = Driver::start();
@@ -285,15 +297,7 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
     .click()
     .await
     .unwrap();
-    daemon
-        .wait_status(Duration::from_secs(10), "light red on", |s| {
-            s["devices"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d["id"] == "light" && d["outputs"]["red"] == true)
-        })
-        .await;
+    wait_on(&daemon, "light", "red").await;
 
     wait_true(
         &c,
@@ -419,14 +423,9 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
         .unwrap();
     assert!(answer.contains("\"ok\":false"), "{answer}");
     let status = daemon.status().await.unwrap();
-    let light = status["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == "light")
-        .unwrap();
     assert_eq!(
-        light["outputs"]["green"], false,
+        output(&status, "light", "green"),
+        false,
         "the cross-site form switched nothing"
     );
 
@@ -511,14 +510,9 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
     );
     assert_eq!(code, 415, "a form's body type: {answer}");
     let status = daemon.status().await.unwrap();
-    let light = status["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == "light")
-        .unwrap();
     assert_eq!(
-        light["outputs"]["green"], false,
+        output(&status, "light", "green"),
+        false,
         "no refused request switched it"
     );
     // The same request from the page's own origin does.
@@ -546,24 +540,18 @@ async fn the_page_shows_reads_tags_and_devices_live_and_acts_through_the_router(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_password_nothing_is_shown_or_done_until_the_operator_signs_in() {
-    let broker = Broker::start();
-    let printer = SimPrinter::start_zpl(SimPrinterConfig::default())
-        .await
-        .unwrap();
-    let scanner = VirtualSerialPort::new().unwrap();
-    let web = free_port();
     let dir = tempfile::tempdir().unwrap();
     let password_file = dir.path().join("web-password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     let mqtt_password = dir.path().join("mqtt-password");
     std::fs::write(&mqtt_password, MQTT_PASSWORD).unwrap();
-    let config = config(
-        broker.port,
+    let Rig {
+        broker: _broker,
+        printer: _printer,
+        scanner: _scanner,
         web,
-        &scanner,
-        &printer,
-        &format!("password_file = \"{}\"", password_file.display()),
-    );
+        config,
+    } = Rig::new(&format!("password_file = \"{}\"", password_file.display())).await;
     // A broker password in the config too: it must not reach any page either.
     let text = std::fs::read_to_string(&config.path).unwrap().replace(
         "status_interval_s = 1\n",
@@ -670,15 +658,7 @@ async fn with_a_password_nothing_is_shown_or_done_until_the_operator_signs_in() 
     .click()
     .await
     .unwrap();
-    daemon
-        .wait_status(Duration::from_secs(10), "light red on", |s| {
-            s["devices"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d["id"] == "light" && d["outputs"]["red"] == true)
-        })
-        .await;
+    wait_on(&daemon, "light", "red").await;
 
     // No secret in any page or response the signed-in browser gets.
     let pages = c
@@ -741,13 +721,13 @@ async fn with_a_password_nothing_is_shown_or_done_until_the_operator_signs_in() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_requests_are_refused_and_the_page_and_capture_carry_on() {
-    let broker = Broker::start();
-    let printer = SimPrinter::start_zpl(SimPrinterConfig::default())
-        .await
-        .unwrap();
-    let mut scanner = VirtualSerialPort::new().unwrap();
-    let web = free_port();
-    let config = config(broker.port, web, &scanner, &printer, "");
+    let Rig {
+        broker: _broker,
+        printer: _printer,
+        mut scanner,
+        web,
+        config,
+    } = Rig::new("").await;
     let daemon = Daemon::start(&config.path);
     daemon
         .wait_log(Duration::from_secs(30), "commissioning page on")
@@ -867,7 +847,6 @@ async fn hostile_requests_are_refused_and_the_page_and_capture_carry_on() {
                 }
             }
         });
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // Capture went on throughout.

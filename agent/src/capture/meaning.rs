@@ -48,6 +48,15 @@ struct EpcOut {
 
 /// The JSON line for one input.
 pub fn json_line(input: &[u8], decoding: &Decoding) -> String {
+    serde_json::to_string(&output(input, decoding)).expect("serialisable")
+}
+
+/// The same as a JSON value (for a document that holds it, such as the page's reads).
+pub fn json_value(input: &[u8], decoding: &Decoding) -> serde_json::Value {
+    serde_json::to_value(output(input, decoding)).expect("serialisable")
+}
+
+fn output<'a>(input: &[u8], decoding: &'a Decoding) -> Output<'a> {
     let (ais, epc, error) = match &decoding.result {
         Ok(id) => (
             id.ais
@@ -69,7 +78,7 @@ pub fn json_line(input: &[u8], decoding: &Decoding) -> String {
         ),
         Err(e) => (Vec::new(), None, Some(e)),
     };
-    let out = Output {
+    Output {
         input: String::from_utf8_lossy(input).into_owned(),
         kind: decoding.kind.as_str(),
         valid: decoding.result.is_ok(),
@@ -81,6 +90,5 @@ pub fn json_line(input: &[u8], decoding: &Decoding) -> String {
             .ok()
             .and_then(|id| id.national.as_ref()),
         error,
-    };
-    serde_json::to_string(&out).expect("serialisable")
+    }
 }

@@ -10,6 +10,7 @@ pub struct PageStats {
     sign_ins_total: AtomicU64,
     refused_total: AtomicU64,
     actions_total: AtomicU64,
+    connections_refused_total: AtomicU64,
     streams: AtomicU64,
 }
 
@@ -30,6 +31,12 @@ impl PageStats {
         self.actions_total.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A connection was closed at accept: every slot was taken.
+    pub fn connection_refused(&self) {
+        self.connections_refused_total
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A live stream opened (`true`) or closed.
     pub fn stream(&self, open: bool) {
         if open {
@@ -45,6 +52,7 @@ impl PageStats {
             sign_ins_total: self.sign_ins_total.load(Ordering::Relaxed),
             refused_total: self.refused_total.load(Ordering::Relaxed),
             actions_total: self.actions_total.load(Ordering::Relaxed),
+            connections_refused_total: self.connections_refused_total.load(Ordering::Relaxed),
             streams: self.streams.load(Ordering::Relaxed),
         }
     }
@@ -60,6 +68,10 @@ pub struct PageReport {
     pub refused_total: u64,
     /// Actions sent to the command router (counted there too, as commands).
     pub actions_total: u64,
+    /// Connections closed at accept because every slot was taken (a slowloris, or too many
+    /// pages open).
+    #[serde(default)]
+    pub connections_refused_total: u64,
     /// Live streams open now (pages watching).
     pub streams: u64,
 }
@@ -84,6 +96,7 @@ mod tests {
                 sign_ins_total: 1,
                 refused_total: 2,
                 actions_total: 1,
+                connections_refused_total: 0,
                 streams: 1
             }
         );

@@ -121,8 +121,9 @@ impl Auth {
         self.password.is_some()
     }
 
-    /// The session id in the request's cookies, if it is a live session; touches it.
-    fn session_id(&self, headers: &HeaderMap) -> Option<String> {
+    /// The request's live session, touched: its id and CSRF token (one lookup; an expired
+    /// session is forgotten here).
+    fn session_of(&self, headers: &HeaderMap) -> Option<(String, String)> {
         let id = cookie(headers, &self.cookie)?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let session = sessions.get_mut(id)?;
@@ -131,19 +132,17 @@ impl Auth {
             return None;
         }
         session.used = Instant::now();
-        Some(id.to_string())
+        Some((id.to_string(), session.csrf.clone()))
     }
 
     /// The CSRF token of the request's session, if it has one.
     pub fn csrf(&self, headers: &HeaderMap) -> Option<String> {
-        let id = self.session_id(headers)?;
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.get(&id).map(|s| s.csrf.clone())
+        self.session_of(headers).map(|(_, csrf)| csrf)
     }
 
     /// May the request read the page's data?
     pub fn may_read(&self, headers: &HeaderMap) -> Result<(), Refusal> {
-        if self.password.is_none() || self.session_id(headers).is_some() {
+        if self.password.is_none() || self.session_of(headers).is_some() {
             Ok(())
         } else {
             Err(Refusal::SignIn)
@@ -257,7 +256,7 @@ impl Auth {
 
     /// Ends the request's session: the cookie header that clears it.
     pub fn sign_out(&self, headers: &HeaderMap) -> String {
-        if let Some(id) = self.session_id(headers) {
+        if let Some((id, _)) = self.session_of(headers) {
             self.sessions
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

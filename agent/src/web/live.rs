@@ -150,8 +150,7 @@ fn shown(payload: &[u8]) -> String {
 /// What a read meant, as `tracegate decode` shows it.
 fn decoded(read: &LiveRead) -> Value {
     let decoding = identify::decode(&read.payload, read.mode, read.rules);
-    let line = crate::capture::meaning::json_line(&read.payload, &decoding);
-    serde_json::from_str(&line).unwrap_or(Value::Null)
+    crate::capture::meaning::json_value(&read.payload, &decoding)
 }
 
 fn read_json(read: &LiveRead) -> Value {
@@ -168,24 +167,20 @@ fn read_json(read: &LiveRead) -> Value {
 }
 
 fn tag_json(row: &TagRow) -> Value {
-    let epc = identify::decode(&row.epc, identify::Mode::Auto, identify::Rules::default());
-    let uri = decoded_uri(&row.epc, &epc);
+    let decoding = identify::decode(&row.epc, identify::Mode::Auto, identify::Rules::default());
+    // The EPC pure-identity URI, when the tag decodes to one.
+    let uri = decoding
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|id| id.epc.as_ref())
+        .map(|epc| epc.pure_uri());
     let mut value = serde_json::to_value(row).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.insert("epc".into(), Value::String(shown(&row.epc)));
         map.insert("uri".into(), uri.map(Value::String).unwrap_or(Value::Null));
     }
     value
-}
-
-/// The EPC pure-identity URI of a tag, if it decodes to one.
-fn decoded_uri(payload: &[u8], decoding: &identify::Decoding) -> Option<String> {
-    let line = crate::capture::meaning::json_line(payload, decoding);
-    let value: Value = serde_json::from_str(&line).ok()?;
-    value
-        .pointer("/epc/pure_uri")
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// The status report and the readers' tag tables.

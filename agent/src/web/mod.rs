@@ -25,14 +25,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::Router;
-use crate::config::{WebConfig, WebTls};
+use crate::config::WebConfig;
 use crate::ops::status::StatusCollector;
 use crate::print::queue::PrintQueue;
 use crate::telemetry::live::LiveFeed;
@@ -82,15 +80,8 @@ pub enum WebError {
         source: std::io::Error,
     },
     /// The certificate or key could not be used.
-    #[error("web.{key}: {path}: {message}")]
-    Tls {
-        /// `certificate` or `private_key`.
-        key: &'static str,
-        /// The file.
-        path: String,
-        /// What was wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Tls(#[from] crate::uplink::tls::TlsError),
 }
 
 /// The bound page, ready to serve.
@@ -104,9 +95,9 @@ impl WebServer {
     pub async fn bind(config: &WebConfig, addr: SocketAddr) -> Result<WebServer, WebError> {
         let tls = match &config.tls {
             None => None,
-            Some(tls) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(server_config(
-                tls,
-            )?))),
+            Some(tls) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(
+                crate::uplink::tls::server_config(&tls.certificate, &tls.private_key)?,
+            ))),
         };
         let listener = TcpListener::bind(addr)
             .await
@@ -140,6 +131,7 @@ impl WebServer {
                 },
             };
             let Ok(slot) = slots.clone().try_acquire_owned() else {
+                state.stats.connection_refused();
                 tracing::debug!(%peer, "web page: {MAX_CONNECTIONS} connections open; one more closed");
                 continue;
             };
@@ -184,31 +176,4 @@ async fn serve_connection<S>(
     if let Err(e) = connection.await {
         tracing::debug!(%peer, "web page: connection ended: {e}");
     }
-}
-
-/// The rustls server config for the page's certificate.
-fn server_config(tls: &WebTls) -> Result<rustls::ServerConfig, WebError> {
-    let err = |key, path: &std::path::Path, message: String| WebError::Tls {
-        key,
-        path: path.display().to_string(),
-        message,
-    };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.certificate)
-        .map_err(|e| err("certificate", &tls.certificate, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| err("certificate", &tls.certificate, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(err(
-            "certificate",
-            &tls.certificate,
-            "no PEM certificate in the file".into(),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(&tls.private_key)
-        .map_err(|e| err("private_key", &tls.private_key, e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
-        .map_err(|e| err("private_key", &tls.private_key, e.to_string()))
 }

@@ -359,7 +359,8 @@ async fn command(state: Arc<WebState>, name: String, mut body: Value) -> Respons
         .ok()
         .and_then(|v| v.get("ok").and_then(Value::as_bool))
         .unwrap_or(false);
-    tracing::info!(command = %name, ok, "web page: command");
+    // The router logs what it refuses (a few per window); this is the page's trace of it.
+    tracing::debug!(command = %name, ok, "web page: command");
     reply(StatusCode::OK, "application/json", answer)
 }
 

@@ -153,12 +153,6 @@ pub struct Pipeline {
     location: LocationConfig,
     /// What the commissioning page shows live (written only while someone watches).
     live: Arc<LiveFeed>,
-    /// The event ids of the read being captured, kept only while the page watches.
-    live_ids: Vec<String>,
-    /// Whether `capture_from` keeps event ids for the page: only around a read's own events
-    /// (an RFID movement or an input edge is not a read the page lists; their ids would pile
-    /// up here).
-    live_collect: bool,
 }
 
 impl Pipeline {
@@ -189,8 +183,6 @@ impl Pipeline {
             inputs: HashMap::new(),
             location: config.location.clone(),
             live: LiveFeed::new(),
-            live_ids: Vec::new(),
-            live_collect: false,
         };
         pipeline.set_stations(config);
         pipeline
@@ -215,8 +207,15 @@ impl Pipeline {
         self
     }
 
-    /// Adds `read` to the live feed (the caller checked that someone watches).
-    fn show(&mut self, read: &RawRead, outcome: ReadOutcome, reason: Option<String>) {
+    /// Adds `read` to the live feed, with the event(s) it became (the caller checked that
+    /// someone watches).
+    fn show(
+        &self,
+        read: &RawRead,
+        outcome: ReadOutcome,
+        reason: Option<String>,
+        events: Vec<String>,
+    ) {
         let Some(station) = self.stations.get(&read.device) else {
             return;
         };
@@ -230,9 +229,8 @@ impl Pipeline {
             rules: station.capture.rules(),
             outcome,
             reason,
-            events: std::mem::take(&mut self.live_ids),
+            events,
         });
-        self.live_collect = false;
     }
 
     /// Takes new device sets from `control` (reloads).
@@ -499,7 +497,7 @@ impl Pipeline {
         if station.is_repeat(&read) {
             device.duplicate();
             if self.live.watching() {
-                self.show(&read, ReadOutcome::Duplicate, None);
+                self.show(&read, ReadOutcome::Duplicate, None, Vec::new());
             }
             self.signals.tell(&device, Told::Duplicate);
             tracing::debug!(device = %device.id, "repeated read within dedupe_ms dropped");
@@ -517,7 +515,7 @@ impl Pipeline {
                         Decision::Refused => (ReadOutcome::Refused, device.last_reject()),
                         _ => (ReadOutcome::CaseFull, device.last_reject()),
                     };
-                    self.show(&read, outcome, reason);
+                    self.show(&read, outcome, reason, Vec::new());
                 }
                 self.signals.tell(
                     &device,
@@ -539,16 +537,25 @@ impl Pipeline {
         let live_reason = (flagged && self.live.watching())
             .then(|| device.last_reject())
             .flatten();
-        self.live_collect = self.live.watching();
+        // The event ids the read became, for the page (only while it watches).
+        let watched = self.live.watching();
+        let mut ids = Vec::new();
         for (index, event) in events.into_iter().enumerate() {
-            let append = self.capture(event, &read).await;
-            if index + 1 == parts && self.live.watching() {
+            let append = self
+                .capture(event, &read, watched.then_some(&mut ids))
+                .await;
+            if index + 1 == parts && watched {
                 let outcome = if flagged {
                     ReadOutcome::Flagged
                 } else {
                     ReadOutcome::Recorded
                 };
-                self.show(&read, outcome, live_reason.clone());
+                self.show(
+                    &read,
+                    outcome,
+                    live_reason.clone(),
+                    std::mem::take(&mut ids),
+                );
             }
             let pending = Pending {
                 device: device.clone(),
@@ -567,9 +574,6 @@ impl Pipeline {
                 return false;
             }
         }
-        // Whatever the page stopped watching in between left behind.
-        self.live_collect = false;
-        self.live_ids.clear();
         true
     }
 
@@ -637,7 +641,7 @@ impl Pipeline {
             read_point: self.location.read_point.as_ref().map(|u| u.as_str()),
             biz_location: self.location.biz_location.as_ref().map(|u| u.as_str()),
         });
-        let append = self.capture_from(event, &device, mono).await;
+        let append = self.capture_from(event, &device, mono, None).await;
         let pending = Pending {
             device: status,
             append,
@@ -757,23 +761,29 @@ impl Pipeline {
 
     /// Stores `event`: committed now when the clock is right, held until it is otherwise.
     /// An event larger than the uplink can ever send is refused here, at capture, so it can
-    /// never stop delivery.
-    async fn capture(&mut self, event: Event, read: &RawRead) -> PendingAppend {
-        self.capture_from(event, &read.device, read.mono).await
+    /// never stop delivery. With `ids`, its event id is added there (for the page).
+    async fn capture(
+        &self,
+        event: Event,
+        read: &RawRead,
+        ids: Option<&mut Vec<String>>,
+    ) -> PendingAppend {
+        self.capture_from(event, &read.device, read.mono, ids).await
     }
 
     /// [`Pipeline::capture`] for an event that is not a read's (an input edge): `device`'s,
     /// happened at `mono`.
     async fn capture_from(
-        &mut self,
+        &self,
         event: Event,
         device: &Arc<str>,
         mono: Instant,
+        ids: Option<&mut Vec<String>>,
     ) -> PendingAppend {
         if self.clock.synced() {
             let event = self.builder.finish(event, device);
-            if self.live_collect {
-                self.live_ids.push(event.event_id.clone());
+            if let Some(ids) = ids {
+                ids.push(event.event_id.clone());
             }
             if event.body.len() > self.max_event_bytes {
                 return PendingAppend::ready(AppendOutcome::TooLarge {

@@ -149,7 +149,7 @@ impl Pipeline {
 
     /// Builds and stores the event of one movement; false when the feedback task is gone.
     async fn record_movement(
-        &mut self,
+        &self,
         r: Recorded,
         settings: &RfidSettings,
         pending_tx: &mpsc::Sender<Pending>,
@@ -203,7 +203,7 @@ impl Pipeline {
         if let Some(why) = r.undecided {
             ext.insert("tg:undecided".into(), json!(why));
         }
-        let append = self.capture(event, &r.read).await;
+        let append = self.capture(event, &r.read, None).await;
         let pending = Pending {
             device: status,
             append,

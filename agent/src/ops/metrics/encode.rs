@@ -528,6 +528,12 @@ impl Collector for ReportCollector {
                 "Actions sent from the commissioning page to the command router.",
                 page.actions_total,
             )?;
+            counter(
+                e,
+                "tracegate_page_connections_refused",
+                "Connections to the commissioning page closed at accept: every slot was taken.",
+                page.connections_refused_total,
+            )?;
             gauge(
                 e,
                 "tracegate_page_streams",

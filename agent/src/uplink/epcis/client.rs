@@ -68,7 +68,7 @@ impl Client {
         // rustls config (ring, as for MQTT). Without [epcis.tls] the URL is http:// (config
         // refuses https:// without a CA), and the config, trusting nothing, is never used.
         let mut tls = match &config.tls {
-            Some(tls) => client_config("epcis", tls).map_err(|e| e.to_string())?,
+            Some(tls) => client_config("epcis.tls", tls).map_err(|e| e.to_string())?,
             None => rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
                 rustls::crypto::ring::default_provider(),
             ))

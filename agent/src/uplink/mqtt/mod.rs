@@ -307,7 +307,7 @@ impl Sync {
             options.set_credentials(user.clone(), String::new());
         }
         if let Some(tls) = &mqtt.tls {
-            let config = std::sync::Arc::new(client_config("mqtt", tls)?);
+            let config = std::sync::Arc::new(client_config("mqtt.tls", tls)?);
             options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
         }
         Ok(options)
